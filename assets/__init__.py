@@ -1,0 +1,1 @@
+"""Styles and Dockerfile templates shipped with dockyard."""

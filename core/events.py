@@ -1,0 +1,94 @@
+"""Typed events a release run emits; the TUI and the headless CLI are two renderers of them."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Event:
+    """Base class: every event can turn itself into a JSON-able dict with its kind."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"event": type(self).__name__, **asdict(self)}
+
+
+@dataclass(frozen=True)
+class PhaseStarted(Event):
+    phase: str  # "build", "verify", "aliases", "verify-aliases"
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class PhaseFinished(Event):
+    phase: str
+    ok: bool
+    seconds: float
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class LogLine(Event):
+    text: str
+    step: str = ""  # engine step id ("#5") or "" when not tied to one
+    platform: str = ""  # "linux/arm64" or "" when not tied to one
+    stream: str = "stderr"
+
+
+@dataclass(frozen=True)
+class StepStarted(Event):
+    step: str
+    name: str
+    platform: str = ""
+
+
+@dataclass(frozen=True)
+class StepFinished(Event):
+    step: str
+    name: str
+    platform: str = ""
+    seconds: float = 0.0
+    cached: bool = False
+
+
+@dataclass(frozen=True)
+class StepFailed(Event):
+    step: str
+    name: str
+    error: str
+    platform: str = ""
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class DigestPushed(Event):
+    image: str  # "registry/path:tag"
+    digest: str
+
+
+@dataclass(frozen=True)
+class VerifyReported(Event):
+    ok: bool
+    report: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AliasMoved(Event):
+    image: str
+    tag: str
+    previous: str | None  # digest the alias pointed at before, None when new
+    digest: str
+
+
+@dataclass(frozen=True)
+class ReleaseFailed(Event):
+    phase: str
+    error: str
+    registry_state: str  # what is now in the registry, in words
+
+
+@dataclass(frozen=True)
+class ReleaseFinished(Event):
+    ok: bool
+    report_path: str = ""

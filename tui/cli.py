@@ -1,0 +1,71 @@
+"""The ``dockyard`` entry point: no arguments opens the assistant, subcommands run headless.
+
+Command modules live in ``tui/commands``; each exposes ``register(subparsers)`` and keeps its
+heavy imports inside the handler so ``dockyard --help`` and start-up stay fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import pkgutil
+import sys
+from collections.abc import Callable, Sequence
+
+import core
+from core.errors import DockyardError
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one ``error: ...`` line and exit 2, like every other error."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        sys.stderr.write(f"error: {self.prog}: {' '.join(message.split())}\n")
+        raise SystemExit(2)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="dockyard",
+        description="Release assistant for multi-architecture container images. "
+        "Without a command it opens the interactive assistant in the current git checkout.",
+    )
+    parser.add_argument("--version", action="version", version=f"dockyard {core.__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    import tui.commands as commands
+
+    for module_info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
+        module = importlib.import_module(f"tui.commands.{module_info.name}")
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler: Handler | None = getattr(args, "handler", None)
+    if handler is None:
+        return _open_assistant(parser)
+    try:
+        return handler(args)
+    except DockyardError as err:
+        sys.stderr.write(f"error: {err}\n")
+        return 2
+    except KeyboardInterrupt:
+        sys.stderr.write("error: interrupted\n")
+        return 130
+
+
+def _open_assistant(parser: argparse.ArgumentParser) -> int:
+    try:
+        from tui.app import run_app
+    except ImportError:
+        parser.print_help()
+        return 0
+    return run_app()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
