@@ -1,0 +1,277 @@
+"""``dockyard.toml``: the choices a project remembers between releases.
+
+Flat schema, read with tomllib and written by hand (tomllib cannot write). Every error names
+the file and the line of the offending key, because the user fixes it in an editor.
+
+    images = ["ghcr.io/acme/app"]
+    platforms = ["linux/amd64", "linux/arm64"]
+    mode = "build"                 # or "copy"
+    binary = "dist/{arch}/app"     # copy mode
+    dockerfile = "Dockerfile"
+    context = "."
+    engine = "buildx"              # or "podman", "auto"
+
+    [tags]
+    minor = true                   # X.Y
+    major = true                   # X
+    latest = true
+    git_tag = false                # v1.2.3 as written in git
+    sha = false                    # sha-<7 hex>
+    extra = ["stable"]
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from core.errors import ConfigError, DockyardError
+from core.tags import TagPolicy
+
+FILENAME = "dockyard.toml"
+MODES = ("build", "copy")
+ENGINES = ("auto", "buildx", "podman")
+_LISTS = ("images", "platforms")
+_STRINGS = ("mode", "binary", "dockerfile", "context", "engine")
+KEYS = (*_LISTS, *_STRINGS, "tags")
+TAG_KEYS = tuple(f.name for f in dataclasses.fields(TagPolicy))
+_TAG_BOOLS = tuple(k for k in TAG_KEYS if k != "extra")
+_CHOICES = {"mode": MODES, "engine": ENGINES}
+
+
+@dataclass(frozen=True)
+class ProjectConfig:
+    """Remembered release choices; None means "not set", so flags and defaults decide."""
+
+    images: tuple[str, ...] = ()
+    platforms: tuple[str, ...] = ()
+    mode: str | None = None
+    binary: str | None = None
+    dockerfile: str | None = None
+    context: str | None = None
+    tags: TagPolicy = field(default_factory=TagPolicy)
+    engine: str | None = None
+    path: Path | None = field(default=None, compare=False)
+
+
+def load_config(root: Path) -> ProjectConfig:
+    """Read ``root/dockyard.toml``; a missing file gives the defaults."""
+    path = root / FILENAME
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return ProjectConfig()
+    except OSError as err:
+        raise ConfigError(f"{path.name}: cannot read: {err.strerror}", "check the file") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path.name}: not UTF-8 text", "save it as UTF-8") from None
+    return dataclasses.replace(_parse(text, path.name), path=path)
+
+
+def save_config(root: Path, config: ProjectConfig) -> Path:
+    """Write ``config`` to ``root/dockyard.toml`` (replacing the file, comments included)."""
+    text = render_config(config)
+    _parse(text, FILENAME)  # never write a file load_config would refuse
+    path = root / FILENAME
+    temporary = path.with_name(f".{FILENAME}.tmp")
+    temporary.write_text(text, encoding="utf-8")
+    os.replace(temporary, path)
+    return path
+
+
+def render_config(config: ProjectConfig) -> str:
+    """The TOML text of ``config``; unset values are left out, the tag policy is spelled out."""
+    lines = ["# dockyard release settings; see `dockyard release --help`"]
+    for key in _LISTS:
+        lines.append(f"{key} = {_toml_list(getattr(config, key))}")
+    for key in _STRINGS:
+        value = getattr(config, key)
+        if value is not None:
+            lines.append(f"{key} = {_toml_string(value)}")
+    lines += ["", "[tags]"]
+    for key in _TAG_BOOLS:
+        lines.append(f"{key} = {'true' if getattr(config.tags, key) else 'false'}")
+    lines.append(f"extra = {_toml_list(config.tags.extra)}")
+    return "\n".join(lines) + "\n"
+
+
+def _parse(text: str, name: str) -> ProjectConfig:
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        message = str(err)
+        found = re.search(r"\(at line (\d+), column \d+\)", message)
+        line = int(found.group(1)) if found else max(1, len(text.splitlines()))
+        problem = re.sub(r"\s*\(at (line \d+, column \d+|end of document)\)", "", message)
+        raise ConfigError(
+            f"{name}:{line}: invalid TOML: {problem}", "fix the syntax (see https://toml.io)"
+        ) from None
+    where = _Locator(text, name)
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key not in KEYS:
+            raise where.error((key,), f"{key!r} is not a known key", _known(key, KEYS))
+        if key == "tags":
+            values["tags"] = _tags(value, where)
+        elif key in _LISTS:
+            values[key] = _string_list(value, (key,), where)
+        else:
+            values[key] = _string(value, (key,), where)
+    return ProjectConfig(**values)
+
+
+def _tags(value: object, where: _Locator) -> TagPolicy:
+    if not isinstance(value, dict):
+        raise where.error(
+            ("tags",),
+            f"'tags' must be a table, not {_kind(value)}",
+            "write [tags] with keys: " + ", ".join(TAG_KEYS),
+        )
+    options: dict[str, Any] = {}
+    for key, item in value.items():
+        at = ("tags", key)
+        if key not in TAG_KEYS:
+            raise where.error(at, f"'tags.{key}' is not a known key", _known(key, TAG_KEYS))
+        if key == "extra":
+            options[key] = _string_list(item, at, where)
+        elif isinstance(item, bool):
+            options[key] = item
+        else:
+            raise where.error(
+                at,
+                f"'tags.{key}' must be a boolean, not {_kind(item)}",
+                f"write {key} = true or {key} = false",
+            )
+    try:
+        return TagPolicy(**options)
+    except DockyardError as err:
+        at = ("tags", "extra" if options.get("version", True) else "version")
+        raise where.error(at, err.problem, err.valid) from None
+
+
+def _string_list(value: object, at: tuple[str, ...], where: _Locator) -> tuple[str, ...]:
+    dotted = ".".join(at)
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise where.error(
+            at,
+            f"{dotted!r} must be an array of strings, not {_kind(value)}",
+            f'write {at[-1]} = ["..."]',
+        )
+    if not all(value):
+        raise where.error(at, f"{dotted!r} holds an empty string", "remove it")
+    return tuple(value)
+
+
+def _string(value: object, at: tuple[str, ...], where: _Locator) -> str:
+    key = at[-1]
+    choices = _CHOICES.get(key)
+    example = " or ".join(f'{key} = "{c}"' for c in choices) if choices else f'{key} = "..."'
+    if not isinstance(value, str):
+        raise where.error(at, f"{key!r} must be a string, not {_kind(value)}", f"write {example}")
+    if not value:
+        raise where.error(at, f"{key!r} must not be empty", f"write {example}, or remove it")
+    if choices and value not in choices:
+        raise where.error(at, f"{value!r} is not a known {key}", f"write {example}")
+    return value
+
+
+def _known(key: str, known: tuple[str, ...]) -> str:
+    close = difflib.get_close_matches(key, known, n=1)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    return f"{hint}known keys: {', '.join(known)}"
+
+
+def _kind(value: object) -> str:
+    kinds = [
+        (bool, "a boolean"),
+        (int, "an integer"),
+        (float, "a float"),
+        (str, "a string"),
+        (list, "an array"),
+        (dict, "a table"),
+    ]
+    return next((name for kind, name in kinds if isinstance(value, kind)), "a date or time")
+
+
+class _Locator:
+    """Finds the line where a key is written, since tomllib reports no positions."""
+
+    _HEADER = re.compile(r"\s*\[\s*([^\[\]]+?)\s*\]\s*(#.*)?$")
+    _ASSIGN = re.compile(
+        r"\s*((?:[A-Za-z0-9_-]+|\"[^\"]*\"|'[^']*')"
+        r"(?:\s*\.\s*(?:[A-Za-z0-9_-]+|\"[^\"]*\"|'[^']*'))*)\s*="
+    )
+
+    def __init__(self, text: str, name: str) -> None:
+        self.lines = text.splitlines()
+        self.name = name
+
+    def line_of(self, at: tuple[str, ...]) -> int:
+        """The line defining ``at``, else the line of its nearest enclosing key, else 1."""
+        best = (0, 1)  # (how much of ``at`` matched, line)
+        table: tuple[str, ...] = ()
+        for number, line in enumerate(self.lines, start=1):
+            header = self._HEADER.match(line)
+            if header:
+                table = _split_key(header.group(1))
+                best = _better(best, _prefix(table, at), number)
+                continue
+            assign = self._ASSIGN.match(line)
+            if assign:
+                key = (*table, *_split_key(assign.group(1)))
+                if key == at:
+                    return number
+                best = _better(best, _prefix(key, at), number)
+        return best[1]
+
+    def error(self, at: tuple[str, ...], problem: str, valid: str) -> ConfigError:
+        return ConfigError(f"{self.name}:{self.line_of(at)}: {problem}", valid)
+
+
+def _split_key(text: str) -> tuple[str, ...]:
+    parts = re.findall(r"\"[^\"]*\"|'[^']*'|[^.\s]+", text)
+    return tuple(p[1:-1] if p[:1] in "\"'" else p for p in parts)
+
+
+def _better(best: tuple[int, int], matched: int, line: int) -> tuple[int, int]:
+    return (matched, line) if matched > best[0] else best
+
+
+def _prefix(key: tuple[str, ...], at: tuple[str, ...]) -> int:
+    """How many leading parts of ``at`` the (enclosing) ``key`` covers; 0 if it is elsewhere."""
+    return len(key) if key and at[: len(key)] == key else 0
+
+
+_ESCAPES = {
+    '"': '\\"',
+    "\\": "\\\\",
+    "\b": "\\b",
+    "\t": "\\t",
+    "\n": "\\n",
+    "\f": "\\f",
+    "\r": "\\r",
+}
+
+
+def _toml_string(value: str) -> str:
+    out = []
+    for char in value:
+        if char in _ESCAPES:
+            out.append(_ESCAPES[char])
+        elif ord(char) < 0x20 or ord(char) == 0x7F:
+            out.append(f"\\u{ord(char):04X}")
+        else:
+            out.append(char)
+    return '"' + "".join(out) + '"'
+
+
+def _toml_list(values: tuple[str, ...]) -> str:
+    return "[" + ", ".join(_toml_string(v) for v in values) + "]"

@@ -1,0 +1,162 @@
+"""What every build engine offers, the options they share, and picking one."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+from core.errors import EngineError
+from core.events import Event
+
+if TYPE_CHECKING:
+    import threading
+
+    from core.plan import ImagePlan, Plan
+    from core.platforms import Platform
+    from core.registry import RegistryClient
+
+#: Image config labels both engines set; release.py reads them back to recognise a re-run.
+REVISION_LABEL = "org.opencontainers.image.revision"
+VERSION_LABEL = "org.opencontainers.image.version"
+
+
+@dataclass(frozen=True)
+class Output:
+    """Where a build goes: the registry (default), an OCI archive file, or the local engine."""
+
+    kind: str = "push"  # "push" | "oci-archive" | "load"
+    path: Path | None = None  # oci-archive only
+    platform: Platform | None = None  # load only: the one platform built
+
+    @property
+    def pushes(self) -> bool:
+        return self.kind == "push"
+
+
+PUSH = Output()
+
+
+def parse_output(text: str | None, load: str | None = None) -> Output:
+    """``--output oci-archive:PATH`` / ``--load PLATFORM`` (mutually exclusive) into an Output."""
+    from core.platforms import parse_platform
+
+    if text and load:
+        raise EngineError(
+            "--output and --load cannot be combined", "pick one: an OCI archive or a local load"
+        )
+    if load:
+        return Output(kind="load", platform=parse_platform(load))
+    if not text or text in ("registry", "push"):
+        return PUSH
+    kind, sep, path = text.partition(":")
+    if kind != "oci-archive" or not sep or not path:
+        raise EngineError(
+            f"output {text!r} is not understood", "use --output oci-archive:PATH", field="output"
+        )
+    return Output(kind="oci-archive", path=Path(path).expanduser().resolve())
+
+
+@dataclass(frozen=True)
+class EngineOptions:
+    """Knobs that are about this machine, not about the release."""
+
+    docker_config: Path | None = None  # throw-away dir with config.json (credentials.py)
+    insecure_registries: tuple[str, ...] = ()  # hosts reached with TLS checks off / plain http
+    storage_driver: str | None = None  # podman --storage-driver (e.g. vfs inside containers)
+    isolation: str | None = None  # podman build --isolation (e.g. chroot inside containers)
+    podman_root: Path | None = None  # podman --root/--runroot parent, to keep storage apart
+    builder: str | None = None  # buildx --builder
+    progress: str = "rawjson"  # buildx progress format: rawjson carries step inputs, plain not
+
+    @classmethod
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, **overrides: object
+    ) -> EngineOptions:
+        """Machine settings from ``DOCKYARD_PODMAN_STORAGE_DRIVER``, ``DOCKYARD_PODMAN_ISOLATION``,
+        ``DOCKYARD_PODMAN_ROOT`` and ``DOCKYARD_BUILDX_BUILDER``; explicit overrides win."""
+        env = os.environ if environ is None else environ
+        root = env.get("DOCKYARD_PODMAN_ROOT")
+        values: dict[str, object] = {
+            "storage_driver": env.get("DOCKYARD_PODMAN_STORAGE_DRIVER") or None,
+            "isolation": env.get("DOCKYARD_PODMAN_ISOLATION") or None,
+            "podman_root": Path(root) if root else None,
+            "builder": env.get("DOCKYARD_BUILDX_BUILDER") or None,
+        }
+        values.update(overrides)
+        return cls(**values)  # type: ignore[arg-type]
+
+    def is_insecure(self, host: str) -> bool:
+        """Loopback registries and the ones the user named may be plain http."""
+        from core.registry import is_loopback
+
+        return host in self.insecure_registries or is_loopback(host)
+
+
+@dataclass(frozen=True)
+class PlatformSupport:
+    """Whether the engine can build a platform here, and how."""
+
+    platform: str
+    supported: bool
+    how: str  # "native" | "emulated" | "unknown"
+    detail: str = ""
+
+
+class Engine(Protocol):
+    """A build backend. ``build`` and ``move_aliases`` stream events and honour ``cancel``."""
+
+    name: str
+    options: EngineOptions
+
+    def check(self, plan: Plan, output: Output = PUSH) -> list[PlatformSupport]:
+        """Raise before anything runs when a planned platform or option cannot be built."""
+        ...
+
+    def commands(self, plan: Plan, output: Output = PUSH) -> list[list[str]]:
+        """The argv lists a run would execute, in order (pure: runs nothing)."""
+        ...
+
+    def build(
+        self, plan: Plan, output: Output = PUSH, *, cancel: threading.Event | None = None
+    ) -> Iterator[Event]:
+        """Build every platform; with a push output, push each image's version tag and yield
+        one DigestPushed per image."""
+        ...
+
+    def move_aliases(
+        self, image: ImagePlan, client: RegistryClient, *, cancel: threading.Event | None = None
+    ) -> Iterator[Event]:
+        """Point every alias of ``image`` at its version tag's index, without rebuilding."""
+        ...
+
+
+def select_engine(name: str | None, options: EngineOptions | None = None) -> Engine:
+    """``--engine buildx|podman`` or the first usable one: buildx when the docker CLI has it."""
+    from core.engines.buildx import BuildxEngine, buildx_available
+    from core.engines.podman import PodmanEngine, podman_available
+
+    opts = options or EngineOptions()
+    if name not in (None, "buildx", "podman"):
+        raise EngineError(f"{name!r} is not an engine", "use --engine buildx or --engine podman")
+    if name in (None, "buildx"):
+        problem = buildx_available(opts)
+        if problem is None:
+            return BuildxEngine(opts)
+        if name == "buildx":
+            raise EngineError(
+                f"docker buildx is not usable: {problem}",
+                "install the docker buildx plugin (Debian: docker-buildx) or use --engine podman",
+            )
+    problem = podman_available(opts)
+    if problem is None:
+        return PodmanEngine(opts)
+    if name == "podman":
+        raise EngineError(f"podman is not usable: {problem}", "install podman (Debian: podman)")
+    raise EngineError(
+        "neither docker buildx nor podman is usable here",
+        "install the docker buildx plugin (Debian: docker-buildx) or podman (Debian: podman)",
+    )
+

@@ -1,0 +1,233 @@
+"""docker buildx: one multi-platform build that pushes the version tag, imagetools for aliases.
+
+The build runs as our own subprocess (not python-on-whales' log stream, which cannot stop a
+build); python-on-whales is used only to ask the builder which platforms its nodes offer.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from core.engines.base import (
+    PUSH,
+    REVISION_LABEL,
+    VERSION_LABEL,
+    EngineOptions,
+    Output,
+    PlatformSupport,
+)
+from core.engines.process import run_quiet, stream_lines
+from core.engines.progress import PlainParser, ProgressParser, RawJsonParser
+from core.errors import EngineError, PlatformError
+from core.events import DigestPushed, Event, LogLine
+
+if TYPE_CHECKING:
+    import threading
+
+    from core.plan import ImagePlan, Plan
+    from core.platforms import Platform
+    from core.registry import RegistryClient
+
+METADATA_PLACEHOLDER = "<metadata.json>"
+
+
+def buildx_available(options: EngineOptions, docker: str = "docker") -> str | None:
+    """None when ``docker buildx version`` works, else why not (one line)."""
+    probe = run_quiet([docker, "buildx", "version"], env=_env(options), timeout=30)
+    if probe.returncode == 0:
+        return None
+    text = (probe.stderr or probe.stdout).strip()
+    return text.splitlines()[0] if text else f"exit code {probe.returncode}"
+
+def _env(options: EngineOptions) -> dict[str, str]:
+    """The docker CLI reads credentials from DOCKER_CONFIG; secrets never go on argv."""
+    env = dict(os.environ)
+    if options.docker_config is not None:
+        env["DOCKER_CONFIG"] = str(options.docker_config)
+    return env
+
+
+def platform_support(
+    nodes: Sequence[tuple[str, Sequence[str]]], wanted: Sequence[Platform]
+) -> list[PlatformSupport]:
+    """Match planned platforms against builder nodes ``(name, platforms)``.
+
+    BuildKit lists a worker's native platform first and the ones it can emulate (binfmt/QEMU)
+    after it, so a platform is "native" when the node's first platform runs it natively.
+    """
+    from core.platforms import can_run, parse_platform
+
+    offered: list[tuple[str, list[Platform]]] = []
+    for name, texts in nodes:
+        parsed: list[Platform] = []
+        for text in texts:
+            try:
+                parsed.append(parse_platform(text.strip().rstrip("*")))
+            except PlatformError:
+                continue
+        offered.append((name, parsed))
+    result: list[PlatformSupport] = []
+    for platform in wanted:
+        support = PlatformSupport(str(platform), False, "unknown", "no builder node lists it")
+        for name, platforms in offered:
+            if platform not in platforms:
+                continue
+            native = bool(platforms) and can_run(platforms[0], platform)
+            how = "native" if native else "emulated"
+            support = PlatformSupport(str(platform), True, how, f"node {name}")
+            if native:
+                break
+        result.append(support)
+    return result
+
+
+class BuildxEngine:
+    """``docker buildx build --push`` for the version tags; ``imagetools create`` for aliases."""
+
+    name = "buildx"
+
+    def __init__(self, options: EngineOptions | None = None, *, docker: str = "docker") -> None:
+        self.options = options or EngineOptions()
+        self.docker = docker
+
+    # -- what would run ------------------------------------------------------------------------
+
+    def build_argv(self, plan: Plan, output: Output = PUSH, metadata: str = METADATA_PLACEHOLDER
+                   ) -> list[str]:
+        argv = [self.docker, "buildx", "build"]
+        if self.options.builder:
+            argv += ["--builder", self.options.builder]
+        platforms = [output.platform] if output.platform is not None else list(plan.platforms)
+        argv += ["--platform", ",".join(str(p) for p in platforms)]
+        argv += ["--file", str(plan.dockerfile)]
+        options = plan.build
+        if options.target:
+            argv += ["--target", options.target]
+        for key, value in options.build_args:
+            argv += ["--build-arg", f"{key}={value}"]
+        if options.cache_from:
+            argv += ["--cache-from", f"type=registry,ref={options.cache_from}"]
+        if options.cache_to:
+            argv += ["--cache-to", f"type=registry,ref={options.cache_to},mode=max"]
+        argv += [f"--provenance={str(options.provenance).lower()}"]
+        argv += [f"--sbom={str(options.sbom).lower()}"]
+        argv += ["--label", f"{REVISION_LABEL}={plan.commit}"]
+        argv += ["--label", f"{VERSION_LABEL}={plan.version.text}"]
+        for image in plan.images:
+            argv += ["--tag", image.name.with_tag(image.tags.version_tag)]
+        argv += self._output_args(plan, output)
+        argv += ["--metadata-file", metadata, f"--progress={self.options.progress}"]
+        argv.append(str(plan.context))
+        return argv
+
+    def _output_args(self, plan: Plan, output: Output) -> list[str]:
+        if output.kind == "oci-archive":
+            return ["--output", f"type=oci,dest={output.path}"]
+        if output.kind == "load":
+            return ["--load"]
+        explicit = {i.name.domain for i in plan.images} & set(self.options.insecure_registries)
+        if explicit:  # BuildKit needs to be told per push; loopback needs nothing
+            return ["--output", "type=image,push=true,registry.insecure=true"]
+        return ["--push"]
+
+    def alias_argv(self, image: ImagePlan) -> list[str]:
+        """One imagetools call per image moves all its aliases to the version tag's index as is."""
+        argv = [self.docker, "buildx", "imagetools", "create"]
+        if self.options.builder:
+            argv += ["--builder", self.options.builder]
+        for alias in image.tags.aliases:
+            argv += ["--tag", image.name.with_tag(alias)]
+        argv.append(image.name.with_tag(image.tags.version_tag))
+        return argv
+
+    def commands(self, plan: Plan, output: Output = PUSH) -> list[list[str]]:
+        steps = [self.build_argv(plan, output)]
+        if output.pushes:
+            steps += [self.alias_argv(image) for image in plan.images if image.tags.aliases]
+        return steps
+
+    # -- checks --------------------------------------------------------------------------------
+
+    def builder_nodes(self) -> list[tuple[str, list[str]]]:
+        """``(node name, platforms)`` of the selected builder, via python-on-whales."""
+        from python_on_whales import DockerClient
+        from python_on_whales.exceptions import DockerException
+
+        config = str(self.options.docker_config) if self.options.docker_config else None
+        client = DockerClient(client_call=[self.docker], config=config)
+        try:
+            builder = client.buildx.inspect(self.options.builder)
+        except (DockerException, ValueError) as err:
+            raise EngineError(
+                f"cannot inspect the buildx builder: {err}",
+                "check `docker buildx ls`, or pass DOCKYARD_BUILDX_BUILDER=NAME",
+            ) from err
+        return [(node.name or "?", list(node.platforms or [])) for node in builder.nodes or []]
+
+    def check(self, plan: Plan, output: Output = PUSH) -> list[PlatformSupport]:
+        wanted = [output.platform] if output.platform is not None else list(plan.platforms)
+        nodes = self.builder_nodes()
+        support = platform_support(nodes, wanted)
+        missing = [item.platform for item in support if not item.supported]
+        if missing:
+            offered = sorted({p.rstrip("*") for _, platforms in nodes for p in platforms})
+            raise PlatformError(
+                f"the buildx builder cannot build {', '.join(missing)}",
+                f"it offers {', '.join(offered) or 'nothing'}; install QEMU binfmt handlers "
+                "or add a builder node for those platforms",
+            )
+        return support
+
+    # -- running -------------------------------------------------------------------------------
+
+    def parser(self) -> ProgressParser:
+        return RawJsonParser() if self.options.progress == "rawjson" else PlainParser()
+
+    def build(
+        self, plan: Plan, output: Output = PUSH, *, cancel: threading.Event | None = None
+    ) -> Iterator[Event]:
+        parser = self.parser()
+        with tempfile.TemporaryDirectory(prefix="dockyard-buildx-") as tmp:
+            metadata = Path(tmp) / "metadata.json"
+            argv = self.build_argv(plan, output, str(metadata))
+            for line in stream_lines(argv, env=_env(self.options), cwd=plan.root, cancel=cancel):
+                yield from parser.feed(line)
+            if not output.pushes:
+                return
+            digest = _metadata_digest(metadata)
+        if digest is None:
+            pushed = getattr(parser, "pushed", [])
+            digest = pushed[-1][1] if pushed else None
+        if digest is None:
+            raise EngineError(
+                "buildx finished but reported no pushed digest",
+                "check the build log; the registry may have refused the push",
+            )
+        for image in plan.images:
+            yield DigestPushed(image.name.with_tag(image.tags.version_tag), digest)
+
+    def move_aliases(
+        self, image: ImagePlan, client: RegistryClient, *, cancel: threading.Event | None = None
+    ) -> Iterator[Event]:
+        if not image.tags.aliases:
+            return
+        parser = PlainParser()
+        for line in stream_lines(self.alias_argv(image), env=_env(self.options), cancel=cancel):
+            for event in parser.feed(line):
+                if isinstance(event, LogLine):
+                    yield event
+
+
+def _metadata_digest(path: Path) -> str | None:
+    """``containerimage.digest`` from buildx's ``--metadata-file``."""
+    try:
+        data: Any = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    digest = data.get("containerimage.digest") if isinstance(data, dict) else None
+    return digest if isinstance(digest, str) and digest.startswith("sha256:") else None

@@ -1,0 +1,255 @@
+"""The release plan: one immutable value, validated once, rendered as JSON, text and commands."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from core.binaries import BinaryCheck, check_dockerfile_copy, require_binaries
+from core.config import ProjectConfig, load_config
+from core.errors import DockerfileError, ImageRefError, ModeError, PlatformError
+from core.platforms import Platform, parse_platforms
+from core.reference import ImageName, parse_image_name, parse_reference
+from core.repo import ProjectRepo
+from core.tags import TagPolicy, TagSet, compute_tags, validate_tag
+from core.version import ReleaseVersion
+
+MODES = ("build", "copy")
+_BUILD_ARG = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    """Build-mode knobs passed through to the engine."""
+
+    cache_from: str | None = None
+    cache_to: str | None = None
+    build_args: tuple[tuple[str, str], ...] = ()
+    target: str | None = None
+    provenance: bool = True
+    sbom: bool = False
+
+
+@dataclass(frozen=True)
+class ImagePlan:
+    name: ImageName
+    tags: TagSet
+
+
+@dataclass(frozen=True)
+class Plan:
+    root: Path
+    version: ReleaseVersion
+    commit: str
+    images: tuple[ImagePlan, ...]
+    platforms: tuple[Platform, ...]
+    mode: str
+    dockerfile: Path
+    context: Path
+    binary_template: str | None = None
+    binaries: tuple[BinaryCheck, ...] = ()
+    build: BuildOptions = field(default_factory=BuildOptions)
+
+    def to_dict(self, steps: Sequence[Sequence[str]] = ()) -> dict[str, Any]:
+        """JSON-able form; ``steps`` are the engine's commands, in the order they would run."""
+        return {
+            "version": self.version.text,
+            "git_tag": self.version.git_tag,
+            "prerelease": self.version.prerelease,
+            "commit": self.commit,
+            "images": [
+                {
+                    "name": str(image.name),
+                    "tags": list(image.tags.all),
+                    "version_tag": image.tags.version_tag,
+                    "aliases": list(image.tags.aliases),
+                    "withheld": [
+                        {"tag": tag, "reason": reason} for tag, reason in image.tags.withheld
+                    ],
+                }
+                for image in self.images
+            ],
+            "platforms": [str(platform) for platform in self.platforms],
+            "mode": self.mode,
+            "dockerfile": _relative(self.dockerfile, self.root),
+            "context": _relative(self.context, self.root),
+            "binary_template": self.binary_template,
+            "binaries": [
+                {
+                    "platform": str(check.platform),
+                    "path": _relative(check.path, self.root),
+                    "machine": check.elf.machine if check.elf else None,
+                    "static": check.elf.static if check.elf else None,
+                }
+                for check in self.binaries
+            ],
+            "build": {
+                "cache_from": self.build.cache_from,
+                "cache_to": self.build.cache_to,
+                "build_args": dict(self.build.build_args),
+                "target": self.build.target,
+                "provenance": self.build.provenance,
+                "sbom": self.build.sbom,
+            },
+            "steps": [list(step) for step in steps],
+        }
+
+
+@dataclass(frozen=True)
+class PlanRequest:
+    """What the user asked for; ``None``/empty means "take it from dockyard.toml or the default"."""
+
+    root: Path
+    tag: str | None = None
+    images: tuple[str, ...] = ()
+    platforms: tuple[str, ...] = ()
+    mode: str | None = None
+    binary: str | None = None
+    dockerfile: str | None = None
+    context: str | None = None
+    build: BuildOptions = field(default_factory=BuildOptions)
+    tag_policy: TagPolicy | None = None
+
+
+def parse_build_arg(text: str) -> tuple[str, str]:
+    """``KEY=VALUE`` for ``--build-arg``; the key must be a valid ARG name."""
+    key, sep, value = text.partition("=")
+    if not sep or not _BUILD_ARG.match(key):
+        raise ModeError(
+            f"build arg {text!r} is not KEY=VALUE",
+            "write it as NAME=value with NAME made of letters, digits and _",
+            field="build-arg",
+        )
+    return key, value
+
+
+def make_plan(request: PlanRequest) -> Plan:
+    """Validate every part of the request against the repo and config; raise on the first fault."""
+    repo = ProjectRepo.open(request.root)
+    config = load_config(repo.root)
+    merged = _merge(request, config)
+    images = _images(merged.images)
+    platforms = _platforms(merged.platforms)
+    mode = _mode(merged.mode, merged.binary)
+    dockerfile = _inside(repo.root, merged.dockerfile or "Dockerfile", "dockerfile")
+    context = _inside(repo.root, merged.context or ".", "context")
+    if not dockerfile.is_file():
+        raise DockerfileError(
+            f"{_relative(dockerfile, repo.root)} does not exist",
+            "pass --dockerfile PATH relative to the project root",
+        )
+    if not context.is_dir():
+        raise DockerfileError(
+            f"build context {_relative(context, repo.root)} is not a directory",
+            "pass --context DIR relative to the project root",
+            field="context",
+        )
+    binaries: tuple[BinaryCheck, ...] = ()
+    if mode == "copy":
+        if not merged.binary:
+            raise ModeError(
+                "copy mode needs the path of the cross-compiled binaries",
+                "pass --binary TEMPLATE, e.g. dist/{arch}/app or target/{triple}/release/app",
+                field="binary",
+            )
+        check_dockerfile_copy(dockerfile)
+        binaries = tuple(require_binaries(context, merged.binary, platforms))
+    if merged.build.cache_from is not None:
+        _cache_ref(merged.build.cache_from, "cache-from")
+    if merged.build.cache_to is not None:
+        _cache_ref(merged.build.cache_to, "cache-to")
+
+    version = repo.require_release(merged.tag)
+    commit = repo.head_commit()
+    policy = merged.tag_policy or config.tags
+    for extra in policy.extra:
+        validate_tag(extra)
+    tag_set = compute_tags(version, repo.version_tags(), policy, commit)
+    return Plan(
+        root=repo.root,
+        version=version,
+        commit=commit,
+        images=tuple(ImagePlan(name=name, tags=tag_set) for name in images),
+        platforms=platforms,
+        mode=mode,
+        dockerfile=dockerfile,
+        context=context,
+        binary_template=merged.binary if mode == "copy" else None,
+        binaries=binaries,
+        build=merged.build,
+    )
+
+
+def _merge(request: PlanRequest, config: ProjectConfig) -> PlanRequest:
+    """Flags win over dockyard.toml; dockyard.toml wins over defaults."""
+    return dataclasses.replace(
+        request,
+        images=request.images or config.images,
+        platforms=request.platforms or config.platforms,
+        mode=request.mode or config.mode,
+        binary=request.binary or config.binary,
+        dockerfile=request.dockerfile or config.dockerfile,
+        context=request.context or config.context,
+    )
+
+
+def _images(names: Sequence[str]) -> tuple[ImageName, ...]:
+    if not names:
+        raise ImageRefError(
+            "no image given", "pass --image REGISTRY/NAMESPACE/NAME or set images in dockyard.toml"
+        )
+    parsed: list[ImageName] = []
+    for text in names:
+        name = parse_image_name(text)
+        if name in parsed:
+            raise ImageRefError(f"{text!r} is given twice", "list each image once")
+        parsed.append(name)
+    return tuple(parsed)
+
+
+def _platforms(items: Sequence[str]) -> tuple[Platform, ...]:
+    if not items:
+        raise PlatformError(
+            "no platform selected",
+            "pass --platform linux/amd64,linux/arm64 or set platforms in dockyard.toml",
+        )
+    return parse_platforms(items)
+
+
+def _mode(mode: str | None, binary: str | None) -> str:
+    if mode is None:
+        return "copy" if binary else "build"
+    if mode not in MODES:
+        raise ModeError(f"{mode!r} is not a build mode", "use build or copy")
+    return mode
+
+
+def _inside(root: Path, relative: str, field_name: str) -> Path:
+    """Resolve a project path and refuse one that escapes the project."""
+    path = (root / relative).resolve()
+    if path != root and root not in path.parents:
+        raise DockerfileError(
+            f"{relative} is outside the project {root}",
+            "give a path inside the project",
+            field=field_name,
+        )
+    return path
+
+
+def _cache_ref(text: str, field_name: str) -> None:
+    """Cache refs are image references (``type=registry,ref=`` is added by the engine)."""
+    try:
+        parse_reference(text)
+    except ImageRefError as err:
+        raise ModeError(err.problem, err.valid, field=field_name) from None
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return str(path.relative_to(root)) or "."
+    except ValueError:
+        return str(path)

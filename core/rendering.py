@@ -1,0 +1,54 @@
+"""The plan for people: a readable summary and the exact commands, shared by CLI and Review."""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Sequence
+
+from core.engines.base import PUSH, EngineOptions, Output, select_engine
+from core.errors import EngineError
+from core.plan import Plan
+
+
+def plan_steps(
+    plan: Plan, engine: str | None, output: Output = PUSH, options: EngineOptions | None = None
+) -> list[list[str]]:
+    """The commands a run would execute. A dry run never fails for want of an engine: with
+    none usable here it shows the default engine's (buildx) commands."""
+    from core.engines.buildx import BuildxEngine
+
+    chosen = None if engine in (None, "auto") else engine
+    try:
+        selected = select_engine(chosen, options)
+    except EngineError:
+        if chosen is not None:
+            raise
+        selected = BuildxEngine(options)
+    return selected.commands(plan, output)
+
+
+def plan_text(plan: Plan, steps: Sequence[Sequence[str]]) -> str:
+    """A readable plan: what will be pushed where, which aliases move, and the commands."""
+    kind = "prerelease" if plan.version.prerelease else "release"
+    lines = [
+        f"Release {plan.version.text} ({kind}) from git tag {plan.version.git_tag} "
+        f"at {plan.commit[:12]}",
+        f"Platforms: {', '.join(str(p) for p in plan.platforms)}",
+        f"Mode: {plan.mode} (Dockerfile {plan.dockerfile.relative_to(plan.root)})",
+    ]
+    for check in plan.binaries:
+        elf = check.elf
+        linking = "static" if elf and elf.static else "dynamic"
+        machine = elf.machine if elf else "?"
+        lines.append(f"  {check.platform}: {check.path.relative_to(plan.root)} "
+                     f"({machine}, {linking})")
+    for image in plan.images:
+        lines.append(f"Image {image.name}")
+        lines.append(f"  pushed first: {image.name.with_tag(image.tags.version_tag)}")
+        for alias in image.tags.aliases:
+            lines.append(f"  then moved:   {image.name.with_tag(alias)}")
+        for alias, reason in image.tags.withheld:
+            lines.append(f"  not moved:    {alias} ({reason})")
+    lines.append("Steps:")
+    lines.extend(f"  {number}. {shlex.join(step)}" for number, step in enumerate(steps, 1))
+    return "\n".join(lines) + "\n"

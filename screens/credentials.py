@@ -1,0 +1,251 @@
+"""The credentials manager: list, add (checked against the registry first) and remove logins.
+
+Secrets are typed into a password field, travel to the worker inside a ``Credential`` (whose repr
+hides them) and are cleared from the form once saved; nothing here prints or logs them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import ClassVar
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Button, Checkbox, DataTable, Footer, Input, Label, Static
+from textual.worker import Worker, WorkerState
+
+import assets
+from core.credentials import Credential, CredentialStore, login
+from core.errors import DockyardError
+
+ASSETS = Path(assets.__file__).resolve().parent
+
+LoginFn = Callable[..., Credential]
+
+
+def readable_error(error: BaseException, *, secret: str = "") -> str:
+    """One line for the user: a DockyardError as is, anything else with its type; never the
+    secret and never a traceback."""
+    if isinstance(error, DockyardError):
+        text = str(error)
+    else:
+        text = f"unexpected {type(error).__name__}: {' '.join(str(error).split())}"
+    return text.replace(secret, "***") if secret else text
+
+
+class ConfirmRemove(ModalScreen[bool]):
+    """Ask before a login is deleted from the keyring (it cannot be undone)."""
+
+    CSS_PATH = ASSETS / "credentials.tcss"
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("y", "answer(True)", "Remove"),
+        Binding("n,escape", "answer(False)", "Keep"),
+    ]
+
+    def __init__(self, registry: str, username: str) -> None:
+        super().__init__()
+        self.registry = registry
+        self.username = username
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="confirm"):
+            yield Label(f"Remove the login {self.username} @ {self.registry} from the keyring?")
+            with Horizontal(id="confirm-buttons"):
+                yield Button("Remove (y)", id="yes", variant="error")
+                yield Button("Keep (n)", id="no")
+
+    def action_answer(self, answer: bool) -> None:
+        self.dismiss(answer)
+
+    @on(Button.Pressed)
+    def _pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "yes")
+
+
+class CredentialsScreen(Screen[str | None]):
+    """Stored registry logins. Dismisses with the registry last saved (None if none was)."""
+
+    CSS_PATH = ASSETS / "credentials.tcss"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("a", "add", "Add"),
+        Binding("d,delete", "remove", "Remove"),
+        Binding("r", "refresh", "Refresh"),
+        Binding("escape", "close", "Close"),
+    ]
+
+    class Listed(Message):
+        def __init__(self, backend: str, entries: list[tuple[str, str]]) -> None:
+            super().__init__()
+            self.backend = backend
+            self.entries = entries
+
+    class Saved(Message):
+        def __init__(self, registry: str, username: str) -> None:
+            super().__init__()
+            self.registry = registry
+            self.username = username
+
+    class Removed(Message):
+        def __init__(self, registry: str, username: str, count: int) -> None:
+            super().__init__()
+            self.registry = registry
+            self.username = username
+            self.count = count
+
+    def __init__(
+        self,
+        store: CredentialStore | None = None,
+        *,
+        login: LoginFn = login,
+        registry: str = "",
+    ) -> None:
+        super().__init__()
+        self._store = store
+        self._login = login
+        self._initial_registry = registry
+        self.entries: list[tuple[str, str]] = []
+        self.status = ""
+        self.last_saved: str | None = None
+
+    @property
+    def store(self) -> CredentialStore:
+        if self._store is None:
+            self._store = CredentialStore()
+        return self._store
+
+    def compose(self) -> ComposeResult:
+        yield Static("Registry credentials", id="title")
+        yield Static("keyring: …", id="backend")
+        yield DataTable(id="entries", cursor_type="row", zebra_stripes=True)
+        yield Static("", id="status")
+        with Vertical(id="add-form"):
+            yield Label("Add a login (checked against the registry before it is saved)")
+            yield Input(self._initial_registry, placeholder="registry, e.g. ghcr.io",
+                        id="registry")
+            yield Input(placeholder="username", id="username")
+            yield Input(placeholder="token or password", password=True, id="secret")
+            with Horizontal(id="add-row"):
+                yield Checkbox("plain http / unverified TLS (insecure)", id="insecure")
+                yield Button("Check and save", id="save", variant="primary")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one("#entries", DataTable)
+        table.add_columns("Registry", "Username")
+        self.action_refresh()
+
+    # ---- actions ------------------------------------------------------------------------
+
+    def action_refresh(self) -> None:
+        self._set_status("reading the keyring…")
+        self._list()
+
+    def action_add(self) -> None:
+        target = "#username" if self.query_one("#registry", Input).value else "#registry"
+        self.query_one(target, Input).focus()
+
+    def action_remove(self) -> None:
+        table = self.query_one("#entries", DataTable)
+        if not self.entries or table.cursor_row < 0:
+            self._set_status("no login selected")
+            return
+        registry, username = self.entries[table.cursor_row]
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._set_status(f"removing {username} @ {registry}…")
+                self._remove(registry, username)
+            else:
+                self._set_status("kept")
+
+        self.app.push_screen(ConfirmRemove(registry, username), answered)
+
+    def action_close(self) -> None:
+        self.dismiss(self.last_saved)
+
+    @on(Button.Pressed, "#save")
+    @on(Input.Submitted, "#secret")
+    def action_save(self) -> None:
+        registry = self.query_one("#registry", Input).value.strip()
+        username = self.query_one("#username", Input).value.strip()
+        secret = self.query_one("#secret", Input).value
+        try:
+            credential = Credential(registry, username, secret)
+        except DockyardError as err:
+            self._set_status(readable_error(err, secret=secret), error=True)
+            return
+        insecure = self.query_one("#insecure", Checkbox).value
+        self._set_status(f"checking {credential.username} @ {credential.registry}…")
+        self.query_one("#save", Button).disabled = True
+        self._check_and_save(credential, insecure)
+
+    @on(Input.Submitted, "#registry")
+    @on(Input.Submitted, "#username")
+    def _next_field(self) -> None:
+        self.focus_next()
+
+    # ---- workers (thread: keyring and registry calls block) --------------------------------
+
+    @work(thread=True, exit_on_error=False, exclusive=True, group="list", description="list")
+    def _list(self) -> None:
+        store = self.store
+        self.post_message(self.Listed(store.backend_label, store.entries()))
+
+    @work(thread=True, exit_on_error=False, group="save", description="check and save login")
+    def _check_and_save(self, credential: Credential, insecure: bool) -> None:
+        saved = self._login(
+            self.store, credential.registry, credential.username, credential.secret,
+            insecure=insecure,
+        )
+        self.post_message(self.Saved(saved.registry, saved.username))
+
+    @work(thread=True, exit_on_error=False, group="remove", description="remove login")
+    def _remove(self, registry: str, username: str) -> None:
+        count = self.store.delete(registry, username)
+        self.post_message(self.Removed(registry, username, count))
+
+    # ---- results -----------------------------------------------------------------------------
+
+    def on_credentials_screen_listed(self, message: Listed) -> None:
+        self.entries = message.entries
+        self.query_one("#backend", Static).update(f"keyring: {message.backend}")
+        table = self.query_one("#entries", DataTable)
+        table.clear()
+        for registry, username in self.entries:
+            table.add_row(registry, username, key=f"{registry}/{username}")
+        count = len(self.entries)
+        self._set_status(f"{count} stored login{'s' if count != 1 else ''}" if count
+                         else "no stored logins: add one below")
+
+    def on_credentials_screen_saved(self, message: Saved) -> None:
+        self.query_one("#secret", Input).value = ""
+        self.query_one("#save", Button).disabled = False
+        self.last_saved = message.registry
+        self._set_status(f"saved {message.username} @ {message.registry} "
+                         "(the registry accepted it)")
+        self._list()
+
+    def on_credentials_screen_removed(self, message: Removed) -> None:
+        what = f"{message.username} @ {message.registry}"
+        self._set_status(f"removed {what}" if message.count else f"{what} was not stored")
+        self._list()
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state != WorkerState.ERROR or event.worker.error is None:
+            return
+        secret = self.query_one("#secret", Input).value
+        if event.worker.group == "save":
+            self.query_one("#save", Button).disabled = False
+        self._set_status(readable_error(event.worker.error, secret=secret), error=True)
+
+    def _set_status(self, text: str, *, error: bool = False) -> None:
+        self.status = text
+        status = self.query_one("#status", Static)
+        status.update(text)
+        status.set_class(error, "error")

@@ -1,0 +1,164 @@
+"""The interactive release assistant: one App running the wizard as a single coroutine.
+
+``run_wizard`` pushes each step with ``push_screen_wait`` and reacts to what it returns (an updated
+Draft, or ``Nav.BACK``/``QUIT``/``DRY_RUN``), so Back and Next are plain control flow here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import ClassVar
+
+from textual import work
+from textual.app import App, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+from textual.worker import Worker, WorkerState
+
+from core.errors import DockyardError
+from tui.draft import Draft, Nav
+from tui.services import Services
+from tui.widgets import ConfirmModal, ErrorModal, StepScreen
+
+ASSETS = Path(__file__).resolve().parent.parent / "assets"
+DARK, LIGHT = "textual-dark", "textual-light"
+
+
+class DockyardApp(App[int]):
+    """The wizard from a version tag to a verified release; ``services`` are injectable."""
+
+    TITLE = "dockyard"
+    CSS_PATH: ClassVar[list[str | Path]] = [ASSETS / "wizard.tcss"]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+q", "quit", "Quit", priority=True),
+        Binding("q", "quit", "Quit", show=False),
+        Binding("f2", "toggle_theme", "Light/dark"),
+    ]
+
+    def __init__(self, root: Path, services: Services | None = None, *,
+                 wizard: bool = True) -> None:
+        super().__init__()
+        self.root = root
+        self.services = services or Services()
+        self.start_wizard = wizard
+        self.draft: Draft | None = None
+        # Set by the Build screen while a release runs: cancels it (really stops the engine).
+        self.cancel_build: Callable[[], None] | None = None
+
+    def on_mount(self) -> None:
+        self.theme = DARK
+        if self.start_wizard:
+            self.run_wizard()
+
+    @property
+    def build_running(self) -> bool:
+        return self.cancel_build is not None
+
+    @work(exclusive=True, group="wizard", exit_on_error=False)
+    async def run_wizard(self) -> None:
+        from screens.build import BuildScreen
+        from screens.credentials_step import CredentialsStepScreen
+        from screens.images import ImagesScreen
+        from screens.mode import ModeScreen
+        from screens.platforms import PlatformsScreen
+        from screens.review import ReviewScreen
+        from screens.summary import SummaryScreen
+        from screens.version import VersionScreen
+
+        steps: list[type[StepScreen]] = [
+            VersionScreen, ImagesScreen, PlatformsScreen, ModeScreen, CredentialsStepScreen,
+            ReviewScreen,
+        ]
+        draft = await self._first_draft()
+        index = 0
+        while True:
+            while index < len(steps):
+                self.draft = draft
+                result = await self.push_screen_wait(steps[index](draft, self.services))
+                if result is Nav.QUIT:
+                    self.exit(0)
+                    return
+                if result is Nav.DRY_RUN:
+                    self.exit(0, message=self._dry_run_text(draft))
+                    return
+                if result is Nav.BACK:
+                    index = max(0, index - 1)
+                    continue
+                assert isinstance(result, Draft)
+                draft = result
+                index += 1
+            assert draft.plan is not None
+            outcome = await self.push_screen_wait(BuildScreen(draft, self.services))
+            if outcome is None:  # cancelled or failed before anything moved: back to Review
+                index = len(steps) - 1
+                continue
+            again = await self.push_screen_wait(SummaryScreen(draft, self.services, outcome))
+            if not again:
+                self.exit(0 if outcome.ok else 1)
+                return
+            # Another release from the same checkout: keep the choices, start at Version.
+            draft = Draft.from_config(draft.root, draft.to_config())
+            index = 0
+
+    async def _first_draft(self) -> Draft:
+        """The draft from dockyard.toml; a broken file is reported and the defaults used."""
+        try:
+            config = await asyncio.to_thread(self.services.load_config, self.root)
+        except DockyardError as err:
+            await self.push_screen_wait(ErrorModal(err))
+            return Draft(root=self.root)
+        return Draft.from_config(self.root, config)
+
+    @staticmethod
+    def _dry_run_text(draft: Draft) -> str:
+        from core.rendering import plan_text
+
+        assert draft.plan is not None
+        return plan_text(draft.plan, draft.steps).rstrip("\n")
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """A failure of the wizard itself is shown, not dumped as a traceback."""
+        if event.state == WorkerState.ERROR and event.worker.error is not None:
+            self.push_screen(ErrorModal(event.worker.error))
+
+    async def action_quit(self) -> None:
+        """Quit at once, unless a build runs: then confirm, and stop the build first."""
+        if not self.build_running:
+            self.exit(0)
+            return
+        if isinstance(self.screen, ConfirmModal):
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes and self.cancel_build is not None:
+                self.cancel_build()
+                self.exit(130)
+
+        self.push_screen(
+            ConfirmModal("A build is running. Stop it and quit?", yes="Stop and quit", no="Keep going"),
+            answered,
+        )
+
+    def action_toggle_theme(self) -> None:
+        self.theme = LIGHT if self.theme == DARK else DARK
+
+    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        yield SystemCommand("Light/dark theme", "Switch between the light and dark theme",
+                            self.action_toggle_theme)
+        if isinstance(screen, StepScreen):
+            yield SystemCommand("Next step", "Go on to the next step (ctrl+n)", screen.action_next)
+            yield SystemCommand("Back", "Go back one step (escape)", screen.action_back)
+            yield SystemCommand("Help", "What this screen does and its keys (?)",
+                                screen.action_help)
+            for title, help_text, callback in screen.commands():
+                yield SystemCommand(title, help_text, callback)
+
+
+def run_app(argv_root: Path | None = None) -> int:
+    """Open the wizard on ``argv_root`` (default: the current directory); the exit code."""
+    app = DockyardApp((argv_root or Path.cwd()).resolve())
+    result = app.run()
+    return result if isinstance(result, int) else (app.return_code or 0)

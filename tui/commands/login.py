@@ -1,0 +1,156 @@
+"""``dockyard login`` / ``logout`` / ``credentials``: registry logins kept in the OS keyring.
+
+The secret is read from a no-echo prompt or one line of stdin, never from argv, and is checked
+against the registry before it is saved. Heavy imports (keyring, httpx) stay in the handlers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from core.errors import CredentialError
+
+TOKEN_HINT = (
+    "Tokens are preferred over passwords: create an access token with push rights in the "
+    "registry's settings (Docker Hub: Account settings > Personal access tokens; GitHub: a "
+    "token with write:packages) and paste it instead of your password.\n"
+)
+
+
+def register(subparsers: Any) -> None:
+    login = subparsers.add_parser(
+        "login",
+        help="check a registry login and save it in the OS keyring",
+        description="Check a username and token (preferred) or password against REGISTRY and "
+        "save them in the OS keyring only if the registry accepts them. The secret is prompted "
+        "for without echo, or read from one line of stdin with --password-stdin; it is never "
+        "taken from the command line. Without REGISTRY the credentials screen opens.",
+    )
+    login.add_argument("registry", nargs="?", metavar="REGISTRY",
+                       help="registry host[:port], e.g. ghcr.io, docker.io, 127.0.0.1:5000")
+    login.add_argument("--username", "-u", metavar="U", help="user name (prompted if omitted)")
+    login.add_argument("--password-stdin", action="store_true",
+                       help="read the token or password from the first line of stdin")
+    login.add_argument("--insecure-registry", action="store_true",
+                       help="allow plain http / unverified TLS to this registry")
+    login.add_argument("--ca-file", type=Path, metavar="PATH",
+                       help="CA certificate (PEM) that signed the registry's TLS certificate")
+    login.set_defaults(handler=run_login)
+
+    logout = subparsers.add_parser(
+        "logout",
+        help="remove saved registry logins from the OS keyring",
+        description="Remove the saved login for USER at REGISTRY, or every login for REGISTRY "
+        "when --username is not given.",
+    )
+    logout.add_argument("registry", metavar="REGISTRY", help="registry host[:port]")
+    logout.add_argument("--username", "-u", metavar="U", help="only this user's login")
+    logout.set_defaults(handler=run_logout)
+
+    creds = subparsers.add_parser(
+        "credentials",
+        help="list the saved registry logins (never the secrets)",
+        description="List the registry logins dockyard keeps in the OS keyring: registry and "
+        "user name only, never the secret.",
+    )
+    creds.add_argument("--json", action="store_true", help="machine-readable output")
+    creds.set_defaults(handler=run_credentials)
+
+
+def run_login(args: argparse.Namespace) -> int:
+    if args.registry is None:
+        return _open_credentials_manager()
+    from core.credentials import CredentialStore, canonical_registry, login
+
+    registry = canonical_registry(args.registry)
+    if args.ca_file is not None and not args.ca_file.is_file():
+        raise CredentialError(f"--ca-file {args.ca_file} is not a file", "a PEM CA certificate")
+    store = CredentialStore()
+    label = store.backend_label  # no usable keyring: fail before asking for anything
+    username = args.username or _prompt_username(args.password_stdin)
+    secret = _read_secret(username, registry, args.password_stdin)
+    cred = login(store, registry, username, secret,
+                 insecure=args.insecure_registry, ca_file=args.ca_file)
+    sys.stdout.write(f"Login succeeded: {cred.username} at {cred.registry}, saved in {label}\n")
+    return 0
+
+
+def _open_credentials_manager() -> int:
+    try:
+        from tui.app import run_credentials_manager  # type: ignore[attr-defined,unused-ignore]
+    except ImportError as err:
+        raise CredentialError(
+            "no REGISTRY given",
+            "usage: dockyard login REGISTRY [--username U] [--password-stdin]",
+        ) from err
+    return int(run_credentials_manager())
+
+
+def _prompt_username(password_stdin: bool) -> str:
+    if password_stdin or not sys.stdin.isatty():
+        raise CredentialError("no --username given and no terminal to ask on", "pass --username U")
+    username = input("Username: ").strip()
+    if not username:
+        raise CredentialError("no username given", "a registry user name")
+    return username
+
+
+def _read_secret(username: str, registry: str, password_stdin: bool) -> str:
+    if password_stdin:
+        secret = sys.stdin.readline().rstrip("\r\n")
+        if not secret:
+            raise CredentialError("stdin held no token or password", "one line on stdin")
+        return secret
+    if not sys.stdin.isatty():
+        raise CredentialError(
+            "no terminal to prompt for the secret on",
+            "pipe the token into --password-stdin",
+        )
+    import getpass
+
+    sys.stderr.write(TOKEN_HINT)
+    secret = getpass.getpass(f"Token (or password) for {username} at {registry}: ")
+    if not secret:
+        raise CredentialError("no token or password given", "paste the token at the prompt")
+    return secret
+
+
+def run_logout(args: argparse.Namespace) -> int:
+    from core.credentials import CredentialStore, canonical_registry
+
+    registry = canonical_registry(args.registry)
+    removed = CredentialStore().delete(registry, args.username)
+    who = f"{args.username} at {registry}" if args.username else registry
+    if removed == 0:
+        raise CredentialError(f"no saved login for {who}", "see `dockyard credentials`")
+    sys.stdout.write(f"Removed {removed} login{'s' if removed != 1 else ''} for {who}\n")
+    return 0
+
+
+def run_credentials(args: argparse.Namespace) -> int:
+    from core.credentials import CredentialStore
+
+    store = CredentialStore()
+    entries = store.entries()
+    if args.json:
+        data = {
+            "backend": store.backend_label,
+            "service": store.service,
+            "credentials": [{"registry": reg, "username": user} for reg, user in entries],
+        }
+        json.dump(data, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return 0
+    if not entries:
+        sys.stdout.write(f"No saved logins (keyring: {store.backend_label})\n")
+        return 0
+    width = max(len("REGISTRY"), *(len(reg) for reg, _ in entries))
+    sys.stdout.write(f"{'REGISTRY':<{width}}  USERNAME\n")
+    for reg, user in entries:
+        sys.stdout.write(f"{reg:<{width}}  {user}\n")
+    sys.stdout.write(f"(keyring: {store.backend_label})\n")
+    return 0

@@ -1,0 +1,132 @@
+"""The wizard's plan draft: what the user has chosen so far, before core validates it as a Plan.
+
+Each wizard screen takes a Draft and hands back ``dataclasses.replace(draft, ...)``; the Review
+screen turns it into a ``core.plan.PlanRequest`` so every rule is checked by core, not the UI.
+Only light core modules are imported here: this module loads before the first screen shows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from core.config import ProjectConfig
+from core.tags import TagPolicy
+from core.version import ReleaseVersion
+
+if TYPE_CHECKING:
+    from core.plan import Plan, PlanRequest
+
+
+class Nav(Enum):
+    """What a wizard screen returns instead of a Draft when the user does not go forward."""
+
+    BACK = "back"
+    QUIT = "quit"
+    DRY_RUN = "dry-run"
+
+
+@dataclass(frozen=True)
+class Draft:
+    root: Path
+    config: ProjectConfig = field(default_factory=ProjectConfig)
+    # Version step
+    version: ReleaseVersion | None = None
+    known: tuple[ReleaseVersion, ...] = ()
+    commit: str = ""
+    # Images step
+    images: tuple[str, ...] = ()
+    tag_policy: TagPolicy = field(default_factory=TagPolicy)
+    # Platforms step
+    platforms: tuple[str, ...] = ()
+    engine: str = "auto"
+    builder: str | None = None
+    # Build mode step
+    mode: str = "build"
+    binary: str | None = None
+    dockerfile: str | None = None
+    context: str | None = None
+    cache_from: str | None = None
+    cache_to: str | None = None
+    target: str | None = None
+    provenance: bool = True
+    sbom: bool = False
+    # Credentials step: registry host -> credential label ("" = anonymous)
+    credentials: tuple[tuple[str, str], ...] = ()
+    # Review step
+    plan: Plan | None = None
+    steps: tuple[tuple[str, ...], ...] = ()
+    save_config: bool = True
+
+    @classmethod
+    def from_config(cls, root: Path, config: ProjectConfig) -> Draft:
+        """Start from what dockyard.toml remembers, so a second release is mostly Next."""
+        mode = config.mode or ("copy" if config.binary else "build")
+        return cls(
+            root=root,
+            config=config,
+            images=tuple(config.images),
+            tag_policy=config.tags,
+            platforms=tuple(config.platforms),
+            engine=config.engine or "auto",
+            mode=mode,
+            binary=config.binary,
+            dockerfile=config.dockerfile,
+            context=config.context,
+        )
+
+    def registry_hosts(self) -> tuple[str, ...]:
+        """Distinct registry hosts of the chosen images, in order (unparsable names skipped)."""
+        from core.errors import DockyardError
+        from core.reference import parse_image_name
+
+        hosts: list[str] = []
+        for text in self.images:
+            try:
+                domain = parse_image_name(text).domain
+            except DockyardError:
+                continue
+            if domain not in hosts:
+                hosts.append(domain)
+        return tuple(hosts)
+
+    def to_request(self) -> PlanRequest:
+        """The core request this draft stands for (imports core.plan: call it in a worker)."""
+        from core.plan import BuildOptions, PlanRequest
+
+        return PlanRequest(
+            root=self.root,
+            tag=self.version.git_tag if self.version else None,
+            images=self.images,
+            platforms=self.platforms,
+            mode=self.mode,
+            binary=self.binary if self.mode == "copy" else None,
+            dockerfile=self.dockerfile,
+            context=self.context,
+            build=BuildOptions(
+                cache_from=self.cache_from,
+                cache_to=self.cache_to,
+                target=self.target,
+                provenance=self.provenance,
+                sbom=self.sbom,
+            ),
+            tag_policy=self.tag_policy,
+        )
+
+    def to_config(self) -> ProjectConfig:
+        """The choices worth remembering in dockyard.toml."""
+        from dataclasses import replace
+
+        return replace(
+            self.config,
+            images=self.images,
+            platforms=self.platforms,
+            mode=self.mode,
+            binary=self.binary if self.mode == "copy" else self.config.binary,
+            dockerfile=self.dockerfile,
+            context=self.context,
+            tags=self.tag_policy,
+            engine=None if self.engine == "auto" else self.engine,
+        )

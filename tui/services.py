@@ -1,0 +1,100 @@
+"""What the app asks of the outside world, as factories a test can replace.
+
+The defaults call ``core``. They import their modules when first called, which is always inside a
+thread worker: GitPython, python-on-whales, keyring and httpx stay out of the start-up path.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from core.config import ProjectConfig
+    from core.credentials import CredentialStore
+    from core.engines.base import Engine
+    from core.events import Event
+    from core.plan import Plan, PlanRequest
+    from core.reference import ImageName
+    from core.registry import RegistryClient
+    from core.repo import ProjectRepo
+
+
+def _open_repo(root: Path) -> ProjectRepo:
+    from core.repo import ProjectRepo
+
+    return ProjectRepo.open(root)
+
+
+def _load_config(root: Path) -> ProjectConfig:
+    from core.config import load_config
+
+    return load_config(root)
+
+
+def _save_config(root: Path, config: ProjectConfig) -> Path:
+    from core.config import save_config
+
+    return save_config(root, config)
+
+
+def _credentials() -> CredentialStore:
+    from core.credentials import CredentialStore
+
+    return CredentialStore()
+
+
+def _registry_client(image: ImageName) -> RegistryClient:
+    """A client for the image's registry, logged in with the stored credential when there is one."""
+    from core.credentials import CredentialStore
+    from core.engines.base import EngineOptions
+    from core.errors import CredentialError
+    from core.registry import client_for
+
+    try:
+        cred = CredentialStore().get(image.domain)
+    except CredentialError:
+        cred = None  # no keyring here: an anonymous look is still worth trying
+    options = EngineOptions.from_env()
+    return client_for(
+        image,
+        username=cred.username if cred else None,
+        secret=cred.secret if cred else None,
+        insecure_registries=options.insecure_registries,
+    )
+
+
+def _engine(name: str | None) -> Engine:
+    from core.engines.base import EngineOptions, select_engine
+
+    return select_engine(None if name in (None, "auto") else name, EngineOptions.from_env())
+
+
+def _make_plan(request: PlanRequest) -> Plan:
+    from core.plan import make_plan
+
+    return make_plan(request)
+
+
+def _release(plan: Plan, engine: Engine, cancel: threading.Event) -> Iterator[Event]:
+    from core.release import run_release
+
+    return run_release(plan, engine, cancel=cancel)
+
+
+@dataclass(frozen=True)
+class Services:
+    """Factories for repo, config, registry, engine, credentials, plan and release runner."""
+
+    open_repo: Callable[[Path], ProjectRepo] = _open_repo
+    load_config: Callable[[Path], ProjectConfig] = _load_config
+    save_config: Callable[[Path, ProjectConfig], Path] = _save_config
+    registry_client: Callable[[ImageName], RegistryClient] = _registry_client
+    engine: Callable[[str | None], Engine] = _engine
+    credentials: Callable[[], CredentialStore] = _credentials
+    make_plan: Callable[[PlanRequest], Plan] = _make_plan
+    release: Callable[[Plan, Engine, threading.Event], Iterator[Event]] = _release
+    log_dir: Path | None = None  # where build logs go; None: <project>/.dockyard/logs

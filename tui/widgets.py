@@ -1,0 +1,247 @@
+"""Shared pieces of every wizard screen: the step bar, Back/Next, modals and error display."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, ClassVar, TypeVar
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Button, Footer, Static
+from textual.worker import Worker, WorkerState
+
+from core.errors import DockyardError
+from tui.draft import Draft, Nav
+
+if TYPE_CHECKING:
+    from tui.services import Services
+
+ResultT = TypeVar("ResultT")
+
+STEPS = ("Version", "Images", "Platforms", "Mode", "Credentials", "Review", "Build", "Summary")
+
+OK_MARK = "✔"
+FAIL_MARK = "✘"
+
+
+def describe_error(error: BaseException) -> tuple[str, str, str]:
+    """(title, problem, what would be valid) for any error; never a traceback."""
+    if isinstance(error, DockyardError):
+        return error.field, error.problem, error.valid
+    text = " ".join(str(error).split()) or type(error).__name__
+    return "unexpected error", f"{type(error).__name__}: {text}", "see the log file or retry"
+
+
+def status_line(ok: bool | None, label: str, detail: str = "", fix: str = "") -> Text:
+    """One ``✔ label  detail`` line, red with its fix when failed, dim when still unknown."""
+    text = Text()
+    if ok is None:
+        text.append("… ", style="dim")
+    else:
+        text.append(f"{OK_MARK if ok else FAIL_MARK} ", style="green" if ok else "bold red")
+    text.append(label, style="bold")
+    if detail:
+        text.append(f"  {detail}")
+    if fix and not ok:
+        text.append(f"\n    fix: {fix}", style="yellow")
+    return text
+
+
+class StepBar(Static):
+    """Where the user is: ``Version › Images › ...`` with the current step highlighted."""
+
+    def __init__(self, current: str) -> None:
+        text = Text(" dockyard  ", style="bold")
+        for index, name in enumerate(STEPS):
+            if index:
+                text.append(" › ", style="dim")
+            style = "bold reverse" if name == current else ("" if name != "Summary" else "dim")
+            text.append(f" {index + 1} {name} ", style=style)
+        super().__init__(text, classes="stepbar")
+
+
+class ErrorModal(ModalScreen[None]):
+    """A readable error: what is wrong and what would be valid."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,enter", "dismiss_modal", "Close"),
+    ]
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(classes="modal")
+        self.title_text, self.problem, self.valid = describe_error(error)
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog error"):
+            yield Static(Text(f"Problem with {self.title_text}", style="bold red"))
+            yield Static(self.problem, id="problem")
+            if self.valid:
+                yield Static(Text(f"Fix: {self.valid}", style="yellow"), id="valid")
+            yield Button("Close", id="close", variant="primary")
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.dismiss(None)
+
+    def action_dismiss_modal(self) -> None:
+        self.dismiss(None)
+
+
+class ConfirmModal(ModalScreen[bool]):
+    """Yes/no before anything that cannot be undone (cut a tag, cancel a build, quit)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("y", "answer(True)", "Yes"),
+        Binding("n,escape", "answer(False)", "No"),
+    ]
+
+    def __init__(self, question: str, *, yes: str = "Yes", no: str = "No") -> None:
+        super().__init__(classes="modal")
+        self.question = question
+        self.yes_label = yes
+        self.no_label = no
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Static(self.question, id="question")
+            with Horizontal(classes="buttons"):
+                yield Button(self.yes_label, id="yes", variant="warning")
+                yield Button(self.no_label, id="no", variant="primary")
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.dismiss(event.button.id == "yes")
+
+    def action_answer(self, answer: bool) -> None:
+        self.dismiss(answer)
+
+
+class HelpModal(ModalScreen[None]):
+    """``?``: what this screen is for and its keys."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,question_mark,f1,q", "close", "Close")]
+
+    def __init__(self, title: str, body: str, keys: list[tuple[str, str]]) -> None:
+        super().__init__(classes="modal")
+        self.help_title = title
+        self.body = body
+        self.keys = keys
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(classes="dialog help"):
+            yield Static(Text(self.help_title, style="bold"))
+            yield Static(self.body)
+            keys = Text()
+            for key, description in self.keys:
+                keys.append(f"{key:>12}  ", style="bold cyan")
+                keys.append(f"{description}\n")
+            keys.append(f"{'ctrl+p':>12}  ", style="bold cyan")
+            keys.append("command palette (every action, themes)\n")
+            yield Static(keys, id="keys")
+            yield Button("Close", id="close", variant="primary")
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.dismiss(None)
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+
+class DockyardScreen(Screen[ResultT]):
+    """Help, command palette entries and readable worker errors, shared by every screen."""
+
+    STEP: ClassVar[str] = ""
+    HELP: ClassVar[str] = ""
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("f1", "help", "Help", show=False),
+        Binding("question_mark", "help", "Help"),
+    ]
+
+    def __init__(self, draft: Draft, services: Services) -> None:
+        super().__init__(classes="step")
+        self.draft = draft
+        self.services = services
+        self.last_error: BaseException | None = None
+
+    def commands(self) -> list[tuple[str, str, Callable[[], object]]]:
+        """(title, help, callback) for the command palette: this screen's actions."""
+        return []
+
+    def action_help(self) -> None:
+        keys = [(b.key_display or b.key, b.description) for b in self.active_bindings_list()]
+        self.app.push_screen(HelpModal(f"{self.STEP} — help", self.HELP, keys))
+
+    def active_bindings_list(self) -> list[Binding]:
+        seen: dict[str, Binding] = {}
+        for active in self.active_bindings.values():
+            if active.binding.description and active.binding.action not in seen:
+                seen[active.binding.action] = active.binding
+        return list(seen.values())
+
+    def show_error(self, error: BaseException) -> None:
+        self.last_error = error
+        self.app.push_screen(ErrorModal(error))
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state == WorkerState.ERROR and event.worker.error is not None:
+            self.worker_failed(event.worker, event.worker.error)
+
+    def worker_failed(self, worker: Worker[object], error: BaseException) -> None:
+        """Default: a modal with the readable error; screens may also reset their state."""
+        self.show_error(error)
+
+
+class StepScreen(DockyardScreen[Draft | Nav]):
+    """A wizard step: edits one part of the draft and returns it, or ``Nav.BACK``.
+
+    Subclasses compose their body in ``compose_body`` and return the updated draft from
+    ``next_draft`` (or None to stay).
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "back", "Back"),
+        Binding("ctrl+n", "next", "Next", priority=True),
+    ]
+
+    def compose(self) -> ComposeResult:
+        yield StepBar(self.STEP)
+        with VerticalScroll(classes="body"):
+            yield from self.compose_body()
+        with Horizontal(classes="nav"):
+            yield Button("◀ Back", id="back")
+            yield from self.compose_actions()
+            yield Button("Next ▶", id="next", variant="primary")
+        yield Footer()
+
+    def compose_body(self) -> ComposeResult:
+        yield from ()
+
+    def compose_actions(self) -> ComposeResult:
+        """Extra buttons between Back and Next."""
+        yield from ()
+
+    def next_draft(self) -> Draft | None:
+        return self.draft
+
+    def action_back(self) -> None:
+        if not self.query_one("#back", Button).disabled:
+            self.dismiss(Nav.BACK)
+
+    def action_next(self) -> None:
+        if self.query_one("#next", Button).disabled:
+            return
+        draft = self.next_draft()
+        if draft is not None:
+            self.dismiss(draft)
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "back":
+            event.stop()
+            self.action_back()
+        elif event.button.id == "next":
+            event.stop()
+            self.action_next()
