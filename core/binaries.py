@@ -391,16 +391,18 @@ def _instructions(text: str, escape: str) -> list[tuple[int, str, str]]:
             parts.append(body[: -len(escape)])
             continue
         parts.append(body)
-        result.append(_instruction(start, "".join(parts)))
+        result.extend(_instruction(start, "".join(parts)))
         parts = []
-    if parts:
-        result.append(_instruction(start, "".join(parts)))
+    result.extend(_instruction(start, "".join(parts)))
     return result
 
 
-def _instruction(line: int, joined: str) -> tuple[int, str, str]:
-    keyword, *rest = joined.split(None, 1)
-    return line, keyword.upper(), rest[0].strip() if rest else ""
+def _instruction(line: int, joined: str) -> list[tuple[int, str, str]]:
+    """Zero or one ``(line, KEYWORD, arguments)``: a lone escape character joins to nothing."""
+    words = joined.split(None, 1)
+    if not words:
+        return []
+    return [(line, words[0].upper(), words[1].strip() if len(words) > 1 else "")]
 
 
 def _copy_sources(args: str) -> list[str]:

@@ -157,7 +157,7 @@ class CredentialStore:
         return self._label
 
     def save(self, cred: Credential) -> None:
-        """Store (or replace) the secret, then list it in the index."""
+        """Store (or replace) the secret, then list it in the index (undone if that fails)."""
         backend = self._keyring()
         name = _entry_name(cred.registry, cred.username)
         self._call(
@@ -166,9 +166,16 @@ class CredentialStore:
             secret=cred.secret,
         )
         with _index_lock:
-            pairs = [p for p in self._read_index() if p != (cred.registry, cred.username)]
-            pairs.append((cred.registry, cred.username))
-            self._write_index(pairs)
+            try:
+                pairs = [p for p in self._read_index() if p != (cred.registry, cred.username)]
+                pairs.append((cred.registry, cred.username))
+                self._write_index(pairs)
+            except CredentialError:
+                # An entry the index does not list could never be shown or logged out of.
+                with contextlib.suppress(CredentialError):
+                    self._call("undoing the save", functools.partial(
+                        _delete_password, backend, self.service, name))
+                raise
 
     def get(self, registry: str, username: str | None = None) -> Credential | None:
         """The stored login; without ``username`` the most recently saved one for the registry."""

@@ -265,7 +265,8 @@ def _refuse_single(word: str) -> None:
             f"{word!r} has no operating system", f"write it as {Platform('linux', arch, variant)}"
         )
     raise PlatformError(
-        f"{word!r} is not a platform", "write os/arch, e.g. linux/amd64; " + _known_arch_list()
+        f"{word!r} is not a platform",
+        "write os/arch, e.g. linux/amd64; known architectures: " + ", ".join(KNOWN_ARCHES),
     )
 
 

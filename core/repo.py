@@ -157,12 +157,12 @@ class ProjectRepo:
                 RuleResult(
                     "exists",
                     False,
-                    f"tag {tag!r} does not exist in this repository",
+                    f"{tag!r} is not a tag in this repository",
                     f"create it at HEAD: dockyard tag --next patch, or git tag -a {tag} -m {tag}",
                 )
             )
         else:
-            results.append(RuleResult("exists", True, f"tag {tag!r} exists"))
+            results.append(RuleResult("exists", True, f"{tag!r} is a tag in this repository"))
             if commit == head:
                 results.append(RuleResult("on-head", True, f"{tag!r} points at HEAD"))
             else:
@@ -183,13 +183,14 @@ class ProjectRepo:
     def require_release(self, tag: str | None) -> ReleaseVersion:
         """The version to release: ``tag``, or the single version tag at HEAD when None.
 
-        Raises the first failing rule: VersionError for semver/newer, RepoError otherwise.
+        Raises the first failing rule: RepoError for a dirty tree, otherwise VersionError, since
+        every other rule is about the tag the user chose.
         """
         if tag is None:
             tag = self._single_head_tag()
         for result in self.check_release(tag):
             if not result.ok:
-                error = VersionError if result.rule in ("semver", "newer") else RepoError
+                error = RepoError if result.rule == "clean" else VersionError
                 raise error(result.message, result.fix)
         return parse_version(tag)
 
@@ -271,18 +272,18 @@ class ProjectRepo:
             return RuleResult(
                 "pushed",
                 False,
-                f"tag {tag!r} is not on remote {remote!r}",
+                f"{tag!r} is not on remote {remote!r}",
                 f"push it: git push {remote} {tag}",
             )
         if on_remote != commit:
             return RuleResult(
                 "pushed",
                 False,
-                f"tag {tag!r} on remote {remote!r} points at {on_remote[:7]}, "
+                f"{tag!r} on remote {remote!r} points at {on_remote[:7]}, "
                 f"the local one at {commit[:7]}",
                 "make them agree: fix the tag on one side, then push it",
             )
-        return RuleResult("pushed", True, f"tag {tag!r} is on remote {remote!r}")
+        return RuleResult("pushed", True, f"{tag!r} is on remote {remote!r}")
 
     # -- writing -----------------------------------------------------------------------------
 
@@ -334,7 +335,7 @@ def _stderr(err: Exception) -> str:
         for line in str(text).splitlines()
         if line.strip()
     ]
-    return _USERINFO.sub("***@", "; ".join(lines[-3:]) or "unknown error")
+    return _USERINFO.sub("***@", " ".join(lines[-3:]) or "unknown error")
 
 
 def _advice(command: str) -> str:

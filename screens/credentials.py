@@ -76,14 +76,16 @@ class CredentialsScreen(Screen[str | None]):
         Binding("a", "add", "Add"),
         Binding("d,delete", "remove", "Remove"),
         Binding("r", "refresh", "Refresh"),
-        Binding("escape", "close", "Close"),
+        Binding("escape", "leave", "Close"),
+        Binding("q", "close", "Close", show=False),
     ]
 
     class Listed(Message):
-        def __init__(self, backend: str, entries: list[tuple[str, str]]) -> None:
+        def __init__(self, backend: str, entries: list[tuple[str, str]], announce: bool) -> None:
             super().__init__()
             self.backend = backend
             self.entries = entries
+            self.announce = announce  # False keeps the status of the save/remove that reloaded
 
     class Saved(Message):
         def __init__(self, registry: str, username: str) -> None:
@@ -166,6 +168,13 @@ class CredentialsScreen(Screen[str | None]):
 
         self.app.push_screen(ConfirmRemove(registry, username), answered)
 
+    def action_leave(self) -> None:
+        """Escape leaves a text field first, then the screen."""
+        if isinstance(self.focused, Input):
+            self.query_one("#entries", DataTable).focus()
+        else:
+            self.action_close()
+
     def action_close(self) -> None:
         self.dismiss(self.last_saved)
 
@@ -193,9 +202,9 @@ class CredentialsScreen(Screen[str | None]):
     # ---- workers (thread: keyring and registry calls block) --------------------------------
 
     @work(thread=True, exit_on_error=False, exclusive=True, group="list", description="list")
-    def _list(self) -> None:
+    def _list(self, announce: bool = True) -> None:
         store = self.store
-        self.post_message(self.Listed(store.backend_label, store.entries()))
+        self.post_message(self.Listed(store.backend_label, store.entries(), announce))
 
     @work(thread=True, exit_on_error=False, group="save", description="check and save login")
     def _check_and_save(self, credential: Credential, insecure: bool) -> None:
@@ -220,8 +229,9 @@ class CredentialsScreen(Screen[str | None]):
         for registry, username in self.entries:
             table.add_row(registry, username, key=f"{registry}/{username}")
         count = len(self.entries)
-        self._set_status(f"{count} stored login{'s' if count != 1 else ''}" if count
-                         else "no stored logins: add one below")
+        if message.announce:
+            self._set_status(f"{count} stored login{'s' if count != 1 else ''}" if count
+                             else "no stored logins: add one below")
 
     def on_credentials_screen_saved(self, message: Saved) -> None:
         self.query_one("#secret", Input).value = ""
@@ -229,12 +239,12 @@ class CredentialsScreen(Screen[str | None]):
         self.last_saved = message.registry
         self._set_status(f"saved {message.username} @ {message.registry} "
                          "(the registry accepted it)")
-        self._list()
+        self._list(announce=False)
 
     def on_credentials_screen_removed(self, message: Removed) -> None:
         what = f"{message.username} @ {message.registry}"
         self._set_status(f"removed {what}" if message.count else f"{what} was not stored")
-        self._list()
+        self._list(announce=False)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state != WorkerState.ERROR or event.worker.error is None:

@@ -150,11 +150,11 @@ class VersionScreen(StepScreen):
 
     # -- results -------------------------------------------------------------------------------
 
-    def on_loaded(self, message: Loaded) -> None:
+    async def on_loaded(self, message: Loaded) -> None:
         message.stop()
         if message.what == "repo":
             state, prefer = message.data
-            self.show_repo(state, prefer)
+            await self.show_repo(state, prefer)
         elif message.what == "rules":
             tag, rules = message.data
             if self.selected is not None and tag == self.selected.version.git_tag:
@@ -164,7 +164,7 @@ class VersionScreen(StepScreen):
             self.notify(f"Tag {message.data} is ready", title="Version")
             self.load_repo(message.data)
 
-    def show_repo(self, state: RepoState, prefer: str | None) -> None:
+    async def show_repo(self, state: RepoState, prefer: str | None) -> None:
         self.state = state
         info = Text()
         info.append("Project  ", style="bold")
@@ -184,7 +184,7 @@ class VersionScreen(StepScreen):
         push.display = state.remote is not None
         push.label = f"Push the tag to {state.remote} after cutting it"
         radios = self.query_one("#candidates", RadioSet)
-        radios.remove_children()
+        await radios.remove_children()
         chosen = 0
         buttons = []
         for index, candidate in enumerate(state.candidates):
@@ -192,7 +192,7 @@ class VersionScreen(StepScreen):
             if prefer == candidate.version.git_tag:
                 chosen = index
             buttons.append(RadioButton(label, id=f"candidate-{index}"))
-        radios.mount(*buttons)
+        await radios.mount(*buttons)
         if buttons:
             buttons[chosen].value = True
             self.select(state.candidates[chosen])

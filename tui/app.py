@@ -7,6 +7,8 @@ Draft, or ``Nav.BACK``/``QUIT``/``DRY_RUN``), so Back and Next are plain control
 from __future__ import annotations
 
 import asyncio
+import importlib
+import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import ClassVar
@@ -26,11 +28,28 @@ ASSETS = Path(__file__).resolve().parent.parent / "assets"
 DARK, LIGHT = "textual-dark", "textual-light"
 
 
+# The wizard steps as "module:Class", imported when first shown: start-up pays for one screen.
+STEPS = (
+    "screens.version:VersionScreen",
+    "screens.images:ImagesScreen",
+    "screens.platforms:PlatformsScreen",
+    "screens.mode:ModeScreen",
+    "screens.credentials_step:CredentialsStepScreen",
+    "screens.review:ReviewScreen",
+)
+
+
+def step_screen(path: str) -> type[StepScreen]:
+    module, name = path.split(":")
+    screen: type[StepScreen] = getattr(importlib.import_module(module), name)
+    return screen
+
+
 class DockyardApp(App[int]):
     """The wizard from a version tag to a verified release; ``services`` are injectable."""
 
     TITLE = "dockyard"
-    CSS_PATH: ClassVar[list[str | Path]] = [ASSETS / "wizard.tcss"]
+    CSS_PATH = ASSETS / "wizard.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+q", "quit", "Quit", priority=True),
         Binding("q", "quit", "Quit", show=False),
@@ -46,6 +65,7 @@ class DockyardApp(App[int]):
         self.draft: Draft | None = None
         # Set by the Build screen while a release runs: cancels it (really stops the engine).
         self.cancel_build: Callable[[], None] | None = None
+        self.dry_run_text = ""  # printed to stdout by run_app once the screen is restored
 
     def on_mount(self) -> None:
         self.theme = DARK
@@ -58,30 +78,16 @@ class DockyardApp(App[int]):
 
     @work(exclusive=True, group="wizard", exit_on_error=False)
     async def run_wizard(self) -> None:
-        from screens.build import BuildScreen
-        from screens.credentials_step import CredentialsStepScreen
-        from screens.images import ImagesScreen
-        from screens.mode import ModeScreen
-        from screens.platforms import PlatformsScreen
-        from screens.review import ReviewScreen
-        from screens.summary import SummaryScreen
-        from screens.version import VersionScreen
-
-        steps: list[type[StepScreen]] = [
-            VersionScreen, ImagesScreen, PlatformsScreen, ModeScreen, CredentialsStepScreen,
-            ReviewScreen,
-        ]
+        steps = STEPS
         draft = await self._first_draft()
         index = 0
         while True:
             while index < len(steps):
                 self.draft = draft
-                result = await self.push_screen_wait(steps[index](draft, self.services))
+                result = await self.push_screen_wait(step_screen(steps[index])(draft,
+                                                                              self.services))
                 if result is Nav.QUIT:
                     self.exit(0)
-                    return
-                if result is Nav.DRY_RUN:
-                    self.exit(0, message=self._dry_run_text(draft))
                     return
                 if result is Nav.BACK:
                     index = max(0, index - 1)
@@ -89,18 +95,26 @@ class DockyardApp(App[int]):
                 assert isinstance(result, Draft)
                 draft = result
                 index += 1
+                if draft.dry_run:
+                    self.dry_run_text = self._dry_run_text(draft)
+                    self.exit(0)
+                    return
             assert draft.plan is not None
+            from screens.build import BuildScreen
+            from screens.summary import AGAIN, REVIEW, SummaryScreen
+
             outcome = await self.push_screen_wait(BuildScreen(draft, self.services))
-            if outcome is None:  # cancelled or failed before anything moved: back to Review
+            after = await self.push_screen_wait(SummaryScreen(draft, self.services, outcome))
+            if after == REVIEW:
                 index = len(steps) - 1
-                continue
-            again = await self.push_screen_wait(SummaryScreen(draft, self.services, outcome))
-            if not again:
-                self.exit(0 if outcome.ok else 1)
+            elif after == AGAIN:
+                # Another release from the same checkout: keep the choices, start at Version.
+                draft = Draft.from_config(draft.root, draft.to_config())
+                index = 0
+            else:
+                code = 0 if outcome.ok else 1
+                self.exit(code, return_code=code)
                 return
-            # Another release from the same checkout: keep the choices, start at Version.
-            draft = Draft.from_config(draft.root, draft.to_config())
-            index = 0
 
     async def _first_draft(self) -> Draft:
         """The draft from dockyard.toml; a broken file is reported and the defaults used."""
@@ -116,7 +130,7 @@ class DockyardApp(App[int]):
         from core.rendering import plan_text
 
         assert draft.plan is not None
-        return plan_text(draft.plan, draft.steps).rstrip("\n")
+        return plan_text(draft.plan, draft.steps)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """A failure of the wizard itself is shown, not dumped as a traceback."""
@@ -134,10 +148,11 @@ class DockyardApp(App[int]):
         def answered(yes: bool | None) -> None:
             if yes and self.cancel_build is not None:
                 self.cancel_build()
-                self.exit(130)
+                self.exit(130, return_code=130)
 
         self.push_screen(
-            ConfirmModal("A build is running. Stop it and quit?", yes="Stop and quit", no="Keep going"),
+            ConfirmModal("A build is running. Stop it and quit?", yes="Stop and quit",
+                         no="Keep going"),
             answered,
         )
 
@@ -160,5 +175,7 @@ class DockyardApp(App[int]):
 def run_app(argv_root: Path | None = None) -> int:
     """Open the wizard on ``argv_root`` (default: the current directory); the exit code."""
     app = DockyardApp((argv_root or Path.cwd()).resolve())
-    result = app.run()
-    return result if isinstance(result, int) else (app.return_code or 0)
+    app.run()
+    if app.dry_run_text:
+        sys.stdout.write(app.dry_run_text)
+    return app.return_code or 0

@@ -22,8 +22,20 @@ class _Parser(argparse.ArgumentParser):
     """argparse, but a usage error is one ``error: ...`` line and exit 2, like every other error."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        sys.stderr.write(f"error: {self.prog}: {' '.join(message.split())}\n")
+        sys.stderr.write(f"error: {self.prog}: {_redact(' '.join(message.split()))}\n")
         raise SystemExit(2)
+
+
+def _redact(message: str) -> str:
+    """Stray words are not echoed: one may be a password typed in the wrong place."""
+    prefix = "unrecognized arguments: "
+    if not message.startswith(prefix):
+        return message
+    words = message[len(prefix):].split()
+    options = [word.split("=", 1)[0] for word in words if word.startswith("-")]
+    hidden = len(words) - len(options)
+    shown = options + ([f"{hidden} more value(s), not shown"] if hidden else [])
+    return f"{prefix}{', '.join(shown)}; see --help"
 
 
 def build_parser() -> argparse.ArgumentParser:

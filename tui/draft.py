@@ -25,7 +25,6 @@ class Nav(Enum):
 
     BACK = "back"
     QUIT = "quit"
-    DRY_RUN = "dry-run"
 
 
 @dataclass(frozen=True)
@@ -59,6 +58,7 @@ class Draft:
     plan: Plan | None = None
     steps: tuple[tuple[str, ...], ...] = ()
     save_config: bool = True
+    dry_run: bool = False  # Review's "print the plan and exit"
 
     @classmethod
     def from_config(cls, root: Path, config: ProjectConfig) -> Draft:

@@ -79,15 +79,39 @@ def _make_plan(request: PlanRequest) -> Plan:
     return make_plan(request)
 
 
-def _release(plan: Plan, engine: Engine, cancel: threading.Event) -> Iterator[Event]:
-    from core.release import run_release
+def _plan_steps(plan: Plan, engine: str) -> list[list[str]]:
+    from core.rendering import plan_steps
 
-    return run_release(plan, engine, cancel=cancel)
+    return plan_steps(plan, engine)
+
+
+def _release(plan: Plan, engine_name: str, cancel: threading.Event) -> Iterator[Event]:
+    """The release events, with the stored logins handed to the engine for this run only."""
+    from core.engines.base import EngineOptions, select_engine
+    from core.release import default_client_for, engine_credentials, run_release
+
+    with engine_credentials(plan) as docker_config:
+        options = EngineOptions.from_env(docker_config=docker_config)
+        engine = select_engine(None if engine_name == "auto" else engine_name, options)
+        clients: dict[str, RegistryClient] = {}
+        factory = default_client_for(options.insecure_registries)
+
+        def client_for(image: ImageName) -> RegistryClient:
+            """One client per registry host for the run, so tokens and connections are reused."""
+            if image.api_host not in clients:
+                clients[image.api_host] = factory(image)
+            return clients[image.api_host]
+
+        try:
+            yield from run_release(plan, engine, client_for=client_for, cancel=cancel)
+        finally:
+            for client in clients.values():
+                client.close()
 
 
 @dataclass(frozen=True)
 class Services:
-    """Factories for repo, config, registry, engine, credentials, plan and release runner."""
+    """Factories for repo, config, registry, engine, credentials, plan, commands and release."""
 
     open_repo: Callable[[Path], ProjectRepo] = _open_repo
     load_config: Callable[[Path], ProjectConfig] = _load_config
@@ -96,5 +120,6 @@ class Services:
     engine: Callable[[str | None], Engine] = _engine
     credentials: Callable[[], CredentialStore] = _credentials
     make_plan: Callable[[PlanRequest], Plan] = _make_plan
-    release: Callable[[Plan, Engine, threading.Event], Iterator[Event]] = _release
+    plan_steps: Callable[[Plan, str], list[list[str]]] = _plan_steps
+    release: Callable[[Plan, str, threading.Event], Iterator[Event]] = _release
     log_dir: Path | None = None  # where build logs go; None: <project>/.dockyard/logs

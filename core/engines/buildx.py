@@ -10,6 +10,7 @@ import json
 import os
 import tempfile
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +35,25 @@ if TYPE_CHECKING:
     from core.registry import RegistryClient
 
 METADATA_PLACEHOLDER = "<metadata.json>"
+
+
+@dataclass(frozen=True)
+class BuilderInfo:
+    """A buildx builder as python-on-whales reports it: nodes as ``(name, platforms)``."""
+
+    name: str
+    driver: str
+    nodes: tuple[tuple[str, list[str]], ...]
+
+
+def _builder_info(builder: Any) -> BuilderInfo:
+    nodes = tuple((node.name or "?", list(node.platforms or [])) for node in builder.nodes or [])
+    return BuilderInfo(str(builder.name), str(builder.driver or ""), nodes)
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
 
 
 def buildx_available(options: EngineOptions, docker: str = "docker") -> str | None:
@@ -153,21 +173,36 @@ class BuildxEngine:
 
     # -- checks --------------------------------------------------------------------------------
 
-    def builder_nodes(self) -> list[tuple[str, list[str]]]:
-        """``(node name, platforms)`` of the selected builder, via python-on-whales."""
+    def _client(self) -> Any:
         from python_on_whales import DockerClient
-        from python_on_whales.exceptions import DockerException
 
         config = str(self.options.docker_config) if self.options.docker_config else None
-        client = DockerClient(client_call=[self.docker], config=config)
+        return DockerClient(client_call=[self.docker], config=config)
+
+    def builders(self) -> list[BuilderInfo]:
+        """Every buildx builder with its driver and nodes (``docker buildx ls``)."""
+        from python_on_whales.exceptions import DockerException
+
         try:
-            builder = client.buildx.inspect(self.options.builder)
+            found = self._client().buildx.list()
+            return [_builder_info(builder) for builder in found]
+        except (DockerException, ValueError) as err:
+            raise EngineError(f"cannot list buildx builders: {_first_line(err)}",
+                              "install the docker buildx plugin (Debian: docker-buildx)") from err
+
+    def builder_nodes(self) -> list[tuple[str, list[str]]]:
+        """``(node name, platforms)`` of the selected builder (``docker buildx inspect``)."""
+        from python_on_whales.exceptions import DockerException
+
+        try:
+            builder = self._client().buildx.inspect(self.options.builder)
+            info = _builder_info(builder)
         except (DockerException, ValueError) as err:
             raise EngineError(
-                f"cannot inspect the buildx builder: {err}",
+                f"cannot inspect the buildx builder: {_first_line(err)}",
                 "check `docker buildx ls`, or pass DOCKYARD_BUILDX_BUILDER=NAME",
             ) from err
-        return [(node.name or "?", list(node.platforms or [])) for node in builder.nodes or []]
+        return list(info.nodes)
 
     def check(self, plan: Plan, output: Output = PUSH) -> list[PlatformSupport]:
         wanted = [output.platform] if output.platform is not None else list(plan.platforms)
@@ -195,7 +230,8 @@ class BuildxEngine:
         with tempfile.TemporaryDirectory(prefix="dockyard-buildx-") as tmp:
             metadata = Path(tmp) / "metadata.json"
             argv = self.build_argv(plan, output, str(metadata))
-            for line in stream_lines(argv, env=_env(self.options), cwd=plan.root, cancel=cancel):
+            for line in stream_lines(argv, env=_env(self.options), cwd=plan.root, cancel=cancel,
+                                     label="docker buildx build"):
                 yield from parser.feed(line)
             if not output.pushes:
                 return
@@ -217,7 +253,9 @@ class BuildxEngine:
         if not image.tags.aliases:
             return
         parser = PlainParser()
-        for line in stream_lines(self.alias_argv(image), env=_env(self.options), cancel=cancel):
+        argv = self.alias_argv(image)
+        label = "docker buildx imagetools create"
+        for line in stream_lines(argv, env=_env(self.options), cancel=cancel, label=label):
             for event in parser.feed(line):
                 if isinstance(event, LogLine):
                     yield event

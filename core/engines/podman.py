@@ -1,9 +1,11 @@
 """podman, for machines without buildx: build into a local manifest list, push it with --all.
 
-Aliases are not pushed from the local list. ``podman manifest push`` re-sends the list (and
-checks every blob) per tag and needs the local list, which is gone on a re-run that skips the
-build; instead the version tag's index is read once and PUT under each alias with the exact
-bytes, which keeps the digest identical by construction (one request per alias, no rebuild).
+Aliases are not pushed from the local list. Checked with podman 4.3 here: a second
+``podman manifest push --all`` of the same list gave the same digest, but it re-checks every
+blob per tag (about 10x slower than a PUT, see bench/bench_aliases.py), nothing guarantees the
+bytes are re-serialised identically, and the local list is gone on a re-run that skips the
+build. So the version tag's index is read once and PUT under each alias with its exact bytes:
+the digest is identical by construction, one request per alias, no rebuild, engine-independent.
 """
 
 from __future__ import annotations
@@ -76,7 +78,8 @@ class PodmanEngine:
         self.options = options or EngineOptions()
         self.podman = podman
 
-    def _base(self) -> list[str]:
+    def base_argv(self) -> list[str]:
+        """``podman`` with the machine's global options (storage driver, root)."""
         return [self.podman, *_global_args(self.options)]
 
     def _auth(self) -> list[str]:
@@ -96,7 +99,7 @@ class PodmanEngine:
     # -- what would run ------------------------------------------------------------------------
 
     def build_argv(self, plan: Plan, output: Output = PUSH) -> list[str]:
-        argv = [*self._base(), "build"]
+        argv = [*self.base_argv(), "build"]
         if self.options.isolation:
             argv += ["--isolation", self.options.isolation]
         platforms = [output.platform] if output.platform is not None else list(plan.platforms)
@@ -126,17 +129,17 @@ class PodmanEngine:
                   ) -> list[str]:
         target = image.name.with_tag(image.tags.version_tag)
         return [
-            *self._base(), "manifest", "push", "--all", *self._auth(),
+            *self.base_argv(), "manifest", "push", "--all", *self._auth(),
             *self._tls(image.name.domain), "--digestfile", digest_file,
             self.manifest_name(plan), f"docker://{target}",
         ]
 
     def archive_argv(self, plan: Plan, path: Path) -> list[str]:
-        return [*self._base(), "manifest", "push", "--all", self.manifest_name(plan),
+        return [*self.base_argv(), "manifest", "push", "--all", self.manifest_name(plan),
                 f"oci-archive:{path}"]
 
     def remove_argv(self, plan: Plan) -> list[str]:
-        return [*self._base(), "manifest", "rm", self.manifest_name(plan)]
+        return [*self.base_argv(), "manifest", "rm", self.manifest_name(plan)]
 
     def alias_steps(self, image: ImagePlan) -> list[str]:
         """Aliases go through the registry API (see the module docstring); rendered readably."""
@@ -192,19 +195,23 @@ class PodmanEngine:
             yield LogLine(text="podman does not make provenance attestations; none attached")
         if output.kind != "load":
             run_quiet(self.remove_argv(plan))  # a leftover list would collect duplicate entries
-        parser = PodmanParser()
-        for line in stream_lines(self.build_argv(plan, output), cwd=plan.root, cancel=cancel):
+        single = str(output.platform or plan.platforms[0]) if (
+            output.platform is not None or len(plan.platforms) == 1) else ""
+        parser = PodmanParser(platform=single)
+        build = self.build_argv(plan, output)
+        for line in stream_lines(build, cwd=plan.root, cancel=cancel, label="podman build"):
             yield from parser.feed(line)
         if output.kind == "oci-archive" and output.path is not None:
-            for line in stream_lines(self.archive_argv(plan, output.path), cancel=cancel):
+            archive = self.archive_argv(plan, output.path)
+            for line in stream_lines(archive, cancel=cancel, label="podman manifest push"):
                 yield LogLine(text=line)
         if not output.pushes:
             return
         with tempfile.TemporaryDirectory(prefix="dockyard-podman-") as tmp:
             for image in plan.images:
                 digest_file = Path(tmp) / "digest"
-                for line in stream_lines(self.push_argv(plan, image, str(digest_file)),
-                                         cancel=cancel):
+                push = self.push_argv(plan, image, str(digest_file))
+                for line in stream_lines(push, cancel=cancel, label="podman manifest push"):
                     yield LogLine(text=line)
                 digest = digest_file.read_text().strip() if digest_file.exists() else ""
                 if not digest.startswith("sha256:"):

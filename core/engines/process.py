@@ -25,13 +25,12 @@ class BuildCancelled(EngineError):
 class CommandFailed(EngineError):
     """The engine command exited non-zero; ``tail`` holds its last output lines."""
 
-    def __init__(self, argv: Sequence[str], code: int, tail: Sequence[str]) -> None:
-        self.argv = list(argv)
+    def __init__(self, label: str, code: int, tail: Sequence[str]) -> None:
+        self.label = label
         self.code = code
         self.tail = list(tail)
-        last = _last_error(tail)
         super().__init__(
-            f"{Path(argv[0]).name} {argv[1] if len(argv) > 1 else ''} exited with {code}: {last}",
+            f"{label} exited with {code}: {_last_error(tail)}",
             "see the build log above for the failing step",
         )
 
@@ -52,14 +51,17 @@ def stream_lines(
     cwd: Path | None = None,
     cancel: threading.Event | None = None,
     grace: float = GRACE_SECONDS,
+    label: str | None = None,
 ) -> Iterator[str]:
     """Yield the merged stdout/stderr lines of ``argv`` as they arrive.
 
     The command runs in its own session (process group). A set ``cancel`` event, or closing this
     generator early, sends SIGINT to the whole group, then SIGKILL after ``grace`` seconds, and
     kills whatever is left of the group, so no builder process outlives the run. Raises
-    ``BuildCancelled`` after a cancel and ``CommandFailed`` on a non-zero exit.
+    ``BuildCancelled`` after a cancel and ``CommandFailed`` on a non-zero exit; ``label``
+    ("podman build") names the command in those errors.
     """
+    label = label or Path(argv[0]).name
     try:
         proc = subprocess.Popen(
             list(argv),
@@ -97,11 +99,11 @@ def stream_lines(
             stop_group(proc, grace)
         reader.join(timeout=grace)
     if not finished:
-        raise BuildCancelled(f"{Path(argv[0]).name} was cancelled", "run the release again")
+        raise BuildCancelled(f"{label} was cancelled", "run the release again")
     code = proc.wait()
     _kill_leftovers(proc.pid)
     if code != 0:
-        raise CommandFailed(argv, code, tail)
+        raise CommandFailed(label, code, tail)
 
 
 def _pump(proc: subprocess.Popen[bytes], lines: queue.Queue[str | None]) -> None:

@@ -229,7 +229,7 @@ def _decode(data: str) -> str:
         return data
 
 
-_PODMAN_STEP = re.compile(r"^\[([a-z][a-z0-9]*/[^\]\s]+)\] STEP (\d+)/(\d+): (.*)$")
+_PODMAN_STEP = re.compile(r"^(?:\[([a-z][a-z0-9]*/[^\]\s]+)\] )?STEP (\d+)/(\d+): (.*)$")
 _PODMAN_PLATFORM = re.compile(r"^\[([a-z][a-z0-9]*/[^\]\s]+)\] (.*)$")
 _PODMAN_AT_STEP = re.compile(r'building at STEP "(.*?)": (.*)$')
 
@@ -240,17 +240,23 @@ class PodmanParser:
     next STEP or COMMIT of that platform closes it, ``--> Using cache`` marks it cached, and
     ``Error: building at STEP "NAME": why`` (alone or as ``* ...`` items of ``Error: 2 errors
     occurred:``) fails the open steps of that name. Platforms build in parallel and ``-->`` lines
-    carry no platform: they belong to the platform that printed last."""
+    carry no platform: they belong to the platform that printed last. With one platform podman
+    prints no ``[platform]`` prefix at all: ``platform`` names it."""
 
+    platform: str = ""
     open: dict[str, tuple[_Step, bool]] = field(default_factory=dict)  # platform -> (step, cached)
     current: str = ""
+
+    def __post_init__(self) -> None:
+        self.current = self.current or self.platform
 
     def feed(self, line: str) -> list[Event]:
         if not line.strip():
             return []
         step = _PODMAN_STEP.match(line)
         if step:
-            platform, number, total, name = step.groups()
+            prefix, number, total, name = step.groups()
+            platform = prefix or self.platform
             events = self._close(platform)
             opened = _Step(f"[{platform}] {number}/{total}", name, platform, time.monotonic())
             self.open[platform], self.current = (opened, False), platform
@@ -260,6 +266,8 @@ class PodmanParser:
             self.current, rest = prefixed.group(1), prefixed.group(2)
             closing = self._close(self.current) if rest.split(" ", 1)[0] == "COMMIT" else []
             return [*closing, LogLine(rest, platform=self.current)]
+        if line.startswith("COMMIT"):
+            return [*self._close(self.current), LogLine(line, platform=self.current)]
         if line.startswith("--> Using cache") and self.current in self.open:
             opened, _ = self.open[self.current]
             self.open[self.current] = (opened, True)

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from core.credentials import CredentialStore
+from core.errors import CredentialError
 from tests.credentials.support import SECRET, USER, OciImage, make_oci_layout
 from tests.support.registry import RunningRegistry, run_registry
 
@@ -27,7 +28,14 @@ def secret_service() -> str:
     if not wanted and not os.environ.get("DBUS_SESSION_BUS_ADDRESS"):
         pytest.skip("no D-Bus session and DOCKYARD_TEST_KEYRING unset: run scripts/test, or "
                     "pytest inside dbus-run-session with gnome-keyring unlocked")
-    label = CredentialStore(f"dockyard-test-probe-{uuid.uuid4().hex}").backend_label
+    try:
+        probe = CredentialStore(f"dockyard-test-probe-{uuid.uuid4().hex}")
+        label = probe.backend_label
+        probe.entries()  # reaches the collection: a locked one fails here, once
+    except CredentialError as err:
+        pytest.fail(f"a D-Bus session or DOCKYARD_TEST_KEYRING is set, but {err} (a login "
+                    "keyring left on disk with another password stays locked: start "
+                    "gnome-keyring-daemon with a fresh XDG_DATA_HOME)")
     if wanted == "secretservice" and "keyring.backends.SecretService.Keyring" not in label:
         pytest.fail(f"DOCKYARD_TEST_KEYRING=secretservice but the keyring backend is {label}")
     return label
@@ -80,3 +88,9 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def oci_image(tmp_path: Path) -> OciImage:
     """A tiny FROM-scratch image (one file) as an OCI layout on disk."""
     return make_oci_layout(tmp_path / "oci", f"dockyard credentials test {uuid.uuid4()}\n")
+
+
+@pytest.fixture
+def cli_env(home: Path, service: str) -> dict[str, str]:
+    """Environment for a ``dockyard`` child: temp HOME, this test's keyring service."""
+    return {**os.environ, "DOCKYARD_KEYRING_SERVICE": service}

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from tests.support.registry import RunningRegistry
 
+REPO = Path(__file__).resolve().parents[2]
 USER = "ci-bot"
 SECRET = "dy-T0ken-" + uuid.uuid4().hex  # unique, so a hit anywhere is really a leak
 
@@ -85,6 +86,6 @@ def dockyard(
 ) -> subprocess.CompletedProcess[str]:
     """Run the real CLI in a fresh interpreter."""
     return subprocess.run(
-        [sys.executable, "-m", "tui.cli", *args], input=stdin, env=env,
+        [sys.executable, "-m", "tui.cli", *args], input=stdin, env=env, cwd=REPO,
         capture_output=True, text=True, timeout=timeout,
     )

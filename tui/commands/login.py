@@ -35,6 +35,8 @@ def register(subparsers: Any) -> None:
     login.add_argument("--username", "-u", metavar="U", help="user name (prompted if omitted)")
     login.add_argument("--password-stdin", action="store_true",
                        help="read the token or password from the first line of stdin")
+    login.add_argument("--password", "-p", nargs="?", action=_RefuseSecretInArgv,
+                       help=argparse.SUPPRESS)
     login.add_argument("--insecure-registry", action="store_true",
                        help="allow plain http / unverified TLS to this registry")
     login.add_argument("--ca-file", type=Path, metavar="PATH",
@@ -59,6 +61,15 @@ def register(subparsers: Any) -> None:
     )
     creds.add_argument("--json", action="store_true", help="machine-readable output")
     creds.set_defaults(handler=run_credentials)
+
+
+class _RefuseSecretInArgv(argparse.Action):
+    """``--password X`` would put the secret in ps output and shell history: refuse it unseen."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: Any, option_string: str | None = None) -> None:
+        parser.error(f"{option_string} is not accepted: a secret on the command line shows in "
+                     "the process list and shell history; use --password-stdin or the prompt")
 
 
 def run_login(args: argparse.Namespace) -> int:

@@ -28,7 +28,7 @@ def register(subparsers: Any) -> None:
                         help="image name without tag, e.g. ghcr.io/acme/app (repeatable)")
     parser.add_argument("--platform", action="append", default=[], metavar="P[,P...]",
                         help="target platforms, e.g. linux/amd64,linux/arm64 (repeatable)")
-    parser.add_argument("--mode", help="build (the Dockerfile compiles) or copy (prebuilt binaries)")
+    parser.add_argument("--mode", help="build (the Dockerfile compiles) or copy (prebuilt bins)")
     parser.add_argument("--binary", metavar="TEMPLATE",
                         help="copy mode: binary path template, e.g. dist/{arch}/app")
     parser.add_argument("--dockerfile", metavar="PATH", help="Dockerfile (default: Dockerfile)")
@@ -53,10 +53,9 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from core.engines.base import EngineOptions, parse_output
     from core.plan import make_plan
     from core.rendering import plan_steps, plan_text
-
-    from core.engines.base import EngineOptions, parse_output
 
     plan = make_plan(request_from_args(args))
     output = parse_output(args.output, args.load)

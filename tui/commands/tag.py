@@ -76,7 +76,13 @@ def run(args: argparse.Namespace) -> int:
         repo.cut_tag(new)
         sys.stderr.write(f"tagged {new.git_tag} {where}{after}\n")
         if args.push:
-            repo.push_tag(new.git_tag, remote)
+            try:
+                repo.push_tag(new.git_tag, remote)
+            except RepoError as err:
+                raise RepoError(
+                    f"{new.git_tag} was tagged locally, but {err.problem}",
+                    f"{err.valid}; then push it: git push {remote} {new.git_tag}",
+                ) from None
             sys.stderr.write(f"pushed {new.git_tag} to {remote}\n")
     sys.stdout.write(f"{new.git_tag}\n")
     return 0

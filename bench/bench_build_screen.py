@@ -1,0 +1,201 @@
+"""Replay recorded buildx output through the Build screen, against a bare Log, in one run.
+
+The recorded ``plain-run.log`` (real buildx output, /work/shared/fixtures/buildx) is cycled to
+LINES lines. "screen": each line goes through H4's PlainParser inside the release generator, then
+the Build screen's worker, inbox, log file, step table and capped Log. "bare": the same lines,
+unparsed, batched every 50 ms into a bare ``Log(max_lines=5000)``. While each streams, a key
+press is posted every 100 ms and the time until its binding runs is recorded. Each side runs in
+its own interpreter so the peak RSS figures are its own.
+
+    .venv/bin/python bench/bench_build_screen.py [--lines 1000000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURE = ROOT.parent / "shared" / "fixtures" / "buildx" / "plain-run.log"
+
+CHILD = r'''
+import asyncio, itertools, json, resource, statistics, sys, tempfile, threading, time
+from collections import deque
+from pathlib import Path
+
+from textual import events
+from textual.app import App
+from textual.binding import Binding
+from textual.widgets import Log
+
+kind, fixture, total = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3])
+lines = fixture.read_text().splitlines()
+stream = lambda: itertools.islice(itertools.cycle(lines), total)
+latencies = []
+
+
+class Probe:
+    """Posts a key every 100 ms; the binding's action notes how long it took to run."""
+
+    def __init__(self, app):
+        self.app, self.sent = app, None
+
+    async def run(self, done):
+        while not done():
+            self.sent = time.perf_counter()
+            self.app.post_message(events.Key("z", "z"))
+            await asyncio.sleep(0.1)
+
+    def hit(self):
+        if self.sent is not None:
+            latencies.append(time.perf_counter() - self.sent)
+            self.sent = None
+
+
+def report(seconds, extra):
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    lat = sorted(latencies)
+    print(json.dumps({
+        "kind": kind, "lines": total, "seconds": seconds, "lines_per_s": total / seconds,
+        "peak_rss_mb": rss, "keys": len(lat),
+        "key_ms_median": 1000 * statistics.median(lat) if lat else None,
+        "key_ms_p95": 1000 * lat[min(len(lat) - 1, int(len(lat) * 0.95))] if lat else None,
+        "key_ms_max": 1000 * lat[-1] if lat else None, **extra}))
+
+
+async def bare():
+    class Bare(App):
+        BINDINGS = [Binding("z", "ping")]
+
+        def compose(self):
+            yield Log(max_lines=5000)
+
+        def action_ping(self):
+            probe.hit()
+
+    app = Bare()
+    inbox = deque()
+    finished = threading.Event()
+
+    def produce():
+        for line in stream():
+            inbox.append(line)
+            while len(inbox) > 50_000:
+                time.sleep(0.002)
+        finished.set()
+
+    async with app.run_test(size=(140, 45)) as pilot:
+        probe = globals()["probe"] = Probe(app)
+        log = app.query_one(Log)
+        seen = 0
+
+        def drain():
+            nonlocal seen
+            count = len(inbox)
+            batch = [inbox.popleft() for _ in range(count)]
+            seen += count
+            if batch:
+                log.write_lines(batch[-5000:])
+
+        app.set_interval(0.05, drain)
+        start = time.perf_counter()
+        threading.Thread(target=produce, daemon=True).start()
+        done = lambda: finished.is_set() and not inbox and seen >= total
+        await probe.run(done)
+        seconds = time.perf_counter() - start
+    report(seconds, {})
+
+
+async def screen():
+    import dataclasses
+    from core.demo import create_demo
+    from core.engines.progress import PlainParser
+    from core.events import PhaseFinished, PhaseStarted, ReleaseFinished
+    from core.plan import make_plan
+    from screens.build import BuildScreen
+    from tui.app import ASSETS
+    from tui.draft import Draft
+    from tui.services import Services
+    from core.config import load_config
+    from core.repo import ProjectRepo
+
+    tmp = Path(tempfile.mkdtemp(prefix="dockyard-bench-"))
+    demo = create_demo(tmp / "demo", registry="127.0.0.1:5000")
+    repo = ProjectRepo.open(demo.root)
+    [version] = repo.version_tags()
+    draft = dataclasses.replace(Draft.from_config(demo.root, load_config(demo.root)),
+                                version=version, known=(version,), commit=repo.head_commit())
+    draft = dataclasses.replace(draft, plan=make_plan(draft.to_request()))
+
+    def release(plan, engine, cancel):
+        yield PhaseStarted("build")
+        parser = PlainParser()
+        for line in stream():
+            yield from parser.feed(line)
+        yield PhaseFinished("build", True, 1.0)
+        yield ReleaseFinished(ok=True, report_path="")
+
+    class Timed(BuildScreen):
+        BINDINGS = [Binding("z", "ping")]
+
+        def action_ping(self):
+            probe.hit()
+
+    class Host(App):
+        CSS_PATH = ASSETS / "wizard.tcss"
+
+        def on_mount(self):
+            self.push_screen(Timed(draft, Services(release=release, log_dir=tmp / "logs")))
+
+    app = Host()
+    async with app.run_test(size=(140, 45)) as pilot:
+        probe = globals()["probe"] = Probe(app)
+        while not isinstance(app.screen, BuildScreen):
+            await asyncio.sleep(0.001)
+        start = time.perf_counter()
+        build = app.screen
+        await probe.run(lambda: build.done)
+        seconds = time.perf_counter() - start
+        log_lines = sum(1 for _ in open(build.outcome.log_path))
+    report(seconds, {"log_events": build.lines_seen, "log_file_lines": log_lines,
+                     "step_rows": len(build.steps)})
+
+
+asyncio.run(bare() if kind == "bare" else screen())
+'''
+
+
+def run(kind: str, lines: int) -> dict[str, float]:
+    done = subprocess.run([sys.executable, "-c", CHILD, kind, str(FIXTURE), str(lines)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=1800)
+    if done.returncode != 0:
+        raise SystemExit(f"{kind} run failed:\n{done.stderr[-3000:]}")
+    result: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--lines", type=int, default=1_000_000)
+    args = parser.parse_args()
+    if not FIXTURE.is_file():
+        raise SystemExit(f"recorded fixture not found: {FIXTURE}")
+    bare = run("bare", args.lines)
+    screen = run("screen", args.lines)
+    for result in (bare, screen):
+        print(f"{result['kind']:>6}: {result['lines']:,} lines in {result['seconds']:.2f} s = "
+              f"{result['lines_per_s']:,.0f} lines/s; peak RSS {result['peak_rss_mb']:.0f} MB; "
+              f"key latency median {result['key_ms_median']:.1f} ms, p95 "
+              f"{result['key_ms_p95']:.1f} ms, max {result['key_ms_max']:.1f} ms "
+              f"({result['keys']} keys)")
+    print(f"screen extras: log lines after parsing {screen['log_events']:,}, log file lines "
+          f"{screen['log_file_lines']:,}, step rows {screen['step_rows']}")
+    print(f"throughput ratio screen / bare Log: {screen['lines_per_s'] / bare['lines_per_s']:.2f} "
+          "(aims: >= 200,000 lines/s, <= 150 MB, key latency <= 100 ms)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,451 @@
+"""The registry browser: what a repository already holds, tag by tag.
+
+Tag names come in one request (the client follows the registry's own paging); the expensive part,
+each tag's manifests and configs, is fetched a page at a time ("load more") in a thread worker,
+so a repository with hundreds of tags opens at once. Filtering is local and needs no request.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, ClassVar
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Button, DataTable, Footer, Input, Static
+from textual.worker import Worker, WorkerState, get_current_worker
+
+import assets
+from core.errors import DockyardError
+from core.reference import ImageName, parse_reference
+from core.registry import IMAGE_TYPES, INDEX_TYPES, RegistryClient
+from core.verify import config_platform, summarize_index
+from core.version import parse_version
+from screens.credentials import readable_error
+
+ASSETS = Path(assets.__file__).resolve().parent
+PAGE_SIZE = 20
+
+ClientFactory = Callable[[ImageName], RegistryClient]
+
+
+@dataclass(frozen=True)
+class PlatformDetails:
+    platform: str  # as the image config declares it, else as the index lists it
+    digest: str
+    size: int  # config plus layers, compressed: what a pull of this platform downloads
+    created: str | None  # the config's ``created``
+
+
+@dataclass(frozen=True)
+class TagDetails:
+    tag: str
+    digest: str = ""
+    media_type: str = ""
+    platforms: tuple[PlatformDetails, ...] = ()
+    attestations: int = 0
+    problem: str = ""  # set when the tag could not be read
+
+    @property
+    def size(self) -> int:
+        return sum(p.size for p in self.platforms)
+
+    @property
+    def created(self) -> str | None:
+        """The newest creation time of its platform images."""
+        times = [p.created for p in self.platforms if p.created]
+        return max(times) if times else None
+
+    def matches(self, needle: str) -> bool:
+        haystack = [self.tag, self.digest, *(p.platform for p in self.platforms)]
+        return any(needle in text.lower() for text in haystack)
+
+
+def inspect_tag(client: RegistryClient, repo: str, tag: str) -> TagDetails:
+    """Digest, platforms, attestations, sizes and creation times of one tag."""
+    manifest = client.get_manifest(repo, tag)
+    if manifest.media_type in INDEX_TYPES:
+        summary = summarize_index(manifest.json)
+        platforms = tuple(
+            _platform_details(client, repo, entry.digest, str(entry.platform))
+            for entry in summary.entries
+        )
+        return TagDetails(tag, manifest.digest, manifest.media_type, platforms,
+                          len(summary.attestations), "; ".join(summary.problems))
+    if manifest.media_type in IMAGE_TYPES:
+        single = _image_details(client, repo, manifest.digest, manifest.json, "")
+        return TagDetails(tag, manifest.digest, manifest.media_type, (single,))
+    return TagDetails(tag, manifest.digest, manifest.media_type,
+                      problem=f"not an image ({manifest.media_type or 'no media type'})")
+
+
+def _platform_details(client: RegistryClient, repo: str, digest: str, listed: str
+                      ) -> PlatformDetails:
+    child = client.get_manifest(repo, digest)
+    return _image_details(client, repo, digest, child.json, listed)
+
+
+def _image_details(client: RegistryClient, repo: str, digest: str, manifest: dict[str, Any],
+                   listed: str) -> PlatformDetails:
+    config_ref = manifest.get("config") or {}
+    layers = manifest.get("layers") or []
+    size = int(config_ref.get("size", 0)) + sum(int(layer.get("size", 0)) for layer in layers)
+    config: dict[str, Any] = {}
+    if isinstance(config_ref.get("digest"), str):
+        config = client.get_blob_json(repo, config_ref["digest"])
+    declared = config_platform(config)
+    created = config.get("created")
+    return PlatformDetails(
+        platform=str(declared) if declared else (listed or "unknown"),
+        digest=digest,
+        size=size,
+        created=created if isinstance(created, str) else None,
+    )
+
+
+def order_tags(tags: Iterable[str]) -> list[str]:
+    """Named tags (latest, edge, ...) first, then versions newest first, like a changelog."""
+    versions = []
+    others = []
+    for tag in set(tags):
+        try:
+            versions.append(parse_version(tag))
+        except DockyardError:
+            others.append(tag)
+    return sorted(others) + [v.git_tag for v in sorted(versions, reverse=True)]
+
+
+def human_size(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "kB", "MB", "GB"):
+        if value < 1000 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    raise AssertionError("unreachable")
+
+
+def human_time(created: str | None) -> str:
+    """``2026-11-22 09:41 UTC`` from an RFC 3339 time (nanoseconds allowed); raw if odd."""
+    if not created:
+        return "—"
+    text = created.replace("Z", "+00:00")
+    head, dot, rest = text.partition(".")
+    if dot:  # Python reads at most microseconds
+        digits = rest[: len(rest) - len(rest.lstrip("0123456789"))]
+        text = f"{head}.{digits[:6]}{rest[len(digits):]}"
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return created
+    if moment.tzinfo is None:
+        return moment.strftime("%Y-%m-%d %H:%M")
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _anonymous_client(image: ImageName) -> RegistryClient:
+    from core.registry import client_for
+
+    return client_for(image)
+
+
+class BrowserScreen(Screen[None]):
+    """Tags of one repository with digest, platforms, attestations, size and creation time."""
+
+    CSS_PATH = ASSETS / "browser.tcss"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("slash", "focus_filter", "Filter"),
+        Binding("m", "load_more", "Load more"),
+        Binding("r", "reload", "Reload"),
+        Binding("i", "focus_image", "Image"),
+        Binding("escape", "leave", "Close"),
+        Binding("q", "close", "Close", show=False),
+    ]
+
+    class TagsListed(Message):
+        def __init__(self, name: ImageName, tags: list[str]) -> None:
+            super().__init__()
+            self.name = name
+            self.tags = tags
+
+    class TagLoaded(Message):
+        def __init__(self, name: ImageName, details: TagDetails) -> None:
+            super().__init__()
+            self.name = name
+            self.details = details
+
+    def __init__(
+        self,
+        image: str | None = None,
+        *,
+        client_factory: ClientFactory = _anonymous_client,
+        page_size: int = PAGE_SIZE,
+    ) -> None:
+        super().__init__()
+        self._initial_image = image or ""
+        self._client_factory = client_factory
+        self.page_size = page_size
+        self.image: ImageName | None = None
+        self.tags: list[str] = []
+        self.details: dict[str, TagDetails] = {}
+        self.limit = page_size
+        self.status = ""
+        self._client: RegistryClient | None = None
+        self._client_lock = threading.Lock()  # one request at a time per client
+        self._requested: set[str] = set()
+
+    def compose(self) -> ComposeResult:
+        yield Static("Registry browser", id="title")
+        with Horizontal(id="inputs"):
+            yield Input(self._initial_image, placeholder="image, e.g. ghcr.io/acme/app",
+                        id="image")
+            yield Input(placeholder="filter: tag, digest or platform", id="filter")
+        yield DataTable(id="tags", cursor_type="row", zebra_stripes=True)
+        yield Static("", id="detail")
+        with Horizontal(id="bottom"):
+            yield Static("", id="status")
+            yield Button("Load more (m)", id="more", disabled=True)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#tags", DataTable).add_columns(
+            "Tag", "Digest", "Platforms", "Attest.", "Size", "Created"
+        )
+        if self._initial_image:
+            self.action_reload()
+        else:
+            self.query_one("#image", Input).focus()
+            self._set_status("type an image name and press Enter")
+
+    def on_unmount(self) -> None:
+        self._close_client()
+
+    # ---- what is shown ---------------------------------------------------------------------
+
+    @property
+    def filter_text(self) -> str:
+        return self.query_one("#filter", Input).value.strip().lower()
+
+    def matching_tags(self) -> list[str]:
+        needle = self.filter_text
+        if not needle:
+            return self.tags
+        return [tag for tag in self.tags
+                if needle in tag.lower()
+                or (tag in self.details and self.details[tag].matches(needle))]
+
+    def shown_tags(self) -> list[str]:
+        return self.matching_tags()[: self.limit]
+
+    def _render_table(self) -> None:
+        table = self.query_one("#tags", DataTable)
+        keep = table.cursor_row
+        table.clear()
+        for tag in self.shown_tags():
+            table.add_row(*self._cells(tag), key=tag)
+        if table.row_count:
+            table.move_cursor(row=min(max(keep, 0), table.row_count - 1))
+        self._render_detail()
+        self._render_status()
+
+    def _cells(self, tag: str) -> tuple[str, ...]:
+        details = self.details.get(tag)
+        if details is None:
+            return (tag, "…", "…", "…", "…", "…")
+        if details.problem and not details.platforms:
+            return (tag, _short(details.digest) or "—", f"⚠ {details.problem}", "", "", "")
+        platforms = ", ".join(p.platform for p in details.platforms)
+        return (tag, _short(details.digest), platforms, str(details.attestations),
+                human_size(details.size), human_time(details.created))
+
+    def _render_detail(self) -> None:
+        widget = self.query_one("#detail", Static)
+        table = self.query_one("#tags", DataTable)
+        shown = self.shown_tags()
+        if self.image is None or not shown or not 0 <= table.cursor_row < len(shown):
+            widget.update("")
+            return
+        tag = shown[table.cursor_row]
+        details = self.details.get(tag)
+        lines = [f"{self.image}:{tag}"]
+        if details is not None:
+            kind = _KINDS.get(details.media_type, details.media_type or "unknown type")
+            lines.append(f"{kind} {details.digest}")
+            lines += [f"  {p.platform:<16} {_short(p.digest)}  {human_size(p.size):>9}  "
+                      f"created {human_time(p.created)}" for p in details.platforms]
+            if details.attestations:
+                lines.append(f"  + {details.attestations} attestation manifest(s)")
+            if details.problem:
+                lines.append(f"  ⚠ {details.problem}")
+        lines.append(f"pull: docker pull {self.image}:{tag}")
+        widget.update("\n".join(lines))
+
+    def _render_status(self) -> None:
+        if self.image is None:
+            return
+        matching = len(self.matching_tags())
+        shown = min(matching, self.limit)
+        text = f"{len(self.tags)} tags in {self.image}"
+        if self.filter_text:
+            text += f", {matching} match {self.filter_text!r}"
+        text += f", showing {shown}"
+        pending = sum(1 for tag in self.shown_tags() if tag not in self.details)
+        if pending:
+            text += f", reading {pending}…"
+        self._set_status(text)
+        self.query_one("#more", Button).disabled = shown >= matching
+
+    # ---- actions -----------------------------------------------------------------------------
+
+    def action_focus_filter(self) -> None:
+        self.query_one("#filter", Input).focus()
+
+    def action_focus_image(self) -> None:
+        self.query_one("#image", Input).focus()
+
+    def action_leave(self) -> None:
+        """Escape leaves a text field first, then the screen."""
+        if isinstance(self.focused, Input):
+            self.query_one("#tags", DataTable).focus()
+        else:
+            self.action_close()
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+    @on(Input.Submitted, "#image")
+    def action_reload(self) -> None:
+        text = self.query_one("#image", Input).value.strip()
+        if not text:
+            self._set_status("type an image name and press Enter", error=True)
+            self.query_one("#image", Input).focus()
+            return
+        try:
+            reference = parse_reference(text)
+        except DockyardError as err:
+            self._set_status(str(err), error=True)
+            self.query_one("#image", Input).focus()
+            return
+        if reference.tag and not self.query_one("#filter", Input).value:
+            self.query_one("#filter", Input).value = reference.tag
+        self._close_client()
+        self.image = reference.name
+        self.tags = []
+        self.details = {}
+        self._requested = set()
+        self.limit = self.page_size
+        self._render_table()
+        self._set_status(f"listing the tags of {self.image}…")
+        self._list_tags(reference.name)
+        self.query_one("#tags", DataTable).focus()
+
+    @on(Button.Pressed, "#more")
+    def action_load_more(self) -> None:
+        if self.limit >= len(self.matching_tags()):
+            self._set_status("no more tags")
+            return
+        self.limit += self.page_size
+        self._render_table()
+        self._fetch_shown()
+
+    @on(Input.Changed, "#filter")
+    def _filter_changed(self) -> None:
+        self.limit = self.page_size
+        if self.image is not None:
+            self._render_table()
+            self._fetch_shown()
+
+    @on(DataTable.RowHighlighted, "#tags")
+    def _row_highlighted(self) -> None:
+        self._render_detail()
+
+    # ---- workers -------------------------------------------------------------------------------
+
+    def _client_for(self, name: ImageName) -> RegistryClient:
+        if self._client is None:
+            self._client = self._client_factory(name)
+        return self._client
+
+    def _close_client(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            with self._client_lock:
+                client.close()
+
+    @work(thread=True, exit_on_error=False, exclusive=True, group="tags", description="tags")
+    def _list_tags(self, name: ImageName) -> None:
+        with self._client_lock:
+            tags = self._client_for(name).list_tags(name.path)
+        self.post_message(self.TagsListed(name, order_tags(tags)))
+
+    def _fetch_shown(self) -> None:
+        wanted = [tag for tag in self.shown_tags() if tag not in self._requested]
+        if self.image is not None and wanted:
+            self._requested.update(wanted)
+            self._inspect(self.image, wanted)
+
+    @work(thread=True, exit_on_error=False, group="details", description="inspect tags")
+    def _inspect(self, name: ImageName, tags: Sequence[str]) -> None:
+        worker = get_current_worker()
+        for tag in tags:
+            if worker.is_cancelled:
+                return
+            with self._client_lock:
+                client = self._client
+                if client is None:
+                    return
+                try:
+                    details = inspect_tag(client, name.path, tag)
+                except DockyardError as err:
+                    details = TagDetails(tag, problem=str(err))
+            self.post_message(self.TagLoaded(name, details))
+
+    def on_browser_screen_tags_listed(self, message: TagsListed) -> None:
+        if message.name != self.image:
+            return
+        self.tags = message.tags
+        self._render_table()
+        self._fetch_shown()
+
+    def on_browser_screen_tag_loaded(self, message: TagLoaded) -> None:
+        if message.name != self.image:
+            return
+        self.details[message.details.tag] = message.details
+        table = self.query_one("#tags", DataTable)
+        tag = message.details.tag
+        if tag in self.shown_tags() and tag in table.rows:
+            for column, value in zip(table.columns, self._cells(tag), strict=True):
+                table.update_cell(tag, column, value, update_width=True)
+        self._render_detail()
+        self._render_status()
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state == WorkerState.ERROR and event.worker.error is not None:
+            self._set_status(readable_error(event.worker.error), error=True)
+
+    def _set_status(self, text: str, *, error: bool = False) -> None:
+        self.status = text
+        status = self.query_one("#status", Static)
+        status.update(text)
+        status.set_class(error, "error")
+
+
+_KINDS = {
+    "application/vnd.oci.image.index.v1+json": "OCI index",
+    "application/vnd.docker.distribution.manifest.list.v2+json": "Docker manifest list",
+    "application/vnd.oci.image.manifest.v1+json": "OCI image",
+    "application/vnd.docker.distribution.manifest.v2+json": "Docker image",
+}
+
+
+def _short(digest: str) -> str:
+    """``sha256:0123456789ab``: enough to tell digests apart on screen."""
+    algorithm, _, hexdigits = digest.partition(":")
+    return f"{algorithm}:{hexdigits[:12]}" if hexdigits else digest

@@ -1,0 +1,372 @@
+"""Build & push: the release runs in a worker thread; this screen shows it live.
+
+The worker only iterates the release events (parsing happens in the engine) and appends them to an
+inbox; a 50 ms timer drains the inbox in one go: log lines into a capped ``Log`` in one write, step
+rows updated once per drain however many events touched them. The full log goes to a file.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Button, DataTable, Footer, Log, ProgressBar, Static
+
+from core.events import (
+    AliasMoved,
+    DigestPushed,
+    Event,
+    LogLine,
+    PhaseFinished,
+    PhaseStarted,
+    ReleaseFailed,
+    ReleaseFinished,
+    StepFailed,
+    StepFinished,
+    StepStarted,
+    VerifyReported,
+)
+from tui.draft import Draft
+from tui.messages import BuildDone
+from tui.widgets import ConfirmModal, DockyardScreen, StepBar
+
+if TYPE_CHECKING:
+    from tui.services import Services
+
+PHASES = ("preflight", "resolve", "build", "verify", "aliases", "verify-aliases")
+LOG_CAP = 5000
+DRAIN_SECONDS = 0.05  # how often queued events reach the screen
+SLICE_SECONDS = 0.015  # the most one drain holds the UI before letting keys through
+INBOX_MAX = 50_000  # the worker waits when the screen is this far behind (bounded memory)
+_NAME_WIDTH = 60
+
+
+@dataclass
+class BuildOutcome:
+    """What the Summary needs: did it verify, what moved, where the report and log are."""
+
+    ok: bool = False
+    cancelled: bool = False
+    error: str = ""
+    failed_phase: str = ""
+    registry_state: str = ""
+    report_path: str = ""
+    log_path: str = ""
+    seconds: float = 0.0
+    pushed: list[DigestPushed] = field(default_factory=list)
+    verify: list[dict[str, Any]] = field(default_factory=list)
+    moved: list[AliasMoved] = field(default_factory=list)
+
+
+@dataclass
+class StepRow:
+    platform: str
+    step: str
+    name: str
+    state: str = "running"
+    seconds: float | None = None
+    started: float = field(default_factory=time.monotonic)
+
+
+def default_log_dir() -> Path:
+    """Next to the release reports, outside the project so the tree stays clean."""
+    from core.release import default_report_dir
+
+    return default_report_dir().parent / "logs"
+
+
+def format_line(event: LogLine) -> str:
+    if event.platform:
+        return f"[{event.platform}] {event.step} {event.text}" if event.step else (
+            f"[{event.platform}] {event.text}")
+    return f"{event.step} {event.text}" if event.step else event.text
+
+
+class BuildScreen(DockyardScreen[BuildOutcome]):
+    STEP = "Build"
+    HELP = (
+        "The release runs: build and push the version tag, verify it in the registry, then move "
+        "the aliases and verify them. The log shows the last lines; the whole log is in the file "
+        "named below it. Cancel (x) stops the engine process itself; aliases only move after the "
+        "version tag is verified, so a cancelled run leaves them where they were."
+    )
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("x", "cancel", "Cancel build"),
+        Binding("ctrl+n", "finish", "Continue", priority=True),
+        Binding("f", "follow", "Follow log"),
+    ]
+
+    def __init__(self, draft: Draft, services: Services, *, log_dir: Path | None = None) -> None:
+        super().__init__(draft, services)
+        assert draft.plan is not None
+        self.plan = draft.plan
+        self.log_dir = log_dir or services.log_dir
+        self.inbox: deque[Event] = deque()
+        self.cancel_event = threading.Event()
+        self.outcome = BuildOutcome()
+        self.steps: dict[str, StepRow] = {}
+        self.phase_state: dict[str, str] = {}
+        self.started = time.monotonic()
+        self.done = False
+        self.lines_seen = 0
+
+    def compose(self) -> ComposeResult:
+        yield StepBar(self.STEP)
+        with Horizontal(id="build-top"):
+            yield Static("", id="phases")
+            with Vertical(id="progress-box"):
+                yield ProgressBar(total=len(PHASES), show_eta=False, id="progress")
+                yield Static("elapsed 0:00", id="elapsed")
+                yield Static("", id="result")
+        yield DataTable(id="steps", cursor_type="none", zebra_stripes=True)
+        yield Log(max_lines=LOG_CAP, id="build-log")
+        yield Static("", id="log-path")
+        with Horizontal(classes="nav"):
+            yield Button("Cancel build (x)", id="cancel", variant="error")
+            yield Button("Continue ▶", id="next", variant="primary", disabled=True)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one("#steps", DataTable)
+        for key in ("platform", "step", "name", "state", "time"):
+            table.add_column(key, key=key)
+        self.show_phases()
+        self.set_interval(DRAIN_SECONDS, self.drain)
+        self.set_interval(1.0, self.tick)
+        self.app_cancel(set_it=True)
+        self.run_release()
+
+    def app_cancel(self, *, set_it: bool) -> None:
+        """Let the App's quit confirmation stop this build."""
+        if hasattr(self.app, "cancel_build"):
+            self.app.cancel_build = self.cancel_event.set if set_it else None
+
+    # -- the worker ----------------------------------------------------------------------------
+
+    @work(thread=True, exit_on_error=False, group="release")
+    def run_release(self) -> None:
+        directory = self.log_dir or default_log_dir()
+        directory.mkdir(parents=True, exist_ok=True)
+        stamp = time.strftime("%Y%m%dT%H%M%S")
+        path = directory / f"{self.plan.version.image_tag}-{stamp}.log"
+        self.outcome.log_path = str(path)
+        self.app.call_from_thread(self.show_log_path)
+        inbox = self.inbox
+        with path.open("w", encoding="utf-8") as log:
+            for event in self.services.release(self.plan, self.draft.engine, self.cancel_event):
+                if type(event) is LogLine:
+                    log.write(format_line(event) + "\n")
+                inbox.append(event)
+                while len(inbox) > INBOX_MAX and not self.done:
+                    time.sleep(0.002)
+        self.post_message(BuildDone())
+
+    def worker_failed(self, worker: Any, error: BaseException) -> None:
+        from tui.widgets import describe_error
+
+        _, problem, valid = describe_error(error)
+        self.outcome.error = problem + (f"; {valid}" if valid else "")
+        self.outcome.failed_phase = self.outcome.failed_phase or "start"
+        self.finish(ok=False)
+        super().worker_failed(worker, error)
+
+    def on_build_done(self, message: BuildDone) -> None:
+        message.stop()
+        self.settle()
+
+    def settle(self) -> None:
+        """Finish once the worker has ended and every queued event is on screen."""
+        if self.inbox:
+            self.drain()
+            self.set_timer(DRAIN_SECONDS, self.settle)
+            return
+        self.finish(ok=self.outcome.ok)
+
+    # -- draining ------------------------------------------------------------------------------
+
+    def drain(self) -> None:
+        """Apply queued events for at most one slice: one Log write, one update per touched step
+        row. A backlog is picked up again right after, so keys are handled in between."""
+        inbox = self.inbox
+        if not inbox:
+            return
+        lines: list[str] = []
+        touched: set[str] = set()
+        phases = False
+        popleft = inbox.popleft
+        deadline = time.perf_counter() + SLICE_SECONDS
+        while inbox:
+            for _ in range(min(len(inbox), 1024)):
+                event = popleft()
+                if type(event) is LogLine:
+                    lines.append(format_line(event))
+                elif isinstance(event, StepStarted | StepFinished | StepFailed):
+                    self._step(event)
+                    touched.add(event.step)
+                else:
+                    phases = self._other(event, lines) or phases
+            if time.perf_counter() > deadline:
+                break
+        self.lines_seen += len(lines)
+        if lines:
+            self.query_one("#build-log", Log).write_lines(lines[-LOG_CAP:])
+        if touched:
+            self.show_steps(touched)
+        if phases:
+            self.show_phases()
+        if inbox:
+            self.call_later(self.drain)
+
+    def _step(self, event: StepStarted | StepFinished | StepFailed) -> None:
+        row = self.steps.get(event.step)
+        if isinstance(event, StepStarted) or row is None:
+            row = StepRow(event.platform or "all", event.step, event.name)
+            self.steps[event.step] = row
+        if isinstance(event, StepFinished):
+            row.state = "cached" if event.cached else "done"
+            row.seconds = event.seconds
+        elif isinstance(event, StepFailed):
+            row.state = f"failed: {event.error}"
+            row.seconds = event.seconds
+
+    def _other(self, event: Event, lines: list[str]) -> bool:
+        """Phase, digest, verify, alias and end events; True when the phase list changed."""
+        outcome = self.outcome
+        if isinstance(event, PhaseStarted):
+            self.phase_state[event.phase] = "running"
+            lines.append(f"== {event.phase}")
+            return True
+        if isinstance(event, PhaseFinished):
+            self.phase_state[event.phase] = f"ok {event.seconds:.1f}s" if event.ok else "failed"
+            lines.append(f"== {event.phase} {'ok' if event.ok else 'failed'}"
+                         + (f" ({event.detail})" if event.detail else ""))
+            self.query_one("#progress", ProgressBar).advance(1)
+            return True
+        if isinstance(event, DigestPushed):
+            outcome.pushed.append(event)
+            lines.append(f"pushed {event.image}@{event.digest}")
+        elif isinstance(event, VerifyReported):
+            outcome.verify.append(event.report)
+            problems = "; ".join(event.report.get("problems", []))
+            lines.append(f"verify {event.report.get('image', '')}: "
+                         f"{'ok' if event.ok else 'FAILED ' + problems}")
+        elif isinstance(event, AliasMoved):
+            outcome.moved.append(event)
+            lines.append(f"moved {event.image}:{event.tag} -> {event.digest}")
+        elif isinstance(event, ReleaseFailed):
+            outcome.failed_phase, outcome.error = event.phase, event.error
+            outcome.registry_state = event.registry_state
+            outcome.cancelled = self.cancel_event.is_set()
+            self.phase_state[event.phase] = "failed"
+            lines.append(f"release failed in {event.phase}: {event.error}")
+            lines.append(f"registry now: {event.registry_state}")
+            return True
+        elif isinstance(event, ReleaseFinished):
+            outcome.ok, outcome.report_path = event.ok, event.report_path
+            lines.append(f"report: {event.report_path}")
+        return False
+
+    # -- display -------------------------------------------------------------------------------
+
+    def show_log_path(self) -> None:
+        self.query_one("#log-path", Static).update(f"full log: {self.outcome.log_path}")
+
+    def show_steps(self, touched: set[str]) -> None:
+        table = self.query_one("#steps", DataTable)
+        for key in touched:
+            row = self.steps[key]
+            state = Text(row.state, style="red" if row.state.startswith("failed") else
+                         "green" if row.state in ("done", "cached") else "yellow")
+            seconds = "" if row.seconds is None else f"{row.seconds:.1f}s"
+            name = row.name if len(row.name) <= _NAME_WIDTH else row.name[:_NAME_WIDTH - 1] + "…"
+            if key in table.rows:
+                table.update_cell(key, "state", state)
+                table.update_cell(key, "time", seconds)
+            else:
+                table.add_row(row.platform, row.step, name, state, seconds, key=key)
+
+    def show_phases(self) -> None:
+        text = Text()
+        for phase in PHASES:
+            state = self.phase_state.get(phase, "")
+            mark, style = ("·", "dim")
+            if state == "running":
+                mark, style = "▶", "yellow"
+            elif state.startswith("ok"):
+                mark, style = "✔", "green"
+            elif state == "failed":
+                mark, style = "✘", "bold red"
+            text.append(f"{mark} {phase:<15}", style=style)
+            text.append(f"{state}\n", style="dim")
+        self.query_one("#phases", Static).update(text)
+
+    def tick(self) -> None:
+        if self.done:
+            return
+        seconds = int(time.monotonic() - self.started)
+        self.query_one("#elapsed", Static).update(f"elapsed {seconds // 60}:{seconds % 60:02d}")
+
+    def finish(self, *, ok: bool) -> None:
+        if self.done:
+            return
+        self.done = True
+        self.app_cancel(set_it=False)
+        self.outcome.seconds = round(time.monotonic() - self.started, 1)
+        if self.outcome.cancelled or (self.cancel_event.is_set() and not ok):
+            self.outcome.cancelled = True
+            result = Text("Cancelled", style="bold yellow")
+        elif ok:
+            result = Text("Release verified", style="bold green")
+        else:
+            result = Text(f"Failed in {self.outcome.failed_phase or '?'}", style="bold red")
+        self.query_one("#result", Static).update(result)
+        self.query_one("#cancel", Button).disabled = True
+        nxt = self.query_one("#next", Button)
+        nxt.disabled = False
+        nxt.focus()
+
+    # -- actions -------------------------------------------------------------------------------
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        if event.button.id == "cancel":
+            self.action_cancel()
+        elif event.button.id == "next":
+            self.action_finish()
+
+    def action_cancel(self) -> None:
+        if self.done or self.cancel_event.is_set():
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes and not self.done:
+                self.cancel_event.set()
+                self.query_one("#result", Static).update(Text("cancelling…", style="yellow"))
+                self.query_one("#cancel", Button).disabled = True
+
+        self.app.push_screen(
+            ConfirmModal("Stop the build? The engine process is stopped and no alias moves.",
+                         yes="Stop build", no="Keep building"),
+            answered,
+        )
+
+    def action_follow(self) -> None:
+        log = self.query_one("#build-log", Log)
+        log.auto_scroll = True
+        log.scroll_end(animate=False)
+
+    def action_finish(self) -> None:
+        if self.done:
+            self.dismiss(self.outcome)
+
+    def commands(self) -> list[tuple[str, str, Any]]:
+        return [("Cancel the build", "Stop the engine process (asks first)", self.action_cancel)]

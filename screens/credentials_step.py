@@ -1,0 +1,192 @@
+"""Step 5, Credentials: which stored login each registry of the release will use.
+
+Logins live in the OS keyring (``core.credentials``); a missing one can be set up inline with
+the credentials manager screen, and a stored one checked against the registry.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING, ClassVar
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.widgets import Button, DataTable, Static
+
+from core.errors import DockyardError
+from tui.draft import Draft
+from tui.messages import Loaded
+from tui.widgets import StepScreen
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from tui.services import Services
+
+ANONYMOUS = ""
+
+
+class CredentialsStepScreen(StepScreen):
+    STEP = "Credentials"
+    HELP = (
+        "Each registry the release pushes to, and the stored login dockyard will hand to the "
+        "engine for this run only (a throw-away docker config, removed afterwards). Registries "
+        "without a login are used anonymously, which only local registries usually allow. Set "
+        "one up with 's' (checked against the registry before it is saved), or check one with "
+        "'c'."
+    )
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("s", "setup", "Set up login"),
+        Binding("c", "check", "Check login"),
+    ]
+
+    def __init__(self, draft: Draft, services: Services) -> None:
+        super().__init__(draft, services)
+        self.hosts = draft.registry_hosts()
+        self.logins: dict[str, str] = {}  # host -> username, ANONYMOUS when none stored
+        self.checks: dict[str, str] = {}  # host -> "ok" or the problem
+        self.backend = ""
+        self.keyring_problem = ""
+
+    def compose_body(self) -> ComposeResult:
+        yield Static(Text("Registries and logins", style="bold"), classes="section")
+        yield Static(Text("reading the keyring…", style="dim"), id="backend")
+        yield DataTable(id="logins", cursor_type="row")
+        yield Static("", id="advice", classes="hint")
+
+    def compose_actions(self) -> ComposeResult:
+        yield Button("Set up login", id="setup")
+        yield Button("Check login", id="check")
+
+    def on_mount(self) -> None:
+        self.query_one("#logins", DataTable).add_columns("registry", "login", "check")
+        self.read_logins()
+
+    def commands(self) -> list[tuple[str, str, Callable[[], object]]]:
+        return [
+            ("Set up a registry login", "Open the credentials manager for this registry",
+             self.action_setup),
+            ("Check the registry login", "Ask the registry whether the login works",
+             self.action_check),
+        ]
+
+    @work(thread=True, exit_on_error=False, exclusive=True, group="keyring")
+    def read_logins(self) -> None:
+        logins: dict[str, str] = {}
+        backend, problem = "", ""
+        try:
+            store = self.services.credentials()
+            backend = store.backend_label
+            for host in self.hosts:
+                cred = store.get(host)
+                logins[host] = cred.username if cred else ANONYMOUS
+        except DockyardError as err:
+            problem = str(err)
+            logins = dict.fromkeys(self.hosts, ANONYMOUS)
+        self.post_message(Loaded("logins", (logins, backend, problem)))
+
+    @work(thread=True, exit_on_error=False, exclusive=True, group="check")
+    def check_login(self, image: str) -> None:
+        from core.reference import parse_image_name
+
+        name = parse_image_name(image)
+        try:
+            client = self.services.registry_client(name)
+            try:
+                client.check_auth(name.path)
+            finally:
+                client.close()
+            result = "ok"
+        except DockyardError as err:
+            result = str(err)
+        self.post_message(Loaded("check", (name.domain, result)))
+
+    def on_loaded(self, message: Loaded) -> None:
+        message.stop()
+        if message.what == "logins":
+            self.logins, self.backend, self.keyring_problem = message.data
+        elif message.what == "check":
+            host, result = message.data
+            self.checks[host] = result
+        self.show()
+
+    def show(self) -> None:
+        backend = Text("Keyring: ", style="bold")
+        if self.keyring_problem:
+            backend.append(self.keyring_problem, style="red")
+        else:
+            backend.append(self.backend or "…")
+        self.query_one("#backend", Static).update(backend)
+        table = self.query_one("#logins", DataTable)
+        cursor = table.cursor_row
+        table.clear()
+        for host in self.hosts:
+            user = self.logins.get(host)
+            login = (Text("…", style="dim") if user is None else
+                     Text(user, style="green") if user else
+                     Text("none: anonymous", style="yellow"))
+            check = self.checks.get(host, "")
+            shown = Text(check, style="green" if check == "ok" else "red") if check else Text("")
+            table.add_row(host, login, shown, key=host)
+        if self.hosts:
+            table.move_cursor(row=min(max(cursor, 0), len(self.hosts) - 1))
+        missing = [h for h in self.hosts if self.logins.get(h) == ANONYMOUS]
+        self.query_one("#advice", Static).update(
+            f"No stored login for {', '.join(missing)}: press s to set one up, or go on if the "
+            "registry takes anonymous pushes." if missing else "")
+
+    def selected_host(self) -> str | None:
+        table = self.query_one("#logins", DataTable)
+        if not self.hosts:
+            return None
+        return self.hosts[min(max(table.cursor_row, 0), len(self.hosts) - 1)]
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "setup":
+            event.stop()
+            self.action_setup()
+        elif event.button.id == "check":
+            event.stop()
+            self.action_check()
+        else:
+            super().on_button_pressed(event)
+
+    def action_setup(self) -> None:
+        try:
+            from screens.credentials import CredentialsScreen
+        except ImportError:
+            self.notify("The credentials manager is not available; use `dockyard login`",
+                        severity="warning")
+            return
+        host = self.selected_host() or ""
+        self.app.push_screen(CredentialsScreen(self.services.credentials(), registry=host),
+                             self._after_setup)
+
+    def _after_setup(self, _saved: str | None) -> None:
+        self.read_logins()
+
+    def action_check(self) -> None:
+        host = self.selected_host()
+        if host is None:
+            return
+        image = next(i for i in self.draft.images if self._host_of(i) == host)
+        self.checks[host] = "checking…"
+        self.show()
+        self.check_login(image)
+
+    @staticmethod
+    def _host_of(image: str) -> str | None:
+        from core.reference import parse_image_name
+
+        try:
+            return parse_image_name(image).domain
+        except DockyardError:
+            return None
+
+    def next_draft(self) -> Draft | None:
+        return dataclasses.replace(
+            self.draft,
+            credentials=tuple((host, self.logins.get(host, ANONYMOUS)) for host in self.hosts),
+        )

@@ -1,0 +1,227 @@
+"""Step 2, Images and tags: where the release goes and which tags each image gets.
+
+The tag set comes from ``core.tags.compute_tags`` (never-backwards rule included); the registry is
+asked in a worker where each alias points now, so the user sees what will move from what.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING, ClassVar
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal
+from textual.timer import Timer
+from textual.widgets import Checkbox, DataTable, Input, Label, Static
+
+from core.errors import DockyardError
+from core.reference import ImageName, parse_image_name
+from core.tags import TagPolicy, TagSet, compute_tags, validate_tag
+from tui.draft import Draft
+from tui.messages import Loaded
+from tui.widgets import StepScreen
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from tui.services import Services
+
+POLICY_BOXES = (
+    ("minor", "X.Y (e.g. 1.4)"),
+    ("major", "X (e.g. 1)"),
+    ("latest", "latest"),
+    ("git_tag", "the git tag as written (e.g. v1.4.0)"),
+    ("sha", "sha-<commit>"),
+)
+# What a registry lookup found: tag -> digest (None: the tag does not exist yet), or a problem.
+Lookup = dict[str, str | None] | str
+
+
+def split_names(text: str) -> list[str]:
+    return [part for part in text.replace(",", " ").split() if part]
+
+
+def short_digest(digest: str | None) -> str:
+    if digest is None:
+        return "—"
+    return digest.removeprefix("sha256:")[:12]
+
+
+class ImagesScreen(StepScreen):
+    STEP = "Images"
+    HELP = (
+        "Name the images to publish (registry/namespace/name, no tag) and pick the aliases. The "
+        "version tag is pushed first; aliases move to it only after it is verified. An alias never "
+        "moves backwards: releasing an older version leaves latest and the series tags alone. The "
+        "table shows where each tag points in the registry now."
+    )
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+r", "lookup", "Ask registry"),
+    ]
+
+    def __init__(self, draft: Draft, services: Services) -> None:
+        super().__init__(draft, services)
+        self.names: list[ImageName] = []
+        self.problems: list[str] = []
+        self.policy: TagPolicy = draft.tag_policy
+        self.tag_set: TagSet | None = None
+        self.lookups: dict[str, Lookup] = {}
+        self._debounce: Timer | None = None
+
+    def compose_body(self) -> ComposeResult:
+        yield Static(Text("Images", style="bold"), classes="section")
+        yield Input(", ".join(self.draft.images), id="images",
+                    placeholder="ghcr.io/acme/app, docker.io/acme/app")
+        yield Static("", id="image-problems", classes="error-text")
+        yield Static(Text("Aliases (the version tag is always pushed)", style="bold"),
+                     classes="section")
+        for name, label in POLICY_BOXES:
+            yield Checkbox(label, getattr(self.draft.tag_policy, name), id=f"tag-{name}")
+        with Horizontal(classes="row"):
+            yield Label("Extra tags")
+            yield Input(" ".join(self.draft.tag_policy.extra), id="extra",
+                        placeholder="stable edge")
+        yield Static(Text("What will be pushed", style="bold"), classes="section")
+        yield DataTable(id="tag-table", cursor_type="row", zebra_stripes=True)
+        yield Static("", id="withheld")
+
+    def on_mount(self) -> None:
+        table = self.query_one("#tag-table", DataTable)
+        table.add_columns("image", "tag", "kind", "now points at", "after release")
+        self.recompute()
+
+    def commands(self) -> list[tuple[str, str, Callable[[], object]]]:
+        return [("Ask the registry again", "Look up where each tag points now",
+                 self.action_lookup)]
+
+    # -- editing -------------------------------------------------------------------------------
+
+    @on(Input.Changed)
+    @on(Checkbox.Changed)
+    def edited(self) -> None:
+        if self._debounce is not None:
+            self._debounce.stop()
+        self._debounce = self.set_timer(0.25, self.recompute)
+
+    def recompute(self) -> None:
+        """Parse names and policy, compute the tag set, show it, then ask the registry."""
+        self.names, self.problems = [], []
+        for text in split_names(self.query_one("#images", Input).value):
+            try:
+                name = parse_image_name(text)
+            except DockyardError as err:
+                self.problems.append(str(err))
+                continue
+            if name in self.names:
+                self.problems.append(f"image: {text!r} is given twice; list each image once")
+            else:
+                self.names.append(name)
+        if not self.names and not self.problems:
+            self.problems.append("image: no image given; e.g. ghcr.io/acme/app")
+        self.policy, self.tag_set = self.draft.tag_policy, None
+        try:
+            extra = tuple(split_names(self.query_one("#extra", Input).value))
+            for tag in extra:
+                validate_tag(tag)
+            flags = {name: self.query_one(f"#tag-{name}", Checkbox).value
+                     for name, _ in POLICY_BOXES}
+            self.policy = TagPolicy(extra=extra, **flags)
+            if self.draft.version is not None:
+                self.tag_set = compute_tags(self.draft.version, self.draft.known, self.policy,
+                                            self.draft.commit)
+        except DockyardError as err:
+            self.problems.append(str(err))
+        self.query_one("#image-problems", Static).update("\n".join(self.problems))
+        self.show_table()
+        self.action_lookup()
+
+    def show_table(self) -> None:
+        table = self.query_one("#tag-table", DataTable)
+        table.clear()
+        tags = self.tag_set
+        if tags is None:
+            return
+        for name in self.names:
+            lookup = self.lookups.get(str(name))
+            table.add_row(str(name), tags.version_tag, "version",
+                          *self._where(lookup, tags.version_tag, version=True))
+            for alias in tags.aliases:
+                table.add_row("", alias, "alias", *self._where(lookup, alias, version=False))
+            for alias, reason in tags.withheld:
+                now = self._now(lookup, alias)
+                table.add_row("", alias, "withheld", now,
+                              Text(f"stays: {reason}", style="yellow"))
+        withheld = "; ".join(f"{alias}: {reason}" for alias, reason in tags.withheld)
+        self.query_one("#withheld", Static).update(
+            Text(f"Not moved (never backwards): {withheld}", style="yellow") if withheld else "")
+
+    @staticmethod
+    def _now(lookup: Lookup | None, tag: str) -> str | Text:
+        if lookup is None:
+            return Text("asking…", style="dim")
+        if isinstance(lookup, str):
+            return Text("unknown", style="red")
+        return short_digest(lookup.get(tag))
+
+    def _where(self, lookup: Lookup | None, tag: str, *, version: bool) -> tuple[str | Text, Text]:
+        now = self._now(lookup, tag)
+        if isinstance(lookup, str):
+            return now, Text(lookup, style="red")
+        if lookup is None:
+            return now, Text("")
+        digest = lookup.get(tag)
+        if version:
+            if digest is None:
+                return now, Text("pushed (new)", style="green")
+            return now, Text("exists: re-run checks it is this commit", style="yellow")
+        if digest is None:
+            return now, Text("created → new version", style="green")
+        return now, Text(f"moves {short_digest(digest)} → new version", style="cyan")
+
+    # -- registry ------------------------------------------------------------------------------
+
+    def action_lookup(self) -> None:
+        if self.tag_set is not None and self.names:
+            tags = (*self.tag_set.all, *(alias for alias, _ in self.tag_set.withheld))
+            self.lookup_tags(list(self.names), tags)
+
+    @work(thread=True, exit_on_error=False, exclusive=True, group="registry")
+    def lookup_tags(self, names: list[ImageName], tags: tuple[str, ...]) -> None:
+        """Where each tag points now; a registry problem is shown per image, not as a modal."""
+        found: dict[str, Lookup] = {}
+        for name in names:
+            try:
+                client = self.services.registry_client(name)
+                try:
+                    result: dict[str, str | None] = {}
+                    for tag in tags:
+                        head = client.head_manifest(name.path, tag)
+                        result[tag] = head.digest if head else None
+                    found[str(name)] = result
+                finally:
+                    client.close()
+            except DockyardError as err:
+                found[str(name)] = str(err)
+        self.post_message(Loaded("lookups", found))
+
+    def on_loaded(self, message: Loaded) -> None:
+        message.stop()
+        if message.what == "lookups":
+            self.lookups.update(message.data)
+            self.show_table()
+
+    # -- next ----------------------------------------------------------------------------------
+
+    def next_draft(self) -> Draft | None:
+        self.recompute()
+        if self.problems:
+            self.notify("\n".join(self.problems), title="Images", severity="error")
+            return None
+        return dataclasses.replace(
+            self.draft,
+            images=tuple(str(name) for name in self.names),
+            tag_policy=self.policy,
+        )

@@ -1,0 +1,211 @@
+"""Step 4, Build mode: build in the Dockerfile, or copy prebuilt binaries (checked per platform).
+
+Copy mode shows ``core.binaries.check_binaries``: for each platform the binary path, whether it
+exists, its ELF machine and linking, mismatches in red. Build mode offers cache and attestations.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.timer import Timer
+from textual.widgets import Checkbox, DataTable, Input, Label, RadioButton, RadioSet, Static
+
+from core.errors import DockyardError
+from core.platforms import parse_platforms
+from tui.draft import Draft
+from tui.messages import Loaded
+from tui.widgets import StepScreen
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from core.binaries import BinaryCheck
+    from tui.services import Services
+
+
+def _text(value: str) -> str | None:
+    return value.strip() or None
+
+
+class ModeScreen(StepScreen):
+    STEP = "Mode"
+    HELP = (
+        "Build mode runs the Dockerfile for each platform (RUN steps of foreign platforms are "
+        "emulated). Copy mode puts a prebuilt binary per platform into the image: give the path "
+        "template ({arch}, {os}, {variant}, {triple}); each binary's ELF machine must match its "
+        "platform, and the Dockerfile must COPY by TARGETARCH."
+    )
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("ctrl+r", "check", "Check again")]
+
+    def __init__(self, draft: Draft, services: Services) -> None:
+        super().__init__(draft, services)
+        self.checks: list[BinaryCheck] | None = None
+        self.check_problem: str = ""
+        self.dockerfile_problem: str | None = None
+        self._debounce: Timer | None = None
+
+    def compose_body(self) -> ComposeResult:
+        draft = self.draft
+        yield Static(Text("Mode", style="bold"), classes="section")
+        with RadioSet(id="mode"):
+            yield RadioButton("build — the Dockerfile compiles the program", draft.mode == "build",
+                              id="mode-build")
+            yield RadioButton("copy — prebuilt binaries, one per platform", draft.mode == "copy",
+                              id="mode-copy")
+        with Horizontal(classes="row"):
+            yield Label("Dockerfile")
+            yield Input(draft.dockerfile or "", placeholder="Dockerfile", id="dockerfile")
+        with Horizontal(classes="row"):
+            yield Label("Context")
+            yield Input(draft.context or "", placeholder=".", id="context")
+        with Vertical(id="copy-box", classes="row"):
+            with Horizontal(classes="row"):
+                yield Label("Binary template")
+                yield Input(draft.binary or "", placeholder="dist/{arch}/app", id="binary")
+            yield DataTable(id="binaries", cursor_type="row")
+            yield Static("", id="copy-problems")
+        with Vertical(id="build-box", classes="row"):
+            with Horizontal(classes="row"):
+                yield Label("Cache from")
+                yield Input(draft.cache_from or "", placeholder="ghcr.io/acme/app-cache",
+                            id="cache-from")
+            with Horizontal(classes="row"):
+                yield Label("Cache to")
+                yield Input(draft.cache_to or "", placeholder="ghcr.io/acme/app-cache",
+                            id="cache-to")
+            with Horizontal(classes="row"):
+                yield Label("Target stage")
+                yield Input(draft.target or "", placeholder="(last stage)", id="target")
+            yield Checkbox("Provenance attestation", draft.provenance, id="provenance")
+            yield Checkbox("SBOM attestation (buildx only)", draft.sbom, id="sbom")
+
+    def on_mount(self) -> None:
+        self.query_one("#binaries", DataTable).add_columns(
+            "platform", "binary", "found", "ELF machine", "linking", "problem")
+        self.show_mode()
+
+    def commands(self) -> list[tuple[str, str, Callable[[], object]]]:
+        return [("Check binaries again", "Re-read the binaries of copy mode", self.action_check)]
+
+    @property
+    def mode(self) -> str:
+        return "copy" if self.query_one("#mode-copy", RadioButton).value else "build"
+
+    @on(RadioSet.Changed, "#mode")
+    def mode_changed(self) -> None:
+        self.show_mode()
+
+    def show_mode(self) -> None:
+        copy = self.mode == "copy"
+        self.query_one("#copy-box").display = copy
+        self.query_one("#build-box").display = not copy
+        if copy:
+            self.action_check()
+
+    @on(Input.Changed, "#binary, #dockerfile, #context")
+    def paths_changed(self) -> None:
+        if self.mode != "copy":
+            return
+        if self._debounce is not None:
+            self._debounce.stop()
+        self._debounce = self.set_timer(0.3, self.action_check)
+
+    def action_check(self) -> None:
+        if self.mode != "copy":
+            return
+        self.checks = None
+        self.query_one("#copy-problems", Static).update(Text("checking…", style="dim"))
+        self.check_copy(
+            self.query_one("#binary", Input).value.strip(),
+            _text(self.query_one("#dockerfile", Input).value) or "Dockerfile",
+            _text(self.query_one("#context", Input).value) or ".",
+        )
+
+    @work(thread=True, exit_on_error=False, exclusive=True, group="binaries")
+    def check_copy(self, template: str, dockerfile: str, context: str) -> None:
+        """Binary checks and the Dockerfile's COPY-by-TARGETARCH check; problems are data here."""
+        from core.binaries import check_binaries, check_dockerfile_copy
+
+        root = self.draft.root
+        checks: list[BinaryCheck] = []
+        problem = ""
+        if not template:
+            problem = "binary: give the path template, e.g. dist/{arch}/app"
+        else:
+            try:
+                checks = check_binaries(root / context, template,
+                                        parse_platforms(self.draft.platforms))
+            except DockyardError as err:
+                problem = str(err)
+        docker_problem = None
+        try:
+            check_dockerfile_copy(root / dockerfile)
+        except DockyardError as err:
+            docker_problem = str(err)
+        self.post_message(Loaded("binaries", (checks, problem, docker_problem)))
+
+    def on_loaded(self, message: Loaded) -> None:
+        message.stop()
+        self.checks, self.check_problem, self.dockerfile_problem = message.data
+        self.show_checks()
+
+    def show_checks(self) -> None:
+        table = self.query_one("#binaries", DataTable)
+        table.clear()
+        root = self.draft.root
+        for check in self.checks or []:
+            style = "" if check.ok else "red"
+            elf = check.elf
+            table.add_row(
+                Text(str(check.platform), style=style),
+                relative(check.path, root),
+                Text("found" if check.found else "missing",
+                     style="green" if check.found else "red"),
+                Text(elf.machine if elf else "—", style=style),
+                (("static" if elf.static else f"dynamic ({elf.interpreter or '?'})")
+                 if elf else "—"),
+                Text(check.problem, style="red") if not check.ok else Text("ok", style="green"),
+            )
+        lines = [p for p in (self.check_problem, self.dockerfile_problem) if p]
+        self.query_one("#copy-problems", Static).update(Text("\n".join(lines), style="red"))
+
+    def next_draft(self) -> Draft | None:
+        mode = self.mode
+        if mode == "copy":
+            if self.checks is None:
+                self.notify("Still checking the binaries", title="Mode")
+                return None
+            bad = [str(c.platform) for c in self.checks if not c.ok]
+            problems = [p for p in (self.check_problem, self.dockerfile_problem) if p]
+            if bad or problems or not self.checks:
+                detail = "; ".join(problems) or f"binaries not usable for {', '.join(bad)}"
+                self.notify(detail, title="Copy mode", severity="error")
+                return None
+        return dataclasses.replace(
+            self.draft,
+            mode=mode,
+            binary=_text(self.query_one("#binary", Input).value) if mode == "copy"
+            else self.draft.binary,
+            dockerfile=_text(self.query_one("#dockerfile", Input).value),
+            context=_text(self.query_one("#context", Input).value),
+            cache_from=_text(self.query_one("#cache-from", Input).value),
+            cache_to=_text(self.query_one("#cache-to", Input).value),
+            target=_text(self.query_one("#target", Input).value),
+            provenance=self.query_one("#provenance", Checkbox).value,
+            sbom=self.query_one("#sbom", Checkbox).value,
+        )
+
+
+def relative(path: Path, root: Path) -> str:
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return str(path)

@@ -1,0 +1,196 @@
+"""Step 3, Platforms: a checklist, each platform marked native / emulated / unsupported.
+
+What the builder can do comes from the engine (buildx builder nodes, or podman's host and QEMU
+handlers), asked in a worker; the screen only lays it out.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal
+from textual.widgets import Label, Select, SelectionList, Static
+from textual.widgets.selection_list import Selection
+
+from core.errors import DockyardError
+from core.platforms import KNOWN_PLATFORMS, parse_platforms
+from tui.draft import Draft
+from tui.messages import Loaded
+from tui.widgets import StepScreen
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
+    from core.engines.base import Engine, PlatformSupport
+    from core.platforms import Platform
+    from tui.services import Services
+
+ENGINES = (("auto (buildx, else podman)", "auto"), ("docker buildx", "buildx"),
+           ("podman", "podman"))
+HOW_STYLE = {"native": "green", "emulated": "yellow", "unknown": "red"}
+
+
+@dataclass(frozen=True)
+class _PlatformsOnly:
+    """Stands in for a Plan when asking an engine about platforms before the plan exists."""
+
+    platforms: tuple[Platform, ...]
+    build: Any
+
+
+@dataclass(frozen=True)
+class BuilderInfo:
+    engine: str
+    nodes: tuple[tuple[str, tuple[str, ...]], ...]  # buildx: (node, platforms); podman: ()
+    support: dict[str, PlatformSupport]
+
+
+def engine_support(engine: Engine, platforms: Sequence[Platform]) -> BuilderInfo:
+    """Per-platform support; buildx answers from its builder nodes, so nothing is refused early."""
+    nodes: list[tuple[str, list[str]]] = []
+    builder_nodes = getattr(engine, "builder_nodes", None)
+    if builder_nodes is not None:
+        from core.engines.buildx import platform_support
+
+        nodes = builder_nodes()
+        support = platform_support(nodes, platforms)
+    else:
+        from core.plan import BuildOptions
+
+        support = engine.check(_PlatformsOnly(tuple(platforms), BuildOptions(sbom=False)))  # type: ignore[arg-type]
+    return BuilderInfo(
+        engine=engine.name,
+        nodes=tuple((name, tuple(items)) for name, items in nodes),
+        support={item.platform: item for item in support},
+    )
+
+
+class PlatformsScreen(StepScreen):
+    STEP = "Platforms"
+    HELP = (
+        "Tick the platforms to publish. Each shows whether the engine builds it natively, by "
+        "emulation (QEMU: slower, and RUN steps need a binfmt handler) or not at all. Pick the "
+        "engine when both docker buildx and podman are installed; buildx shows its builder nodes."
+    )
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("a", "select_all", "All"),
+        Binding("ctrl+r", "probe", "Ask engine"),
+    ]
+
+    def __init__(self, draft: Draft, services: Services) -> None:
+        super().__init__(draft, services)
+        chosen = list(draft.platforms)
+        offered = [str(p) for p in KNOWN_PLATFORMS]
+        self.offered = chosen + [p for p in offered if p not in chosen]
+        self.info: BuilderInfo | None = None
+
+    def compose_body(self) -> ComposeResult:
+        with Horizontal(classes="row"):
+            yield Label("Engine")
+            yield Select(ENGINES, value=self.draft.engine, allow_blank=False, id="engine")
+        yield Static(Text("asking the engine…", style="dim"), id="builder")
+        yield Static(Text("Platforms", style="bold"), classes="section")
+        yield SelectionList[str](
+            *[Selection(self._prompt(p), p, p in self.draft.platforms) for p in self.offered],
+            id="platforms",
+        )
+
+    def on_mount(self) -> None:
+        self.action_probe()
+
+    def commands(self) -> list[tuple[str, str, Callable[[], object]]]:
+        return [("Select all platforms the engine supports", "Tick every buildable platform",
+                 self.action_select_all),
+                ("Ask the engine again", "Re-read builder nodes and emulation", self.action_probe)]
+
+    def _prompt(self, platform: str) -> Text:
+        text = Text(f"{platform:<16}")
+        support = self.info.support.get(platform) if self.info else None
+        if support is None:
+            text.append("…" if self.info is None else "", style="dim")
+        elif not support.supported:
+            text.append(f"unsupported  {support.detail}", style="bold red")
+        else:
+            text.append(support.how, style=HOW_STYLE.get(support.how, ""))
+            if support.detail:
+                text.append(f"  {support.detail}", style="dim")
+        return text
+
+    @on(Select.Changed, "#engine")
+    def engine_changed(self) -> None:
+        self.action_probe()
+
+    def action_probe(self) -> None:
+        self.info = None
+        self.query_one("#builder", Static).update(Text("asking the engine…", style="dim"))
+        self.probe(str(self.query_one("#engine", Select).value))
+
+    @work(thread=True, exit_on_error=False, exclusive=True, group="engine")
+    def probe(self, engine_name: str) -> None:
+        engine = self.services.engine(engine_name)
+        platforms = parse_platforms(self.offered)
+        self.post_message(Loaded("engine", engine_support(engine, platforms)))
+
+    def worker_failed(self, worker: Any, error: BaseException) -> None:
+        self.query_one("#builder", Static).update(Text(str(error), style="red"))
+        super().worker_failed(worker, error)
+
+    def on_loaded(self, message: Loaded) -> None:
+        message.stop()
+        self.info = message.data
+        self.show_info()
+
+    def show_info(self) -> None:
+        info = self.info
+        if info is None:
+            return
+        text = Text("Engine ", style="bold")
+        text.append(info.engine)
+        for name, platforms in info.nodes:
+            text.append(f"\n  node {name}: ", style="bold")
+            text.append(", ".join(platforms) or "no platforms")
+        self.query_one("#builder", Static).update(text)
+        selection = self.query_one("#platforms", SelectionList)
+        chosen = set(selection.selected)
+        selection.clear_options()
+        selection.add_options([Selection(self._prompt(p), p, p in chosen) for p in self.offered])
+
+    def action_select_all(self) -> None:
+        selection = self.query_one("#platforms", SelectionList)
+        if self.info is None:
+            return
+        for platform in self.offered:
+            support = self.info.support.get(platform)
+            if support is not None and support.supported:
+                selection.select(platform)
+
+    def next_draft(self) -> Draft | None:
+        ticked = set(self.query_one("#platforms", SelectionList).selected)
+        chosen = [p for p in self.offered if p in ticked]
+        try:
+            platforms = parse_platforms(chosen)
+        except DockyardError as err:
+            self.show_error(err)
+            return None
+        if not platforms:
+            self.notify("Tick at least one platform", title="Platforms", severity="error")
+            return None
+        if self.info is not None:
+            refused = [str(p) for p in platforms
+                       if not self.info.support.get(str(p), None) or
+                       not self.info.support[str(p)].supported]
+            if refused:
+                self.notify(f"{self.info.engine} cannot build {', '.join(refused)}",
+                            title="Platforms", severity="error")
+                return None
+        return dataclasses.replace(
+            self.draft,
+            platforms=tuple(str(p) for p in platforms),
+            engine=str(self.query_one("#engine", Select).value),
+        )

@@ -1,0 +1,116 @@
+"""Step 6, Review: core validates the whole draft into a Plan and renders the exact commands.
+
+Nothing is pushed from here: Next starts the build, "Dry run" prints the plan and exits, and the
+choices are written to dockyard.toml only when the box is ticked.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.widgets import Button, Checkbox, Static
+
+from tui.draft import Draft
+from tui.messages import Loaded
+from tui.widgets import StepScreen
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from tui.services import Services
+
+
+class ReviewScreen(StepScreen):
+    STEP = "Review"
+    HELP = (
+        "The whole plan as core validated it, and the exact commands the engine will run. "
+        "Build & push runs it: the version tag is pushed and verified before any alias moves. "
+        "Dry run prints this plan to the terminal and exits without changing anything."
+    )
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("d", "dry_run", "Dry run & exit"),
+    ]
+
+    def __init__(self, draft: Draft, services: Services) -> None:
+        super().__init__(draft, services)
+        self.plan_draft: Draft | None = None
+        self.text = ""
+
+    def compose_body(self) -> ComposeResult:
+        yield Static(Text("validating the plan…", style="dim"), id="plan")
+        yield Checkbox("Remember these choices in dockyard.toml (commit it afterwards)",
+                       self.draft.save_config,
+                       id="save")
+
+    def compose_actions(self) -> ComposeResult:
+        yield Button("Dry run & exit", id="dry-run", disabled=True)
+
+    def on_mount(self) -> None:
+        self.query_one("#next", Button).label = "Build & push ▶"
+        self.query_one("#next", Button).disabled = True
+        self.make_plan()
+
+    def commands(self) -> list[tuple[str, str, Callable[[], object]]]:
+        return [("Dry run", "Print the plan and the commands, then exit", self.action_dry_run)]
+
+    @work(thread=True, exit_on_error=False, exclusive=True, group="plan")
+    def make_plan(self) -> None:
+        from core.rendering import plan_text
+
+        plan = self.services.make_plan(self.draft.to_request())
+        steps = self.services.plan_steps(plan, self.draft.engine)
+        draft = dataclasses.replace(self.draft, plan=plan,
+                                    steps=tuple(tuple(step) for step in steps))
+        self.post_message(Loaded("plan", (draft, plan_text(plan, steps))))
+
+    @work(thread=True, exit_on_error=False, exclusive=True, group="save")
+    def save_choices(self, draft: Draft) -> None:
+        path = self.services.save_config(draft.root, draft.to_config())
+        self.post_message(Loaded("saved", (draft, path)))
+
+    def worker_failed(self, worker: Any, error: BaseException) -> None:
+        if worker.group == "plan":
+            text = Text("The plan is not valid yet:\n", style="bold red")
+            text.append(str(error))
+            text.append("\nGo back (escape) and fix it.", style="yellow")
+            self.query_one("#plan", Static).update(text)
+        super().worker_failed(worker, error)
+
+    def on_loaded(self, message: Loaded) -> None:
+        message.stop()
+        if message.what == "plan":
+            self.plan_draft, self.text = message.data
+            self.query_one("#plan", Static).update(self.text)
+            self.query_one("#next", Button).disabled = False
+            self.query_one("#dry-run", Button).disabled = False
+        elif message.what == "saved":
+            draft, path = message.data
+            self.notify(f"Saved {path.name}", title="Review")
+            self.dismiss(draft)
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "dry-run":
+            event.stop()
+            self.action_dry_run()
+        else:
+            super().on_button_pressed(event)
+
+    def action_dry_run(self) -> None:
+        if self.plan_draft is not None:
+            self.dismiss(dataclasses.replace(self.plan_draft, dry_run=True))
+
+    def next_draft(self) -> Draft | None:
+        if self.plan_draft is None:
+            return None
+        save = self.query_one("#save", Checkbox).value
+        draft = dataclasses.replace(self.plan_draft, save_config=save)
+        if save and draft.to_config() != draft.config:
+            self.query_one("#next", Button).disabled = True
+            self.save_choices(draft)
+            return None  # dismissed once dockyard.toml is written
+        return draft

@@ -1,0 +1,224 @@
+"""Verify & summary: what the registry holds now, as the release verified it.
+
+A tag x platform matrix (platform manifest digest and size; attestations apart), which aliases
+moved from what to what, pull commands to copy, and where the report and the full log are.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, VerticalScroll
+from textual.widgets import Button, DataTable, Footer, Static
+
+from core.errors import DockyardError
+from tui.draft import Draft
+from tui.messages import Loaded
+from tui.widgets import DockyardScreen, StepBar
+
+if TYPE_CHECKING:
+    from screens.build import BuildOutcome
+    from tui.services import Services
+
+QUIT, AGAIN, REVIEW = "quit", "again", "review"
+
+
+def short(digest: str | None) -> str:
+    return digest.removeprefix("sha256:")[:12] if digest else "absent"
+
+
+def human_size(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "kB", "MB", "GB"):
+        if value < 1000 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    return f"{size} B"
+
+
+def final_reports(verify: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The last verification of each image (the alias check includes the version tag too)."""
+    last: dict[str, dict[str, Any]] = {}
+    for report in verify:
+        last[str(report.get("image", ""))] = report
+    return list(last.values())
+
+
+class SummaryScreen(DockyardScreen[str]):
+    STEP = "Summary"
+    HELP = (
+        "What the registry holds after the release: each tag against each platform (the platform "
+        "image's digest and size), attestations listed apart, the aliases that moved and where "
+        "from, commands to pull the image, and the report and log files."
+    )
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("n", "again", "New release"),
+        Binding("c", "copy", "Copy pull commands"),
+        Binding("escape", "review", "Back to review"),
+    ]
+
+    def __init__(self, draft: Draft, services: Services, outcome: BuildOutcome) -> None:
+        super().__init__(draft, services)
+        self.outcome = outcome
+        self.reports = final_reports(outcome.verify)
+        self.sizes: dict[str, int] = {}  # platform manifest digest -> bytes
+        self.platforms = [str(p) for p in draft.plan.platforms] if draft.plan else []
+
+    def compose(self) -> ComposeResult:
+        yield StepBar(self.STEP)
+        with VerticalScroll(classes="body"):
+            yield Static(self.banner(), id="banner")
+            yield Static(Text("Tags × platforms", style="bold"), classes="section")
+            yield DataTable(id="matrix", cursor_type="none", zebra_stripes=True)
+            yield Static("", id="attestations", classes="hint")
+            yield Static(Text("Aliases", style="bold"), classes="section")
+            yield DataTable(id="aliases", cursor_type="none")
+            yield Static(Text("Pull", style="bold"), classes="section")
+            yield Static(self.pull_commands(), id="pull")
+            yield Static(self.files(), id="files")
+        with Horizontal(classes="nav"):
+            yield Button("◀ Back to review", id="review")
+            yield Button("New release", id="again")
+            yield Button("Quit", id="quit", variant="primary")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.show_matrix()
+        self.show_aliases()
+        if self.reports:
+            self.read_sizes()
+
+    def commands(self) -> list[tuple[str, str, Any]]:
+        return [("Copy pull commands", "Put the pull commands on the clipboard", self.action_copy),
+                ("New release", "Start again at the Version step", self.action_again)]
+
+    def banner(self) -> Text:
+        outcome = self.outcome
+        version = self.draft.plan.version.text if self.draft.plan else "?"
+        if outcome.ok:
+            return Text(f"✔ Release {version} verified in {outcome.seconds:.0f}s",
+                        style="bold green")
+        title = "Cancelled" if outcome.cancelled else f"Failed in {outcome.failed_phase or '?'}"
+        text = Text(f"✘ {title}: {outcome.error}", style="bold red")
+        if outcome.registry_state:
+            text.append(f"\nRegistry now: {outcome.registry_state}", style="yellow")
+        return text
+
+    def pull_commands(self) -> str:
+        plan = self.draft.plan
+        if plan is None:
+            return ""
+        lines = []
+        for image in plan.images:
+            lines.append(f"docker pull {image.name.with_tag(image.tags.version_tag)}")
+            for platform in plan.platforms[1:]:
+                lines.append(f"docker pull --platform {platform} "
+                             f"{image.name.with_tag(image.tags.version_tag)}")
+        return "\n".join(lines)
+
+    def files(self) -> Text:
+        text = Text()
+        if self.outcome.report_path:
+            text.append("report: ", style="bold")
+            text.append(f"{self.outcome.report_path}\n")
+        if self.outcome.log_path:
+            text.append("log:    ", style="bold")
+            text.append(self.outcome.log_path)
+        return text
+
+    def show_matrix(self) -> None:
+        table = self.query_one("#matrix", DataTable)
+        table.clear(columns=True)
+        table.add_columns("image", "tag", *self.platforms)
+        attestations: list[str] = []
+        for report in self.reports:
+            image = str(report.get("image", ""))
+            for tag in report.get("tags", []):
+                cells: list[Text | str] = []
+                by_platform = {p.get("platform"): p for p in tag.get("platforms", [])}
+                for platform in self.platforms:
+                    cells.append(self._cell(tag, by_platform.get(platform)))
+                table.add_row(image, Text(f"{tag.get('tag')} ({tag.get('role')})",
+                                          style="" if tag.get("ok") else "red"), *cells)
+                image = ""
+            for item in report.get("attestations", []):
+                attestations.append(f"{short(item.get('digest'))} {item.get('kind')} for "
+                                    f"{short(item.get('refers_to'))}")
+        self.query_one("#attestations", Static).update(
+            ("attestations: " + "; ".join(attestations)) if attestations else "")
+
+    def _cell(self, tag: dict[str, Any], platform: dict[str, Any] | None) -> Text:
+        if platform is None:  # an alias: it points at the version's index
+            ok = bool(tag.get("ok"))
+            return Text(f"→ {short(tag.get('digest'))}", style="green" if ok else "red")
+        digest = platform.get("digest")
+        size = self.sizes.get(digest or "")
+        text = f"{short(digest)} {human_size(size)}" if size is not None else short(digest)
+        return Text(text, style="green" if platform.get("ok") else "bold red")
+
+    def show_aliases(self) -> None:
+        table = self.query_one("#aliases", DataTable)
+        table.add_columns("alias", "was", "now")
+        for moved in self.outcome.moved:
+            table.add_row(f"{moved.image}:{moved.tag}", short(moved.previous), short(moved.digest))
+        plan = self.draft.plan
+        if plan is not None:
+            for image in plan.images:
+                for alias, reason in image.tags.withheld:
+                    table.add_row(f"{image.name}:{alias}", "unchanged",
+                                  Text(f"not moved: {reason}", style="yellow"))
+
+    @work(thread=True, exit_on_error=False, group="sizes")
+    def read_sizes(self) -> None:
+        """Platform image sizes (config + layers) from the registry; unknown ones stay blank."""
+        from core.reference import parse_image_name
+
+        sizes: dict[str, int] = {}
+        for report in self.reports:
+            try:
+                name = parse_image_name(str(report.get("image", "")))
+                client = self.services.registry_client(name)
+            except DockyardError:
+                continue
+            try:
+                for tag in report.get("tags", []):
+                    for platform in tag.get("platforms", []):
+                        digest = platform.get("digest")
+                        if not digest or digest in sizes:
+                            continue
+                        manifest = client.get_manifest(name.path, digest).json
+                        parts = [manifest.get("config") or {}, *(manifest.get("layers") or [])]
+                        sizes[digest] = sum(int(part.get("size", 0)) for part in parts)
+            except DockyardError:
+                pass
+            finally:
+                client.close()
+        self.post_message(Loaded("sizes", sizes))
+
+    def on_loaded(self, message: Loaded) -> None:
+        message.stop()
+        self.sizes.update(message.data)
+        self.show_matrix()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        if event.button.id == "quit":
+            self.dismiss(QUIT)
+        elif event.button.id == "again":
+            self.action_again()
+        elif event.button.id == "review":
+            self.action_review()
+
+    def action_again(self) -> None:
+        self.dismiss(AGAIN)
+
+    def action_review(self) -> None:
+        self.dismiss(REVIEW)
+
+    def action_copy(self) -> None:
+        self.app.copy_to_clipboard(self.pull_commands())
+        self.notify("Pull commands copied", title="Summary")

@@ -1,0 +1,370 @@
+"""Two-phase publish end to end: real git repos, a real registry, real podman (and real buildx
+wherever ``docker buildx version`` works). Images are FROM scratch copies of per-platform ELF
+files, so nothing is pulled from the internet."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import shutil
+import subprocess
+import tempfile
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import ClassVar
+
+import pytest
+
+from core.engines.base import EngineOptions
+from core.engines.buildx import BuildxEngine, buildx_available
+from core.engines.podman import PodmanEngine
+from core.events import (
+    AliasMoved,
+    DigestPushed,
+    Event,
+    LogLine,
+    PhaseFinished,
+    ReleaseFailed,
+    ReleaseFinished,
+    StepFailed,
+    StepStarted,
+    VerifyReported,
+)
+from core.plan import BuildOptions, Plan, PlanRequest, make_plan
+from core.reference import ImageName
+from core.registry import RegistryClient
+from core.release import run_release
+from tests.support.elf import write_elf
+from tests.support.gitrepo import git, make_repo
+from tests.support.registry import RunningRegistry
+from tui.headless import run_release_headless
+
+pytestmark = pytest.mark.e2e
+
+DOCKERFILE = 'FROM scratch\nARG TARGETARCH\nCOPY dist/${TARGETARCH}/app /app\nENTRYPOINT ["/app"]\n'
+# arm64 has no app.conf: the second COPY is a build step that really fails for one platform
+FAILING = DOCKERFILE + "COPY dist/${TARGETARCH}/app.conf /etc/app.conf\n"
+PLATFORMS = ("linux/amd64", "linux/arm64")
+
+
+class SpyClient(RegistryClient):
+    """The real client, noting every manifest PUT (to prove a re-run writes nothing)."""
+
+    puts: ClassVar[list[str]] = []
+
+    def put_manifest(self, repo: str, ref: str, raw: bytes, media_type: str) -> str:
+        SpyClient.puts.append(f"{repo}:{ref}")
+        return super().put_manifest(repo, ref, raw, media_type)
+
+
+@pytest.fixture(scope="module")
+def podman_root() -> Iterator[Path]:
+    """podman storage of its own; a short path, as podman refuses a runroot over 50 characters."""
+    if shutil.which("podman") is None:
+        pytest.skip("podman is not installed (Debian package podman)")
+    root = Path(tempfile.mkdtemp(prefix="dy-podman-"))
+    yield root
+    subprocess.run(["podman", "--storage-driver", "vfs", "--root", str(root / "root"),
+                    "--runroot", str(root / "runroot"), "system", "reset", "--force"],
+                   capture_output=True, check=False)
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def podman(podman_root: Path) -> PodmanEngine:
+    """vfs storage and chroot isolation: what podman needs in this container (ENVIRONMENT.md)."""
+    return PodmanEngine(EngineOptions(storage_driver="vfs", isolation="chroot",
+                                      podman_root=podman_root))
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Callable[..., Path]:
+    """A git repo holding a copy-mode project: Dockerfile and one ELF binary per platform."""
+
+    def make(name: str = "proj", dockerfile: str = DOCKERFILE, salt: str = "") -> Path:
+        root = make_repo(tmp_path / name)
+        (root / "Dockerfile").write_text(dockerfile)
+        write_elf(root / "dist" / "amd64" / "app", "x86-64")
+        write_elf(root / "dist" / "arm64" / "app", "aarch64")
+        (root / "dist" / "amd64" / "app.conf").write_text("conf\n")
+        (root / "README").write_text(f"project {salt}\n")
+        git(root, "add", "-A")
+        git(root, "commit", "-q", "-m", "project")
+        return root
+
+    return make
+
+
+def release_tag(root: Path, tag: str, change: str | None = None) -> None:
+    if change is not None:
+        (root / "CHANGES").write_text(change)
+        git(root, "add", "-A")
+        git(root, "commit", "-q", "-m", change)
+    git(root, "tag", "-a", tag, "-m", f"release {tag}")
+
+
+def plan_for(root: Path, image: str, tag: str | None = None) -> Plan:
+    return make_plan(PlanRequest(root=root, tag=tag, images=(image,), platforms=PLATFORMS,
+                                 mode="copy", binary="dist/{arch}/app"))
+
+
+def run(plan: Plan, engine: object, tmp_path: Path) -> list[Event]:
+    def client_for(name: ImageName) -> RegistryClient:
+        return SpyClient(name.api_host)
+
+    events: Iterator[Event] = run_release(plan, engine, client_for=client_for,  # type: ignore[arg-type]
+                                          report_dir=tmp_path / "reports")
+    return list(events)
+
+
+def digest(registry: RunningRegistry, repo: str, tag: str) -> str | None:
+    head = RegistryClient(registry.host).head_manifest(repo, tag)
+    return head.digest if head else None
+
+
+def finished(events: list[Event]) -> ReleaseFinished:
+    last = events[-1]
+    assert isinstance(last, ReleaseFinished), last
+    return last
+
+
+def failure(events: list[Event]) -> ReleaseFailed:
+    (failed,) = [e for e in events if isinstance(e, ReleaseFailed)]
+    return failed
+
+
+def test_a_release_pushes_verifies_and_moves_aliases(
+    project: Callable[..., Path], registry: RunningRegistry, podman: PodmanEngine,
+    tmp_path: Path,
+) -> None:
+    root = project()
+    release_tag(root, "v1.0.0")
+    image = f"{registry.host}/e2e/verifies"
+    events = run(plan_for(root, image), podman, tmp_path)
+    assert finished(events).ok, [e for e in events if isinstance(e, ReleaseFailed)]
+    (pushed,) = [e for e in events if isinstance(e, DigestPushed)]
+    assert pushed.image == f"{image}:1.0.0"
+    reports = [e for e in events if isinstance(e, VerifyReported)]
+    assert [r.ok for r in reports] == [True, True]
+    assert sorted(reports[0].report["expected"]) == list(PLATFORMS)
+    moved = {e.tag: e for e in events if isinstance(e, AliasMoved)}
+    assert set(moved) == {"1.0", "1", "latest"}
+    assert all(e.previous is None and e.digest == pushed.digest for e in moved.values())
+    for tag in ("1.0.0", "1.0", "1", "latest"):  # podman + exact-bytes PUT: one digest
+        assert digest(registry, "e2e/verifies", tag) == pushed.digest
+    platforms = {e.platform for e in events if isinstance(e, StepStarted)}
+    assert platforms == set(PLATFORMS)
+    report = json.loads(Path(finished(events).report_path).read_text())
+    assert report["ok"] is True
+    assert report["images"][image]["aliases"]["latest"] == {
+        "previous": None, "target": pushed.digest}
+
+
+def test_rerunning_the_same_release_is_a_no_op(
+    project: Callable[..., Path], registry: RunningRegistry, podman: PodmanEngine,
+    tmp_path: Path,
+) -> None:
+    root = project()
+    release_tag(root, "v2.0.0")
+    image = f"{registry.host}/e2e/rerun"
+    plan = plan_for(root, image)
+    assert finished(run(plan, podman, tmp_path)).ok
+    before = {t: digest(registry, "e2e/rerun", t) for t in ("2.0.0", "2.0", "2", "latest")}
+    SpyClient.puts.clear()
+    events = run(plan, podman, tmp_path)
+    assert finished(events).ok
+    assert not [e for e in events if isinstance(e, (DigestPushed, AliasMoved, StepStarted))]
+    build = next(e for e in events if isinstance(e, PhaseFinished) and e.phase == "build")
+    assert build.detail.startswith("skipped")
+    assert SpyClient.puts == []
+    assert {t: digest(registry, "e2e/rerun", t) for t in before} == before
+
+
+def test_a_failing_build_step_leaves_latest_untouched(
+    project: Callable[..., Path], registry: RunningRegistry, podman: PodmanEngine,
+    tmp_path: Path,
+) -> None:
+    root = project()
+    release_tag(root, "v1.0.0")
+    image = f"{registry.host}/e2e/failing-step"
+    assert finished(run(plan_for(root, image), podman, tmp_path)).ok
+    latest = digest(registry, "e2e/failing-step", "latest")
+    (root / "Dockerfile").write_text(FAILING)
+    release_tag(root, "v1.1.0", change="needs a config file")
+    events = run(plan_for(root, image), podman, tmp_path)
+    assert not finished(events).ok
+    failed = failure(events)
+    assert failed.phase == "build"
+    assert "app.conf" in failed.error
+    assert "latest unchanged" in failed.registry_state
+    step_failures = [e for e in events if isinstance(e, StepFailed)]
+    assert step_failures and step_failures[0].platform == "linux/arm64"
+    assert digest(registry, "e2e/failing-step", "latest") == latest
+    assert digest(registry, "e2e/failing-step", "1.1.0") is None
+    assert not [e for e in events if isinstance(e, AliasMoved)]
+
+
+def test_a_missing_platform_binary_stops_before_anything_runs(
+    project: Callable[..., Path], registry: RunningRegistry, podman: PodmanEngine,
+    tmp_path: Path,
+) -> None:
+    root = project()
+    release_tag(root, "v1.0.0")
+    image = f"{registry.host}/e2e/missing-binary"
+    assert finished(run(plan_for(root, image), podman, tmp_path)).ok
+    latest = digest(registry, "e2e/missing-binary", "latest")
+    release_tag(root, "v1.1.0", change="next")
+    plan = plan_for(root, image)
+    (root / "dist" / "arm64" / "app").unlink()  # gone between review and run
+    events = run(plan, podman, tmp_path)
+    failed = failure(events)
+    assert failed.phase == "preflight"
+    assert "arm64" in failed.error
+    assert not [e for e in events if isinstance(e, (StepStarted, DigestPushed, AliasMoved))]
+    assert digest(registry, "e2e/missing-binary", "latest") == latest
+    assert digest(registry, "e2e/missing-binary", "1.1.0") is None
+
+
+def test_an_existing_version_tag_from_another_build_is_refused(
+    project: Callable[..., Path], registry: RunningRegistry, podman: PodmanEngine,
+    tmp_path: Path,
+) -> None:
+    first, second = project("first"), project("second", salt="other")
+    release_tag(first, "v3.0.0")
+    release_tag(second, "v3.0.0")
+    image = f"{registry.host}/e2e/immutable"
+    assert finished(run(plan_for(first, image), podman, tmp_path)).ok
+    version = digest(registry, "e2e/immutable", "3.0.0")
+    latest = digest(registry, "e2e/immutable", "latest")
+    events = run(plan_for(second, image), podman, tmp_path)
+    failed = failure(events)
+    assert failed.phase == "resolve"
+    assert f"{image}:3.0.0 already exists with digest {version}" in failed.error
+    assert "built from commit" in failed.error
+    assert not [e for e in events if isinstance(e, StepStarted)]
+    assert digest(registry, "e2e/immutable", "3.0.0") == version
+    assert digest(registry, "e2e/immutable", "latest") == latest
+
+
+def test_headless_runner_prints_json_lines_and_exit_codes(
+    project: Callable[..., Path], registry: RunningRegistry, podman_root: Path,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("DOCKYARD_PODMAN_STORAGE_DRIVER", "vfs")
+    monkeypatch.setenv("DOCKYARD_PODMAN_ISOLATION", "chroot")
+    monkeypatch.setenv("DOCKYARD_PODMAN_ROOT", str(podman_root))
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    root = project()
+    release_tag(root, "v1.0.0")
+    image = f"{registry.host}/e2e/headless"
+    args = argparse.Namespace(yes=True, json=True, engine="podman", insecure_registry=[],
+                              output=None, load=None)
+    assert run_release_headless(plan_for(root, image), args) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert lines[-1]["event"] == "ReleaseFinished" and lines[-1]["ok"] is True
+    assert (tmp_path / "state" / "dockyard" / "runs").is_dir()
+
+    (root / "Dockerfile").write_text(FAILING)
+    release_tag(root, "v1.1.0", change="broken")
+    args.json = False
+    assert run_release_headless(plan_for(root, image), args) == 1
+    out = capsys.readouterr().out
+    assert "release FAILED in phase build" in out
+    assert "latest unchanged" in out
+
+
+def test_buildx_release_end_to_end(
+    project: Callable[..., Path], registry: RunningRegistry, tmp_path: Path
+) -> None:
+    problem = buildx_available(EngineOptions())
+    if problem is not None:
+        print(f"buildx end-to-end skipped: `docker buildx version` failed: {problem}")
+        pytest.skip(f"docker buildx is not usable here: {problem}")
+    root = project()
+    release_tag(root, "v1.0.0")
+    image = f"{registry.host}/e2e/buildx"
+    events = run(plan_for(root, image), BuildxEngine(EngineOptions()), tmp_path)
+    assert finished(events).ok, [e for e in events if isinstance(e, ReleaseFailed)]
+    version = digest(registry, "e2e/buildx", "1.0.0")
+    assert version is not None
+    assert digest(registry, "e2e/buildx", "latest") == version
+
+
+def test_an_alias_the_registry_refuses_rolls_the_moved_aliases_back(
+    project: Callable[..., Path], registry: RunningRegistry, podman: PodmanEngine,
+    tmp_path: Path,
+) -> None:
+    root = project()
+    release_tag(root, "v1.0.0")
+    image = f"{registry.host}/e2e/rollback"
+    assert finished(run(plan_for(root, image), podman, tmp_path)).ok
+    old = digest(registry, "e2e/rollback", "latest")
+    release_tag(root, "v1.1.0", change="next")
+    plan = plan_for(root, image)
+    # "-bad" is no valid tag: the registry answers 400 after "1" and "latest" have moved
+    tags = dataclasses.replace(plan.images[0].tags, aliases=("1", "latest", "-bad"))
+    plan = dataclasses.replace(plan, images=(dataclasses.replace(plan.images[0], tags=tags),))
+    events = run(plan, podman, tmp_path)
+    failed = failure(events)
+    assert failed.phase == "aliases"
+    assert "rolled back" in failed.registry_state
+    assert digest(registry, "e2e/rollback", "latest") == old
+    assert digest(registry, "e2e/rollback", "1") == old
+    assert digest(registry, "e2e/rollback", "1.1.0") not in (None, old)
+    report = json.loads(Path(finished(events).report_path).read_text())
+    assert report["images"][image]["aliases"]["latest"]["previous"] == old
+
+
+def _processes_with(marker: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if marker in cmdline and state != "Z":
+            found.append(int(entry.name))
+    return found
+
+
+@pytest.mark.timeout(120)
+def test_cancel_stops_the_real_build_and_moves_nothing(
+    registry: RunningRegistry, podman: PodmanEngine, tmp_path: Path
+) -> None:
+    """A RUN step sleeping for minutes (busybox-static runs natively for amd64): cancelling
+    from another thread, as the TUI does, stops podman and the step's processes."""
+    from core.release import Release
+    from tests.engines.conftest import build_plan
+
+    busybox = Path("/bin/busybox")
+    if not busybox.exists():
+        pytest.skip("busybox-static is not installed (/bin/busybox)")
+    root = tmp_path / "slow"
+    root.mkdir()
+    shutil.copy(busybox, root / "busybox")
+    marker = "sleep 471"
+    (root / "Dockerfile").write_text(
+        "FROM scratch\nCOPY busybox /bin/busybox\n"
+        f'RUN ["/bin/busybox", "sh", "-c", "echo tick; /bin/busybox {marker}"]\n')
+    plan = build_plan(root, images=(f"{registry.host}/e2e/cancel",), platforms=("linux/amd64",),
+                      version="v1.0.0", build=BuildOptions(provenance=False))
+    release = Release(plan, podman, client_for=lambda n: RegistryClient(n.api_host),
+                      report_dir=tmp_path / "reports")
+    events: list[Event] = []
+    for event in release.events():
+        events.append(event)
+        if isinstance(event, LogLine) and event.text == "tick":
+            assert _processes_with(marker)  # the step really runs
+            threading.Thread(target=release.cancel).start()
+    failed = failure(events)
+    assert failed.phase == "build"
+    assert "cancelled" in failed.error
+    assert _processes_with(marker) == []
+    assert _processes_with(str(podman.options.podman_root)) == []  # no podman left either
+    assert digest(registry, "e2e/cancel", "1.0.0") is None
+    assert digest(registry, "e2e/cancel", "latest") is None

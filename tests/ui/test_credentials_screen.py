@@ -1,0 +1,215 @@
+"""The credentials manager on the real Secret Service keyring and a real htpasswd registry.
+
+Run inside ``dbus-run-session`` with gnome-keyring unlocked and DOCKYARD_TEST_KEYRING=secretservice
+(scripts/test does). Each test uses its own keyring service and empties it afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from textual.widgets import DataTable, Input
+
+from core.credentials import Credential, CredentialStore
+from screens.credentials import ConfirmRemove, CredentialsScreen
+from tests.support.registry import RunningRegistry, run_registry
+from tui.standalone import CredentialsApp
+
+USER = "h7-bot"
+SECRET = "h7-T0ken-" + uuid.uuid4().hex  # unique: finding it anywhere is a leak
+
+
+@pytest.fixture(scope="module")
+def keyring_label() -> str:
+    wanted = os.environ.get("DOCKYARD_TEST_KEYRING")
+    if not wanted and not os.environ.get("DBUS_SESSION_BUS_ADDRESS"):
+        pytest.skip("needs a Secret Service: run scripts/test, or pytest inside dbus-run-session "
+                    "with gnome-keyring unlocked and DOCKYARD_TEST_KEYRING=secretservice")
+    label = CredentialStore(f"dockyard-h7-probe-{uuid.uuid4().hex}").backend_label
+    if wanted == "secretservice" and "SecretService" not in label:
+        pytest.fail(f"DOCKYARD_TEST_KEYRING=secretservice but the keyring backend is {label}")
+    return label
+
+
+@pytest.fixture
+def store(keyring_label: str) -> Iterator[CredentialStore]:
+    made = CredentialStore(f"dockyard-h7-{uuid.uuid4().hex[:12]}")
+    yield made
+    for registry, _user in made.entries():
+        made.delete(registry)
+
+
+@pytest.fixture(scope="module")
+def auth_registry() -> Iterator[RunningRegistry]:
+    with run_registry(username=USER, password=SECRET) as running:
+        yield running
+
+
+async def idle(pilot: Any) -> CredentialsScreen:
+    """Wait until no worker runs and the screen has taken in the results."""
+    app = pilot.app
+    for _ in range(500):
+        await pilot.pause(0.02)
+        screen = app.screen
+        if not app.workers and isinstance(screen, CredentialsScreen) and not screen.status.endswith(
+                "…"):
+            await pilot.pause(0.05)  # one more refresh: the table sizes its columns on idle
+            return screen
+    raise AssertionError("the credentials screen never settled")
+
+
+def screen_text(app: Any) -> str:
+    return str(app.export_screenshot())
+
+
+async def fill_form(pilot: Any, registry: str, username: str, secret: str) -> None:
+    screen = pilot.app.screen
+    screen.query_one("#registry", Input).value = registry
+    screen.query_one("#username", Input).value = username
+    screen.query_one("#secret", Input).focus()
+    await pilot.press(*secret)
+
+
+@pytest.mark.anyio
+async def test_lists_stored_logins_without_secrets(store: CredentialStore,
+                                                   keyring_label: str) -> None:
+    store.save(Credential("ghcr.io", "alice", SECRET))
+    store.save(Credential("127.0.0.1:5000", "bob", SECRET))
+    app = CredentialsApp(store)
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await idle(pilot)
+        assert screen.entries == [("127.0.0.1:5000", "bob"), ("ghcr.io", "alice")]
+        assert screen.query_one("#entries", DataTable).row_count == 2
+        assert screen.status == "2 stored logins"
+        text = screen_text(app)
+        assert "SecretService" in keyring_label and "SecretService" in text
+        assert SECRET not in text
+
+
+@pytest.mark.anyio
+async def test_add_is_checked_against_the_registry_then_saved(
+    store: CredentialStore, auth_registry: RunningRegistry
+) -> None:
+    app = CredentialsApp(store)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await idle(pilot)
+        await fill_form(pilot, auth_registry.host, USER, SECRET)
+        assert SECRET not in screen_text(app)  # typed into a password field
+        await pilot.press("enter")
+        screen = await idle(pilot)
+        assert screen.status == f"saved {USER} @ {auth_registry.host} (the registry accepted it)"
+        assert screen.entries == [(auth_registry.host, USER)]
+        assert screen.query_one("#secret", Input).value == ""
+        assert screen.last_saved == auth_registry.host
+        assert SECRET not in screen_text(app)
+    saved = store.get(auth_registry.host, USER)
+    assert saved is not None and saved.secret == SECRET
+
+
+@pytest.mark.anyio
+async def test_a_refused_login_is_not_saved(
+    store: CredentialStore, auth_registry: RunningRegistry
+) -> None:
+    wrong = SECRET + "-wrong"
+    app = CredentialsApp(store)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await idle(pilot)
+        await fill_form(pilot, auth_registry.host, USER, wrong)
+        await pilot.click("#save")
+        screen = await idle(pilot)
+        assert screen.status.startswith("credentials: ")
+        assert wrong not in screen.status and SECRET not in screen.status
+        assert "error" in screen.query_one("#status").classes
+        assert screen.entries == []
+        assert not screen.query_one("#save").disabled  # the user can correct and retry
+    assert store.entries() == []
+
+
+@pytest.mark.anyio
+async def test_form_problems_are_shown_before_any_request(store: CredentialStore) -> None:
+    app = CredentialsApp(store)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await idle(pilot)
+        await fill_form(pilot, "ghcr.io", "", SECRET)
+        await pilot.press("enter")
+        screen = await idle(pilot)
+        assert screen.status == "credentials: '' is not a usable username; " \
+            "a non-empty name without ':' or control characters"
+        await fill_form(pilot, "not a host", "alice", "x")
+        await pilot.press("enter")
+        screen = await idle(pilot)
+        assert screen.status.startswith("registry: 'not a host' is not a registry host")
+    assert store.entries() == []
+
+
+@pytest.mark.anyio
+async def test_remove_asks_first(store: CredentialStore) -> None:
+    store.save(Credential("ghcr.io", "alice", SECRET))
+    store.save(Credential("quay.io", "carol", SECRET))
+    app = CredentialsApp(store)
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await idle(pilot)
+        screen.query_one("#entries", DataTable).focus()
+        await pilot.press("down", "d")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmRemove)
+        assert (app.screen.registry, app.screen.username) == ("quay.io", "carol")
+        await pilot.press("n")
+        screen = await idle(pilot)
+        assert screen.status == "kept"
+        assert store.entries() == [("ghcr.io", "alice"), ("quay.io", "carol")]
+        await pilot.press("d")
+        await pilot.pause()
+        await pilot.press("y")
+        screen = await idle(pilot)
+        assert screen.entries == [("ghcr.io", "alice")]
+    assert store.entries() == [("ghcr.io", "alice")]
+    assert store.get("quay.io", "carol") is None
+
+
+@pytest.mark.anyio
+async def test_escape_leaves_the_field_then_closes(store: CredentialStore) -> None:
+    app = CredentialsApp(store)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await idle(pilot)
+        app.screen.query_one("#username", Input).focus()
+        await pilot.press("escape")
+        assert app.is_running
+        await pilot.press("escape")
+        await pilot.pause()
+    assert app.return_value == 0
+
+
+# ---- snapshots: fixed registry names, no secrets, no ports --------------------------------------
+
+
+def test_snapshot_list(store: CredentialStore, snap_compare: Any) -> None:
+    store.save(Credential("ghcr.io", "alice", SECRET))
+    store.save(Credential("registry.example:5000", "bob", SECRET))
+    assert snap_compare(CredentialsApp(store), terminal_size=(100, 30), run_before=idle)
+
+
+def test_snapshot_confirm_remove(store: CredentialStore, snap_compare: Any) -> None:
+    store.save(Credential("ghcr.io", "alice", SECRET))
+
+    async def confirm(pilot: Any) -> None:
+        screen = await idle(pilot)
+        screen.query_one("#entries", DataTable).focus()
+        await pilot.press("d")
+        await pilot.pause()
+
+    assert snap_compare(CredentialsApp(store), terminal_size=(100, 30), run_before=confirm)
+
+
+def test_snapshot_form_error(store: CredentialStore, snap_compare: Any) -> None:
+    async def bad_form(pilot: Any) -> None:
+        await idle(pilot)
+        await fill_form(pilot, "ghcr.io", "", "secret")
+        await pilot.press("enter")
+        await idle(pilot)
+
+    assert snap_compare(CredentialsApp(store), terminal_size=(100, 30), run_before=bad_form)

@@ -1,0 +1,121 @@
+"""Platforms step against the real podman engine; Build mode step against a real copy project."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+from textual.widgets import DataTable, SelectionList
+
+from core.demo import create_demo
+from core.engines.podman import host_platform_arch
+from screens.mode import ModeScreen
+from screens.platforms import PlatformsScreen
+from tests.support.elf import write_elf
+from tests.ui.conftest import settle
+from tui.draft import Draft
+from tui.services import Services
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_platforms_marked_native_or_emulated_by_podman(tmp_path, host) -> None:
+    draft = Draft(root=tmp_path, platforms=("linux/arm64",), engine="podman")
+    app = host(lambda: PlatformsScreen(draft, Services()))
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = app.screen
+        await settle(pilot, lambda: screen.info is not None, rounds=500)
+        assert screen.info.engine == "podman"
+        native = f"linux/{host_platform_arch()}"
+        assert screen.info.support[native].how == "native"
+        foreign = "linux/arm64" if native != "linux/arm64" else "linux/amd64"
+        assert screen.info.support[foreign].how == "emulated"
+        selection = screen.query_one("#platforms", SelectionList)
+        assert selection.selected == ["linux/arm64"]
+        assert screen.offered[0] == "linux/arm64"  # the remembered choice comes first
+        selection.select("linux/amd64")
+        await pilot.press("ctrl+n")
+        await pilot.pause()
+    [result] = app.results
+    assert result.platforms == ("linux/arm64", "linux/amd64")
+    assert result.engine == "podman"
+
+
+async def test_no_platform_ticked_stays(tmp_path, host) -> None:
+    draft = Draft(root=tmp_path, engine="podman")
+    app = host(lambda: PlatformsScreen(draft, Services()))
+    async with app.run_test() as pilot:
+        screen = app.screen
+        await settle(pilot, lambda: screen.info is not None, rounds=500)
+        await pilot.press("ctrl+n")
+        await pilot.pause()
+        assert app.results == []
+        await pilot.press("a")  # every supported platform
+        await pilot.press("ctrl+n")
+        await pilot.pause()
+    [result] = app.results
+    assert "linux/amd64" in result.platforms and "linux/arm64" in result.platforms
+
+
+def copy_draft(root: Path) -> Draft:
+    return Draft(root=root, platforms=("linux/amd64", "linux/arm64"), mode="copy",
+                 binary="dist/{arch}/app")
+
+
+def binary_rows(screen: ModeScreen) -> dict[str, list[str]]:
+    table = screen.query_one("#binaries", DataTable)
+    rows = [[str(c) for c in table.get_row_at(i)] for i in range(table.row_count)]
+    return {row[0]: row for row in rows}
+
+
+async def test_copy_mode_table_shows_elf_checks(tmp_path, host) -> None:
+    demo = create_demo(tmp_path / "demo", registry="127.0.0.1:5000")
+    app = host(lambda: ModeScreen(copy_draft(demo.root), Services()))
+    async with app.run_test(size=(140, 40)) as pilot:
+        screen = app.screen
+        await settle(pilot, lambda: screen.checks is not None)
+        rows = binary_rows(screen)
+        assert rows["linux/amd64"][1:5] == ["dist/amd64/app", "found", "x86-64", "static"]
+        assert rows["linux/arm64"][1:5] == ["dist/arm64/app", "found", "aarch64", "static"]
+        await pilot.press("ctrl+n")
+        await pilot.pause()
+    [result] = app.results
+    assert (result.mode, result.binary) == ("copy", "dist/{arch}/app")
+
+
+async def test_copy_mode_mismatch_is_red_and_blocks_next(tmp_path, host) -> None:
+    demo = create_demo(tmp_path / "demo", registry="127.0.0.1:5000")
+    write_elf(demo.root / "dist" / "arm64" / "app", "x86-64")
+    app = host(lambda: ModeScreen(copy_draft(demo.root), Services()))
+    async with app.run_test(size=(140, 40)) as pilot:
+        screen = app.screen
+        await settle(pilot, lambda: screen.checks is not None)
+        table = screen.query_one("#binaries", DataTable)
+        arm = next(i for i in range(table.row_count)
+                   if str(table.get_row_at(i)[0]) == "linux/arm64")
+        machine = table.get_row_at(arm)[3]
+        assert str(machine) == "x86-64" and machine.style == "red"
+        await pilot.press("ctrl+n")
+        await pilot.pause()
+        assert app.results == []
+        write_elf(demo.root / "dist" / "arm64" / "app", "aarch64")
+        await pilot.press("ctrl+r")
+        await settle(pilot, lambda: screen.checks is not None and all(c.ok for c in screen.checks))
+
+
+async def test_build_mode_options_go_into_the_draft(tmp_path, host) -> None:
+    draft = dataclasses.replace(copy_draft(tmp_path), mode="build", binary=None)
+    app = host(lambda: ModeScreen(draft, Services()))
+    async with app.run_test(size=(120, 50)) as pilot:
+        screen = app.screen
+        assert not screen.query_one("#copy-box").display
+        await pilot.click("#cache-from")
+        await pilot.press(*"ghcr.io/acme/cache")
+        await pilot.click("#sbom")
+        await pilot.press("ctrl+n")
+        await pilot.pause()
+    [result] = app.results
+    assert result.mode == "build"
+    assert result.cache_from == "ghcr.io/acme/cache"
+    assert result.sbom and result.provenance

@@ -1,0 +1,40 @@
+"""``dockyard browse [IMAGE]``: what a registry holds for a repository, tag by tag."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "browse",
+        help="browse the tags of an image in its registry (digest, platforms, size, age)",
+        description="Open the registry browser on IMAGE (e.g. ghcr.io/acme/app; a :tag becomes "
+        "the filter). Without IMAGE it starts on the first image of ./dockyard.toml, if any. "
+        "Stored logins (dockyard login) are used for private repositories.",
+    )
+    parser.add_argument("image", nargs="?", metavar="IMAGE", help="repository to browse")
+    parser.add_argument("--insecure-registry", action="append", default=[], metavar="HOST",
+                        help="allow plain http / unverified TLS to this registry "
+                        "(loopback is always allowed)")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from tui.standalone import run_browser
+
+    return run_browser(args.image or _configured_image(Path.cwd()),
+                       insecure_registries=args.insecure_registry)
+
+
+def _configured_image(root: Path) -> str | None:
+    from core.config import load_config
+    from core.errors import DockyardError
+
+    try:
+        images = load_config(root).images
+    except DockyardError:
+        return None  # `dockyard doctor` reports a broken dockyard.toml; browsing needs none
+    return images[0] if images else None
