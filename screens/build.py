@@ -200,7 +200,7 @@ class BuildScreen(DockyardScreen[BuildOutcome]):
         if not inbox:
             return
         lines: list[str] = []
-        touched: set[str] = set()
+        touched: dict[str, None] = {}  # insertion order: rows appear as steps start
         phases = False
         popleft = inbox.popleft
         deadline = time.perf_counter() + SLICE_SECONDS
@@ -211,7 +211,7 @@ class BuildScreen(DockyardScreen[BuildOutcome]):
                     lines.append(format_line(event))
                 elif isinstance(event, StepStarted | StepFinished | StepFailed):
                     self._step(event)
-                    touched.add(event.step)
+                    touched[event.step] = None
                 else:
                     phases = self._other(event, lines) or phases
             if time.perf_counter() > deadline:
@@ -280,7 +280,7 @@ class BuildScreen(DockyardScreen[BuildOutcome]):
     def show_log_path(self) -> None:
         self.query_one("#log-path", Static).update(f"full log: {self.outcome.log_path}")
 
-    def show_steps(self, touched: set[str]) -> None:
+    def show_steps(self, touched: dict[str, None]) -> None:
         table = self.query_one("#steps", DataTable)
         for key in touched:
             row = self.steps[key]

@@ -114,6 +114,7 @@ class CredentialsScreen(Screen[str | None]):
         self.entries: list[tuple[str, str]] = []
         self.status = ""
         self.last_saved: str | None = None
+        self.backend: str | None = None  # the keyring's label, once it has been read
 
     @property
     def store(self) -> CredentialStore:
@@ -223,6 +224,7 @@ class CredentialsScreen(Screen[str | None]):
 
     def on_credentials_screen_listed(self, message: Listed) -> None:
         self.entries = message.entries
+        self.backend = message.backend
         self.query_one("#backend", Static).update(f"keyring: {message.backend}")
         table = self.query_one("#entries", DataTable)
         table.clear()

@@ -55,8 +55,9 @@ async def idle(pilot: Any) -> CredentialsScreen:
     for _ in range(500):
         await pilot.pause(0.02)
         screen = app.screen
-        if not app.workers and isinstance(screen, CredentialsScreen) and not screen.status.endswith(
-                "…"):
+        if (isinstance(screen, CredentialsScreen) and not app.workers
+                and (screen.backend is not None or "error" in screen.query_one("#status").classes)
+                and not screen.status.endswith("…")):
             await pilot.pause(0.05)  # one more refresh: the table sizes its columns on idle
             return screen
     raise AssertionError("the credentials screen never settled")
