@@ -25,7 +25,7 @@ import re
 import shutil
 import tempfile
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -363,6 +363,42 @@ def _translate(err: BaseException, what: str, secret: str) -> CredentialError:
     return CredentialError(
         f"the keyring failed while {what}: {type(err).__name__}: {detail}"[:400], NO_KEYRING_HINT
     )
+
+
+@dataclass(frozen=True)
+class RegistryLogin:
+    """Which login a run uses for one registry and where it came from (never the secret)."""
+
+    registry: str
+    credential: Credential | None
+    source: str  # "the keyring (...)", "no stored login", "no usable keyring: ..."
+
+    def describe(self) -> str:
+        if self.credential is None:
+            return f"{self.registry}: anonymous ({self.source})"
+        return f"{self.registry}: {self.credential.username} from {self.source}"
+
+
+def logins_for(
+    registries: Iterable[str], store: CredentialStore | None = None
+) -> list[RegistryLogin]:
+    """The stored login for each registry, looked up once per run. A missing or unusable
+    keyring is not fatal here (a local registry may need no login) but is said, not hidden."""
+    unique = list(dict.fromkeys(canonical_registry(host) for host in registries))
+    store = store or CredentialStore()
+    try:
+        source = f"the keyring ({store.backend_label})"
+    except CredentialError as err:
+        return [RegistryLogin(reg, None, f"no usable keyring: {err.problem}") for reg in unique]
+    logins = []
+    for registry in unique:
+        try:
+            cred = store.get(registry)
+        except CredentialError as err:
+            logins.append(RegistryLogin(registry, None, f"keyring read failed: {err.problem}"))
+            continue
+        logins.append(RegistryLogin(registry, cred, source if cred else "no stored login"))
+    return logins
 
 
 def login(

@@ -92,3 +92,12 @@ class ReleaseFailed(Event):
 class ReleaseFinished(Event):
     ok: bool
     report_path: str = ""
+
+
+@dataclass(frozen=True)
+class CredentialChosen(Event):
+    """Which stored login a run uses for a registry (the username only, never the secret)."""
+
+    registry: str
+    username: str | None  # None: anonymous
+    source: str

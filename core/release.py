@@ -24,15 +24,16 @@ import json
 import os
 import threading
 import time
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from core.engines.base import PUSH, REVISION_LABEL, Output
-from core.errors import CredentialError, DockyardError, PublishError
+from core.errors import DockyardError, PublishError
 from core.events import (
     AliasMoved,
+    CredentialChosen,
     DigestPushed,
     Event,
     LogLine,
@@ -44,6 +45,7 @@ from core.events import (
 )
 
 if TYPE_CHECKING:
+    from core.credentials import RegistryLogin
     from core.engines.base import Engine
     from core.plan import ImagePlan, Plan
     from core.reference import ImageName
@@ -59,17 +61,27 @@ def default_report_dir() -> Path:
     return Path(state) / "dockyard" / "runs"
 
 
-def default_client_for(insecure_registries: tuple[str, ...] = ()) -> ClientFactory:
-    """Registry clients logged in with the stored credential when the keyring has one."""
+def plan_logins(plan: Plan) -> list[RegistryLogin]:
+    """The stored login for each registry the plan pushes to, looked up once for the run."""
+    from core.credentials import logins_for
+
+    return logins_for(image.name.domain for image in plan.images)
+
+
+def default_client_for(
+    insecure_registries: tuple[str, ...] = (), logins: Sequence[RegistryLogin] | None = None
+) -> ClientFactory:
+    """Registry clients logged in with the run's stored credential for their registry."""
+    from core.credentials import canonical_registry, logins_for
+    from core.registry import client_for
+
+    known = {login.registry: login for login in logins or ()}
 
     def make(image: ImageName) -> RegistryClient:
-        from core.credentials import CredentialStore
-        from core.registry import client_for
-
-        try:
-            cred = CredentialStore().get(image.domain)
-        except CredentialError:
-            cred = None  # no keyring: anonymous access may still do (local registries)
+        registry = canonical_registry(image.domain)
+        if registry not in known:
+            known[registry] = logins_for([registry])[0]
+        cred = known[registry].credential
         return client_for(
             image,
             username=cred.username if cred else None,
@@ -81,20 +93,12 @@ def default_client_for(insecure_registries: tuple[str, ...] = ()) -> ClientFacto
 
 
 @contextlib.contextmanager
-def engine_credentials(plan: Plan) -> Iterator[Path | None]:
-    """A throw-away docker config dir with the stored logins of the plan's registries (None when
-    there are none or no keyring); pass it as ``EngineOptions.docker_config``."""
-    from core.credentials import CredentialStore, temporary_docker_config
+def engine_credentials(logins: Sequence[RegistryLogin]) -> Iterator[Path | None]:
+    """A throw-away docker config dir holding the run's logins (None when there are none);
+    pass it as ``EngineOptions.docker_config``. Removed afterwards, also on failure."""
+    from core.credentials import temporary_docker_config
 
-    creds = []
-    try:
-        store = CredentialStore()
-        for domain in dict.fromkeys(image.name.domain for image in plan.images):
-            cred = store.get(domain)
-            if cred is not None:
-                creds.append(cred)
-    except CredentialError:
-        creds = []
+    creds = [login.credential for login in logins if login.credential is not None]
     if not creds:
         yield None
         return
@@ -133,10 +137,14 @@ class Release:
         output: Output = PUSH,
         cancel: threading.Event | None = None,
         report_dir: Path | None = None,
+        logins: Sequence[RegistryLogin] = (),
     ) -> None:
         self.plan = plan
         self.engine = engine
-        self.client_for = client_for or default_client_for(engine.options.insecure_registries)
+        self.logins = tuple(logins)
+        self.client_for = client_for or default_client_for(
+            engine.options.insecure_registries, self.logins
+        )
         self.output = output
         self.cancel_event = cancel or threading.Event()
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
@@ -204,6 +212,9 @@ class Release:
     def _preflight(self) -> _Step:
         """Nothing runs before this passes: copy-mode binaries, the Dockerfile, engine support."""
         plan = self.plan
+        for login in self.logins:
+            cred = login.credential
+            yield CredentialChosen(login.registry, cred.username if cred else None, login.source)
         if plan.mode == "copy":
             from core.binaries import check_dockerfile_copy, require_binaries
 
@@ -466,9 +477,46 @@ def run_release(
     cancel: threading.Event | None = None,
     output: Output = PUSH,
     report_dir: Path | None = None,
+    logins: Sequence[RegistryLogin] = (),
 ) -> Iterator[Event]:
     """The events of one release run; set ``cancel`` to stop it. Always ends with
     ReleaseFinished (preceded by ReleaseFailed when a phase failed)."""
     release = Release(plan, engine, client_for=client_for, output=output, cancel=cancel,
-                      report_dir=report_dir)
+                      report_dir=report_dir, logins=logins)
     return release.events()
+
+
+def release_with_stored_logins(
+    plan: Plan,
+    *,
+    engine: str | None = None,
+    insecure_registries: tuple[str, ...] = (),
+    output: Output = PUSH,
+    cancel: threading.Event | None = None,
+    report_dir: Path | None = None,
+) -> Iterator[Event]:
+    """A release as the CLI and the TUI run it: the stored logins are looked up once, handed to
+    the engine through a throw-away docker config (removed afterwards), and one registry client
+    per host is shared by every phase."""
+    from core.engines.base import EngineOptions, select_engine
+
+    logins = plan_logins(plan)
+    with engine_credentials(logins) as docker_config:
+        options = EngineOptions.from_env(
+            docker_config=docker_config, insecure_registries=insecure_registries
+        )
+        selected = select_engine(None if engine in (None, "auto") else engine, options)
+        clients: dict[str, RegistryClient] = {}
+        factory = default_client_for(insecure_registries, logins)
+
+        def client_for(image: ImageName) -> RegistryClient:
+            if image.api_host not in clients:
+                clients[image.api_host] = factory(image)
+            return clients[image.api_host]
+
+        try:
+            yield from run_release(plan, selected, client_for=client_for, cancel=cancel,
+                                   output=output, report_dir=report_dir, logins=logins)
+        finally:
+            for client in clients.values():
+                client.close()

@@ -139,8 +139,6 @@ class CredentialsScreen(Screen[str | None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        table = self.query_one("#entries", DataTable)
-        table.add_columns("Registry", "Username")
         self.action_refresh()
 
     # ---- actions ------------------------------------------------------------------------
@@ -227,7 +225,9 @@ class CredentialsScreen(Screen[str | None]):
         self.backend = message.backend
         self.query_one("#backend", Static).update(f"keyring: {message.backend}")
         table = self.query_one("#entries", DataTable)
-        table.clear()
+        table.clear(columns=True)  # columns sized here: no width catch-up after the first paint
+        table.add_column("Registry", width=max([8, *(len(reg) for reg, _ in self.entries)]))
+        table.add_column("Username", width=max([8, *(len(user) for _, user in self.entries)]))
         for registry, username in self.entries:
             table.add_row(registry, username, key=f"{registry}/{username}")
         count = len(self.entries)

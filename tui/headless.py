@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from core.events import (
     AliasMoved,
+    CredentialChosen,
     DigestPushed,
     Event,
     LogLine,
@@ -28,8 +29,6 @@ from core.events import (
 
 if TYPE_CHECKING:
     from core.plan import Plan
-    from core.reference import ImageName
-    from core.registry import RegistryClient
 
 
 def format_event(event: Event) -> str | None:
@@ -51,6 +50,9 @@ def format_event(event: Event) -> str | None:
             return f" ✓ {where}{step} {name} ({'cached' if cached else f'{seconds:.1f}s'})"
         case StepFailed(step=step, name=name, error=error):
             return f" ✗ {where}{step} {name}: {error}"
+        case CredentialChosen(registry=registry, username=username, source=source):
+            who = f"{username} from {source}" if username else f"anonymous ({source})"
+            return f"credentials for {registry}: {who}"
         case DigestPushed(image=image, digest=digest):
             return f"pushed {image}@{digest}"
         case VerifyReported(ok=ok, report=report):
@@ -84,37 +86,24 @@ def print_events(events: Iterator[Event], *, as_json: bool, out: TextIO) -> int:
 def run_release_headless(plan: Plan, args: argparse.Namespace) -> int:
     """Run ``plan`` with the engine, registries and output named in ``args``; Ctrl-C cancels
     the build (its process group is stopped) and still prints where the registry is left."""
-    from core.engines.base import EngineOptions, parse_output, select_engine
-    from core.release import default_client_for, engine_credentials, run_release
+    from core.engines.base import parse_output
+    from core.release import release_with_stored_logins
 
-    output = parse_output(getattr(args, "output", None), getattr(args, "load", None))
-    insecure = tuple(getattr(args, "insecure_registry", None) or ())
-    engine_name = getattr(args, "engine", None)
-    engine_name = None if engine_name in (None, "auto") else engine_name
     cancel = threading.Event()
-    with engine_credentials(plan) as docker_config:
-        options = EngineOptions.from_env(docker_config=docker_config, insecure_registries=insecure)
-        engine = select_engine(engine_name, options)
-        clients: dict[str, RegistryClient] = {}
-        factory = default_client_for(insecure)
-
-        def client_for(image: ImageName) -> RegistryClient:
-            """One client per registry host for the whole run (tokens and connections reused)."""
-            if image.api_host not in clients:
-                clients[image.api_host] = factory(image)
-            return clients[image.api_host]
-
-        events = run_release(plan, engine, client_for=client_for, cancel=cancel, output=output)
-        main = threading.current_thread() is threading.main_thread()
-        previous = signal.signal(signal.SIGINT, _cancel_handler(cancel)) if main else None
-        try:
-            return print_events(events, as_json=bool(getattr(args, "json", False)),
-                                out=sys.stdout)
-        finally:
-            if main:
-                signal.signal(signal.SIGINT, previous)
-            for client in clients.values():
-                client.close()
+    events = release_with_stored_logins(
+        plan,
+        engine=getattr(args, "engine", None),
+        insecure_registries=tuple(getattr(args, "insecure_registry", None) or ()),
+        output=parse_output(getattr(args, "output", None), getattr(args, "load", None)),
+        cancel=cancel,
+    )
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, _cancel_handler(cancel)) if main else None
+    try:
+        return print_events(events, as_json=bool(getattr(args, "json", False)), out=sys.stdout)
+    finally:
+        if main:
+            signal.signal(signal.SIGINT, previous)
 
 
 def _cancel_handler(cancel: threading.Event) -> Callable[[int, FrameType | None], None]:

@@ -5,10 +5,15 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import subprocess
 import sys
 import tarfile
+import threading
+import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -89,3 +94,32 @@ def dockyard(
         [sys.executable, "-m", "tui.cli", *args], input=stdin, env=env, cwd=REPO,
         capture_output=True, text=True, timeout=timeout,
     )
+
+
+@contextmanager
+def watch_processes() -> Iterator[dict[int, set[bytes]]]:
+    """Record the cmdline and environ of every process that appears while the block runs."""
+    before = {int(p) for p in os.listdir("/proc") if p.isdigit()}
+    seen: dict[int, set[bytes]] = {}
+    stop = threading.Event()
+
+    def poll() -> None:
+        while not stop.is_set():
+            for name in os.listdir("/proc"):
+                if not name.isdigit() or int(name) in before:
+                    continue
+                for part in ("cmdline", "environ"):
+                    try:
+                        data = Path(f"/proc/{name}/{part}").read_bytes()
+                    except OSError:
+                        continue
+                    seen.setdefault(int(name), set()).add(data)
+            time.sleep(0.002)
+
+    thread = threading.Thread(target=poll, daemon=True)
+    thread.start()
+    try:
+        yield seen
+    finally:
+        stop.set()
+        thread.join()

@@ -9,16 +9,13 @@ import pty
 import select
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from core.credentials import CredentialStore
-from tests.credentials.support import REPO, SECRET, USER, OciImage, dockyard
+from tests.credentials.support import REPO, SECRET, USER, OciImage, dockyard, watch_processes
 from tests.support.registry import RunningRegistry
 
 
@@ -149,35 +146,6 @@ sys.exit(done.returncode)
 """
 
 
-@contextmanager
-def _watch_processes() -> Iterator[dict[int, set[bytes]]]:
-    """Record the cmdline and environ of every process that appears while the block runs."""
-    before = {int(p) for p in os.listdir("/proc") if p.isdigit()}
-    seen: dict[int, set[bytes]] = {}
-    stop = threading.Event()
-
-    def poll() -> None:
-        while not stop.is_set():
-            for name in os.listdir("/proc"):
-                if not name.isdigit() or int(name) in before:
-                    continue
-                for part in ("cmdline", "environ"):
-                    try:
-                        data = Path(f"/proc/{name}/{part}").read_bytes()
-                    except OSError:
-                        continue
-                    seen.setdefault(int(name), set()).add(data)
-            time.sleep(0.002)
-
-    thread = threading.Thread(target=poll, daemon=True)
-    thread.start()
-    try:
-        yield seen
-    finally:
-        stop.set()
-        thread.join()
-
-
 @pytest.mark.e2e
 def test_the_secret_leaks_nowhere(
     store: CredentialStore, cli_env: dict[str, str], home: Path,
@@ -189,7 +157,7 @@ def test_the_secret_leaks_nowhere(
     (user_docker / "config.json").write_text('{"auths": {}}\n')
     needles = [SECRET.encode(), base64.b64encode(f"{USER}:{SECRET}".encode())]
 
-    with _watch_processes() as seen:
+    with watch_processes() as seen:
         login = dockyard("login", auth_registry.host, "-u", USER, "--password-stdin",
                          env=cli_env, stdin=SECRET + "\n")
         push_done = subprocess.run(

@@ -82,6 +82,7 @@ def test_version_all_rules_pass(snap_compare) -> None:
 
     async def ready(pilot) -> None:
         await settle(pilot, lambda: bool(app.screen.rules))
+        await pilot.pause(0.1)  # let the last update lay out and paint
 
     assert snap_compare(app, terminal_size=SIZE, run_before=ready)
 
@@ -108,6 +109,7 @@ def test_images_aliases_and_registry_state(snap_compare, registry) -> None:
 
     async def ready(pilot) -> None:
         await settle(pilot, lambda: IMAGE in app.screen.lookups)
+        await pilot.pause(0.1)  # let the last update lay out and paint
 
     assert snap_compare(app, terminal_size=SIZE, run_before=ready)
 
@@ -118,6 +120,7 @@ def test_platforms_checklist(snap_compare) -> None:
 
     async def ready(pilot) -> None:
         await settle(pilot, lambda: app.screen.info is not None, rounds=500)
+        await pilot.pause(0.1)  # let the last update lay out and paint
 
     assert snap_compare(app, terminal_size=SIZE, run_before=ready)
 
@@ -128,6 +131,7 @@ def test_mode_copy_table(snap_compare) -> None:
 
     async def ready(pilot) -> None:
         await settle(pilot, lambda: app.screen.checks is not None)
+        await pilot.pause(0.1)  # let the last update lay out and paint
 
     assert snap_compare(app, terminal_size=SIZE, run_before=ready)
 
@@ -139,6 +143,7 @@ def test_credentials_without_keyring(snap_compare) -> None:
 
     async def ready(pilot) -> None:
         await settle(pilot, lambda: bool(app.screen.logins))
+        await pilot.pause(0.1)  # let the last update lay out and paint
 
     assert snap_compare(app, terminal_size=SIZE, run_before=ready)
 
@@ -149,6 +154,7 @@ def test_review_plan_and_commands(snap_compare) -> None:
 
     async def ready(pilot) -> None:
         await settle(pilot, lambda: app.screen.plan_draft is not None, rounds=500)
+        await pilot.pause(0.1)  # let the last update lay out and paint
 
     assert snap_compare(app, terminal_size=(120, 50), run_before=ready)
 
@@ -173,6 +179,7 @@ def test_build_finished(snap_compare, monkeypatch: pytest.MonkeyPatch) -> None:
 
     async def ready(pilot) -> None:
         await settle(pilot, lambda: app.screen.done, rounds=500)
+        await pilot.pause(0.1)  # let the last update lay out and paint
 
     assert snap_compare(app, terminal_size=(120, 45), run_before=ready)
 
@@ -192,5 +199,6 @@ def test_summary_verified(snap_compare, registry) -> None:
 
     async def ready(pilot) -> None:
         await settle(pilot, lambda: len(app.screen.sizes) == 2)
+        await pilot.pause(0.1)  # let the last update lay out and paint
 
     assert snap_compare(app, terminal_size=SIZE, run_before=ready)

@@ -1,0 +1,100 @@
+"""A real ``dockyard release --yes`` with a login from the keyring: says which login it used,
+pushes with it, and leaves the secret nowhere."""
+
+from __future__ import annotations
+
+import base64
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from core.credentials import CredentialStore
+from core.registry import RegistryClient
+from tests.credentials.support import SECRET, USER, dockyard, watch_processes
+from tests.support.elf import write_elf
+from tests.support.gitrepo import git, make_repo
+from tests.support.registry import RunningRegistry
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def podman_env(cli_env: dict[str, str]) -> Iterator[dict[str, str]]:
+    """podman storage of its own (a short path: podman refuses a long runroot), vfs + chroot."""
+    if shutil.which("podman") is None:
+        pytest.skip("podman is not installed (Debian package podman)")
+    root = Path(tempfile.mkdtemp(prefix="dy-cred-"))
+    env = {**cli_env, "DOCKYARD_PODMAN_STORAGE_DRIVER": "vfs",
+           "DOCKYARD_PODMAN_ISOLATION": "chroot", "DOCKYARD_PODMAN_ROOT": str(root)}
+    yield env
+    subprocess.run(["podman", "--storage-driver", "vfs", "--root", str(root / "root"),
+                    "--runroot", str(root / "runroot"), "system", "reset", "--force"],
+                   capture_output=True, check=False)
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def _project(root: Path) -> Path:
+    make_repo(root)
+    (root / "Dockerfile").write_text(
+        "FROM scratch\nARG TARGETARCH\nCOPY dist/${TARGETARCH}/app /app\n")
+    write_elf(root / "dist/amd64/app", "x86-64")
+    write_elf(root / "dist/arm64/app", "aarch64")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "project")
+    git(root, "tag", "-a", "v1.0.0", "-m", "v1.0.0")
+    return root
+
+
+def test_release_uses_and_names_the_stored_login_and_leaks_nothing(
+    store: CredentialStore, podman_env: dict[str, str], home: Path, tmp_path: Path,
+    auth_registry: RunningRegistry,
+) -> None:
+    project = _project(tmp_path / "project")
+    image = f"{auth_registry.host}/creds/app"
+    needles = [SECRET.encode(), base64.b64encode(f"{USER}:{SECRET}".encode())]
+    with watch_processes() as seen:
+        login = dockyard("login", auth_registry.host, "-u", USER, "--password-stdin",
+                         env=podman_env, stdin=SECRET + "\n")
+        release = dockyard("release", "--yes", "--engine", "podman", "--repo", str(project),
+                           "--image", image, "--platform", "linux/amd64,linux/arm64",
+                           "--mode", "copy", "--binary", "dist/{arch}/app", env=podman_env,
+                           timeout=300)
+    assert login.returncode == 0, login.stderr
+    assert release.returncode == 0, release.stdout + release.stderr
+    assert f"credentials for {auth_registry.host}: {USER} from the keyring" in release.stdout
+
+    client = RegistryClient(auth_registry.host, username=USER, secret=SECRET)
+    version = client.head_manifest("creds/app", "1.0.0")
+    latest = client.head_manifest("creds/app", "latest")
+    assert version is not None and latest is not None and version.digest == latest.digest
+
+    cmdlines = [data for datas in seen.values() for data in datas]
+    assert any(b"podman" in c and b"manifest\0push" in c for c in cmdlines)
+    outputs = [s.encode() for s in (login.stdout, login.stderr, release.stdout, release.stderr)]
+    files = [p.read_bytes() for p in home.rglob("*") if p.is_file()]
+    assert any(p.suffix == ".json" for p in (home / ".local/state/dockyard/runs").iterdir())
+    hits = [where for where, blobs in (("output", outputs), ("process", cmdlines),
+                                       ("HOME", files)) for blob in blobs for needle in needles
+            if needle in blob]
+    assert hits == []
+    assert not (home / ".docker" / "config.json").exists()
+    assert list(Path(os.environ["XDG_RUNTIME_DIR"]).iterdir()) == []
+
+
+def test_release_without_a_stored_login_says_anonymous_and_is_refused_by_the_registry(
+    store: CredentialStore, podman_env: dict[str, str], tmp_path: Path,
+    auth_registry: RunningRegistry,
+) -> None:
+    project = _project(tmp_path / "project")
+    release = dockyard("release", "--yes", "--engine", "podman", "--repo", str(project),
+                       "--image", f"{auth_registry.host}/creds/anon",
+                       "--platform", "linux/amd64", "--mode", "copy",
+                       "--binary", "dist/{arch}/app", env=podman_env, timeout=300)
+    assert release.returncode == 1
+    assert f"credentials for {auth_registry.host}: anonymous (no stored login)" in release.stdout
+    assert "release FAILED in phase resolve" in release.stdout
