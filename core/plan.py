@@ -53,6 +53,8 @@ class Plan:
     binary_template: str | None = None
     binaries: tuple[BinaryCheck, ...] = ()
     build: BuildOptions = field(default_factory=BuildOptions)
+    engine: str = "auto"  # "auto" | "buildx" | "podman": how, kept with what, so the dry
+    # run shows the commands the run will use
 
     def to_dict(self, steps: Sequence[Sequence[str]] = ()) -> dict[str, Any]:
         """JSON-able form; ``steps`` are the engine's commands, in the order they would run."""
@@ -95,6 +97,7 @@ class Plan:
                 "provenance": self.build.provenance,
                 "sbom": self.build.sbom,
             },
+            "engine": self.engine,
             "steps": [list(step) for step in steps],
         }
 
@@ -113,6 +116,7 @@ class PlanRequest:
     context: str | None = None
     build: BuildOptions = field(default_factory=BuildOptions)
     tag_policy: TagPolicy | None = None
+    engine: str | None = None
 
 
 def parse_build_arg(text: str) -> tuple[str, str]:
@@ -181,6 +185,7 @@ def make_plan(request: PlanRequest) -> Plan:
         binary_template=merged.binary if mode == "copy" else None,
         binaries=binaries,
         build=merged.build,
+        engine=merged.engine or "auto",
     )
 
 
@@ -194,6 +199,7 @@ def _merge(request: PlanRequest, config: ProjectConfig) -> PlanRequest:
         binary=request.binary or config.binary,
         dockerfile=request.dockerfile or config.dockerfile,
         context=request.context or config.context,
+        engine=request.engine or config.engine,
     )
 
 

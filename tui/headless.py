@@ -92,7 +92,7 @@ def run_release_headless(plan: Plan, args: argparse.Namespace) -> int:
     cancel = threading.Event()
     events = release_with_stored_logins(
         plan,
-        engine=getattr(args, "engine", None),
+        engine=plan.engine,
         insecure_registries=tuple(getattr(args, "insecure_registry", None) or ()),
         output=parse_output(getattr(args, "output", None), getattr(args, "load", None)),
         cancel=cancel,

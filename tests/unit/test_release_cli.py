@@ -330,3 +330,31 @@ def test_usage_errors_are_one_line_in_a_real_process(tmp_path: Path) -> None:
         assert done.returncode == 2
         assert done.stdout == ""
         assert done.stderr.startswith("error: ") and done.stderr.count("\n") == 1, done.stderr
+
+
+def test_engine_from_config_and_flag_picks_the_commands(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    if shutil.which("podman") is None:
+        pytest.skip("podman is not installed (scripts/test installs it)")
+    cases = (('engine = "podman"\n', ()), ('engine = "buildx"\n', ("--engine", "podman")))
+    for toml, flag in cases:
+        project = make_project(tmp_path / f"app{len(flag)}", "v1.0.0", toml=toml)
+        code, out, err = run_cli(capsys, "release", "--dry-run", "--json", "--repo",
+                                 str(project), *IMG, *PLAT, *flag)
+        assert (code, err) == (0, "")
+        plan = json.loads(out)
+        assert plan["engine"] == "podman"
+        assert all(step[0] in ("podman", "registry-put-manifest") for step in plan["steps"])
+        assert any("build" in step for step in plan["steps"])
+
+
+def test_an_unusable_engine_asked_for_by_name_is_refused(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    if subprocess.run(["docker", "buildx", "version"], capture_output=True).returncode == 0:
+        pytest.skip("docker buildx works on this machine")
+    code, out, err = run_cli(capsys, "release", "--dry-run", "--repo", str(project), *IMG, *PLAT,
+                             "--engine", "buildx")
+    assert (code, out) == (2, "")
+    assert err.startswith("error: engine: docker buildx is not usable") and err.count("\n") == 1

@@ -33,8 +33,9 @@ def register(subparsers: Any) -> None:
                         help="copy mode: binary path template, e.g. dist/{arch}/app")
     parser.add_argument("--dockerfile", metavar="PATH", help="Dockerfile (default: Dockerfile)")
     parser.add_argument("--context", metavar="DIR", help="build context (default: .)")
-    parser.add_argument("--engine", choices=("auto", "buildx", "podman"), default="auto",
-                        help="build engine (default: buildx when available, else podman)")
+    parser.add_argument("--engine", choices=("auto", "buildx", "podman"),
+                        help="build engine (default: dockyard.toml, else buildx when available, "
+                        "else podman)")
     parser.add_argument("--cache-from", metavar="REF", help="registry cache to read")
     parser.add_argument("--cache-to", metavar="REF", help="registry cache to write")
     parser.add_argument("--build-arg", action="append", default=[], metavar="KEY=VALUE")
@@ -61,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     output = parse_output(args.output, args.load)
     options = EngineOptions.from_env(insecure_registries=tuple(args.insecure_registry))
     if args.dry_run:
-        steps = plan_steps(plan, args.engine, output, options)
+        steps = plan_steps(plan, plan.engine, output, options)
         if args.json:
             json.dump(plan.to_dict(steps), sys.stdout, indent=2)
             sys.stdout.write("\n")
@@ -89,6 +90,7 @@ def request_from_args(args: argparse.Namespace) -> Any:
         binary=args.binary,
         dockerfile=args.dockerfile,
         context=args.context,
+        engine=args.engine,
         build=BuildOptions(
             cache_from=args.cache_from,
             cache_to=args.cache_to,
