@@ -40,7 +40,7 @@ _RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 _CHALLENGE_PARAM = re.compile(r'(\w+)=(?:"([^"]*)"|([^,\s]*))')
 _LINK_NEXT = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?')
-_MAX_BLOB = 8 * 1024 * 1024  # image configs are kilobytes; refuse to buffer a layer by mistake
+_MAX_BLOB = 8 * 1024 * 1024  # image configs are kilobytes; a layer digest here is a mistake
 
 
 @dataclass(frozen=True)
@@ -96,9 +96,11 @@ def parse_challenge(header: str) -> tuple[str, dict[str, str]]:
 class RegistryClient:
     """One registry host. Not for concurrent use from several threads (one worker at a time).
 
-    Plain http is used for loopback hosts (a local test registry) unless ``ca_file`` is given,
-    and for hosts marked ``insecure`` when https fails; everything else is verified https.
-    ``request_count`` counts every HTTP request sent, retries and token requests included.
+    https first, always. Loopback hosts (a local test registry) and hosts marked ``insecure``
+    fall back to plain http when the server does not speak TLS at all, as docker does; a
+    certificate that fails verification never falls back. ``insecure`` also skips certificate
+    verification. ``request_count`` counts every HTTP request sent, retries and token requests
+    included (the failed TLS probe of a plain-http registry is not an HTTP request).
     """
 
     def __init__(
@@ -127,8 +129,8 @@ class RegistryClient:
         self._sleep = sleep
         self.request_count = 0
         self._host_only = urlsplit(f"//{host}").hostname or host
-        self._scheme = "http" if is_loopback(host) and ca_file is None else "https"
-        self._may_fall_back = insecure and self._scheme == "https" and ca_file is None
+        self._scheme = "https"
+        self._may_fall_back = (insecure or is_loopback(host)) and ca_file is None
         verify: ssl.SSLContext | bool
         if ca_file is not None:
             verify = ssl.create_default_context(cafile=str(ca_file))
@@ -295,8 +297,7 @@ class RegistryClient:
     ) -> httpx.Response:
         """Send with retries; on a 401 answer the challenge once and send again."""
         scope = f"repository:{repo}:{'pull,push' if push else 'pull'}" if repo else ""
-        url = urljoin(self.base_url, path)
-        response = self._send(method, url, repo, headers, params, content, scope)
+        response = self._send(method, path, repo, headers, params, content, scope)
         if response.status_code == 401 and authenticate:
             self._remember_challenge(response)
             _, challenge = parse_challenge(response.headers.get("WWW-Authenticate", ""))
@@ -305,13 +306,13 @@ class RegistryClient:
                 return response
             if self._auth_scheme == "bearer":
                 self._tokens.pop(scope, None)
-            response = self._send(method, url, repo, headers, params, content, scope)
+            response = self._send(method, path, repo, headers, params, content, scope)
         return response
 
     def _send(
         self,
         method: str,
-        url: str,
+        path: str,
         repo: str | None,
         headers: dict[str, str] | None,
         params: dict[str, str] | None,
@@ -322,6 +323,7 @@ class RegistryClient:
         authorization = self._authorization(scope, repo)
         if authorization is not None:
             merged["Authorization"] = authorization
+        url = urljoin(self.base_url, path)  # the scheme may have fallen back to http meanwhile
         request = self._http.build_request(method, url, headers=merged, params=params,
                                            content=content)
         return self._with_retries(request, repo)
@@ -330,20 +332,22 @@ class RegistryClient:
         what = f"{request.method} {request.url.path}"
         attempt = 0
         while True:
-            self.request_count += 1
             try:
                 response = self._http.send(request)
             except httpx.TransportError as err:
-                if _is_tls_failure(err):
-                    if not self._may_fall_back or request.url.host != self._host_only:
+                tls = _tls_failure(err)
+                if tls is not None:
+                    if (isinstance(tls, ssl.SSLCertVerificationError) or not self._may_fall_back
+                            or request.url.host != self._host_only):
                         raise self._tls_error(repo, err) from None
-                    # Marked insecure and not speaking TLS: plain http, as docker does.
+                    # Loopback or marked insecure, and no TLS there: plain http, as docker does.
                     self._may_fall_back = False
                     self._scheme = "http"
                     request = self._http.build_request(
                         request.method, request.url.copy_with(scheme="http"),
                         headers=request.headers, content=request.content)
                     continue
+                self.request_count += 1
                 if attempt >= self.max_retries:
                     raise RegistryError(
                         f"{self._where(repo)}: {what} failed after {attempt + 1} attempts "
@@ -351,6 +355,7 @@ class RegistryClient:
                         "check the registry is reachable, then retry") from None
                 delay = self.backoff * 2**attempt
             else:
+                self.request_count += 1
                 if response.status_code not in _RETRY_STATUS:
                     return response
                 if attempt >= self.max_retries:
@@ -505,10 +510,11 @@ def _next_link(response: httpx.Response) -> str | None:
     return f"{target.path}?{target.query}" if target.query else target.path
 
 
-def _is_tls_failure(err: BaseException) -> bool:
+def _tls_failure(err: BaseException) -> ssl.SSLError | None:
+    """The ssl error underneath an httpx transport error, if that is what it was."""
     seen: BaseException | None = err
     while seen is not None:
         if isinstance(seen, ssl.SSLError):
-            return True
+            return seen
         seen = seen.__cause__ or seen.__context__
-    return False
+    return None

@@ -264,7 +264,11 @@ def _check_platform(
     client: RegistryClient, repo: str, name: str, tag: str, entry: IndexEntry,
     problems: list[str],
 ) -> PlatformResult:
-    child = client.get_manifest(repo, entry.digest)
+    child = client.find_manifest(repo, entry.digest)
+    if child is None:
+        problem = f"{name}:{tag} {entry.platform} entry points at a missing manifest"
+        problems.append(problem)
+        return PlatformResult(str(entry.platform), entry.digest, None, False, problem)
     if child.media_type not in IMAGE_TYPES:
         problem = f"{name}:{tag} {entry.platform} entry is {child.media_type}, not an image"
         problems.append(problem)

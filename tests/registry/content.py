@@ -12,8 +12,10 @@ import gzip
 import hashlib
 import io
 import json
+import ssl
 import tarfile
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -46,7 +48,8 @@ class Pusher:
     """Pushes blobs and manifests to ``base_url`` (the registry or a proxy in front of it)."""
 
     def __init__(self, base_url: str, auth: tuple[str, str] | None = None,
-                 verify: Any = True) -> None:
+                 ca_file: Path | None = None) -> None:
+        verify = ssl.create_default_context(cafile=str(ca_file)) if ca_file else True
         self.http = httpx.Client(base_url=base_url, auth=auth, verify=verify, timeout=30)
 
     def close(self) -> None:
@@ -56,7 +59,9 @@ class Pusher:
         digest = digest_of(data)
         start = self.http.post(f"/v2/{repo}/blobs/uploads/")
         assert start.status_code == 202, start.text
-        done = self.http.put(start.headers["Location"], params={"digest": digest}, content=data,
+        location = start.headers["Location"]  # carries upload state in its query: keep it
+        separator = "&" if "?" in location else "?"
+        done = self.http.put(f"{location}{separator}digest={digest}", content=data,
                              headers={"Content-Type": "application/octet-stream"})
         assert done.status_code == 201, done.text
         return digest
@@ -118,11 +123,10 @@ class Pusher:
         entries: list[dict[str, Any]] = []
         attestations: list[dict[str, Any]] = []
         for text in platforms:
-            os, arch, variant = (text.split("/") + [""])[:3]
+            os, arch, variant = _triple(text)
             claimed = (lie or {}).get(text)
-            config_platform = tuple((claimed.split("/") + [""])[:3]) if claimed else None
             image = self.image(repo, os, arch, variant,
-                               config_platform=config_platform)  # type: ignore[arg-type]
+                               config_platform=_triple(claimed) if claimed else None)
             platform = {"architecture": arch, "os": os}
             if variant:
                 platform["variant"] = variant
@@ -142,6 +146,11 @@ class Pusher:
         done = self.http.put(f"/v2/{repo}/manifests/{tag}", content=pushed.raw,
                              headers={"Content-Type": pushed.media_type})
         assert done.status_code == 201, done.text
+
+
+def _triple(text: str) -> tuple[str, str, str]:
+    os, arch, variant = [*text.split("/"), ""][:3]
+    return os, arch, variant
 
 
 def _layer(payload: bytes) -> bytes:

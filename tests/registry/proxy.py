@@ -37,6 +37,7 @@ class Fault:
     path_contains: str = ""
     headers: dict[str, str] = field(default_factory=dict)
     reset: bool = False
+    tamper: bool = False  # forward, but alter one byte of the answer's body
 
     def matches(self, method: str, path: str) -> bool:
         return (self.times > 0 and (self.method is None or self.method == method)
@@ -150,10 +151,13 @@ class FaultProxy(_Background):
     """
 
     def __init__(self, upstream: str, *, bind: str = "127.0.0.1",
-                 bearer: TokenServer | None = None) -> None:
+                 bearer: TokenServer | None = None, paginate: bool = False) -> None:
         super().__init__(_ProxyHandler, bind)
         self.upstream = upstream
         self.bearer = bearer
+        # distribution 2.8 ignores ?n= on tag lists; distribution 3, Docker Hub and GHCR page
+        # them (sorted, ``last=``, ``Link: <...>; rel="next"``). This plays that part.
+        self.paginate = paginate
         self.faults: list[Fault] = []
         self.seen: list[Seen] = []
         self.lock = threading.Lock()
@@ -192,6 +196,7 @@ class FaultProxy(_Background):
 
 class _ProxyHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out in two writes: no 40 ms stalls
 
     def log_message(self, *args: object) -> None:
         pass
@@ -220,7 +225,7 @@ class _ProxyHandler(BaseHTTPRequestHandler):
             self.close_connection = True
             self.connection.close()
             return
-        if fault is not None:
+        if fault is not None and not fault.tamper:
             seen(fault.status)
             self._reply(fault.status, dict(fault.headers), b'{"errors":[{"code":"INJECTED",'
                         b'"message":"fault injected by the test proxy"}]}')
@@ -229,6 +234,10 @@ class _ProxyHandler(BaseHTTPRequestHandler):
             seen(401)
             return
         status, headers, data = self._forward(proxy.upstream, body)
+        if proxy.paginate and status == 200 and "/tags/list" in self.path:
+            headers, data = self._page(headers, data)
+        if fault is not None and data:
+            data = data[:-1] + bytes([data[-1] ^ 0x20])
         seen(status)
         self._reply(status, headers, data)
 
@@ -252,6 +261,20 @@ class _ProxyHandler(BaseHTTPRequestHandler):
         self._reply(401, {"WWW-Authenticate": challenge, "Content-Type": "application/json"},
                     b'{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}')
         return False
+
+    def _page(self, headers: dict[str, str], data: bytes) -> tuple[dict[str, str], bytes]:
+        url = urlsplit(self.path)
+        query = parse_qs(url.query)
+        if "n" not in query:
+            return headers, data
+        size, last = int(query["n"][0]), query.get("last", [""])[0]
+        listing = json.loads(data)
+        tags = sorted(t for t in listing.get("tags") or [] if t > last)
+        listing["tags"] = tags[:size]
+        headers = {k: v for k, v in headers.items() if k.lower() != "content-length"}
+        if len(tags) > size:
+            headers["Link"] = f'<{url.path}?n={size}&last={tags[size - 1]}>; rel="next"'
+        return headers, json.dumps(listing).encode()
 
     def _forward(self, upstream: str, body: bytes) -> tuple[int, dict[str, str], bytes]:
         host, port = upstream.rsplit(":", 1)

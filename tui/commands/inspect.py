@@ -1,0 +1,139 @@
+"""``dockyard inspect IMAGE[:TAG]``: what is published, read straight from the registry API."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from core.errors import DockyardError
+
+if TYPE_CHECKING:
+    from core.reference import ImageName
+    from core.registry import RegistryClient
+
+DEFAULT_RESOLVE = 20
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "inspect",
+        help="show a published image: digest, platforms, attestations (or its tags)",
+        description="Show what a registry holds for IMAGE:TAG (or IMAGE@DIGEST): digest, media "
+        "type, platforms with their manifest digests, and attestation entries. Without a tag, "
+        "list the repository's tags and the digests of the first --resolve of them.",
+    )
+    parser.add_argument("image", metavar="IMAGE[:TAG]", help="e.g. ghcr.io/acme/app:1.2.3")
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.add_argument("--insecure-registry", action="append", default=[], metavar="HOST",
+                        help="allow plain http / unverified TLS to this registry "
+                        "(loopback is always allowed)")
+    parser.add_argument("--ca-file", type=Path, metavar="PEM",
+                        help="CA certificate of a registry with a private CA")
+    parser.add_argument("--resolve", type=int, default=DEFAULT_RESOLVE, metavar="N",
+                        help=f"without a tag: HEAD at most N tags for their digests "
+                        f"(default {DEFAULT_RESOLVE}, 0 for none)")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from core.reference import parse_reference
+    from core.registry import client_for
+
+    if args.resolve < 0:
+        raise DockyardError(f"--resolve {args.resolve} is negative", "use 0 or more",
+                            field="inspect")
+    reference = parse_reference(args.image)
+    username, secret = _stored_login(reference.name)
+    with client_for(reference.name, username=username, secret=secret,
+                    insecure_registries=args.insecure_registry, ca_file=args.ca_file) as client:
+        ref = reference.digest or reference.tag
+        if ref is None:
+            data = _tags(client, reference.name, args.resolve)
+        else:
+            data = _describe(client, reference.name, ref)
+    if args.json:
+        json.dump(data, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        sys.stdout.write(_text(data))
+    return 0
+
+
+def _stored_login(name: ImageName) -> tuple[str | None, str | None]:
+    """The saved login for the registry, if any; an unusable keyring means anonymous."""
+    from core.credentials import CredentialStore
+    from core.errors import CredentialError
+
+    try:
+        credential = CredentialStore().get(name.domain)
+    except CredentialError:
+        return None, None
+    return (credential.username, credential.secret) if credential else (None, None)
+
+
+def _describe(client: RegistryClient, name: ImageName, ref: str) -> dict[str, Any]:
+    from core.verify import config_platform, summarize_index
+
+    manifest = client.get_manifest(name.path, ref)
+    shown = f"{name}@{ref}" if ref.startswith("sha256:") else name.with_tag(ref)
+    data: dict[str, Any] = {"image": shown, "digest": manifest.digest,
+                            "media_type": manifest.media_type, "size": len(manifest.raw)}
+    if manifest.is_index:
+        summary = summarize_index(manifest.json)
+        data["platforms"] = [{"platform": str(e.platform), "digest": e.digest}
+                             for e in summary.entries]
+        data["attestations"] = [a.to_dict() for a in summary.attestations]
+        data["problems"] = list(summary.problems)
+    else:
+        digest = (manifest.json.get("config") or {}).get("digest")
+        platform = (config_platform(client.get_blob_json(name.path, digest))
+                    if isinstance(digest, str) else None)
+        data["platforms"] = [{"platform": str(platform) if platform else None,
+                              "digest": manifest.digest}]
+        data["attestations"] = []
+        data["problems"] = []
+    return data
+
+
+def _tags(client: RegistryClient, name: ImageName, resolve: int) -> dict[str, Any]:
+    tags = sorted(client.list_tags(name.path), key=_natural)
+    rows: list[dict[str, Any]] = []
+    for position, tag in enumerate(tags):
+        row: dict[str, Any] = {"tag": tag, "digest": None, "media_type": None}
+        if position < resolve:
+            head = client.head_manifest(name.path, tag)
+            if head is not None:
+                row.update(digest=head.digest, media_type=head.media_type)
+        rows.append(row)
+    return {"image": str(name), "tags": rows, "unresolved": max(len(tags) - resolve, 0)}
+
+
+def _natural(tag: str) -> list[tuple[int, int | str]]:
+    """1.10 after 1.9: numbers compare as numbers."""
+    return [(0, int(part)) if part.isdigit() else (1, part)
+            for part in re.split(r"(\d+)", tag) if part]
+
+
+def _text(data: dict[str, Any]) -> str:
+    lines = [data["image"]]
+    if "tags" in data:
+        width = max((len(row["tag"]) for row in data["tags"]), default=0)
+        lines += [f"  {row['tag']:<{width}}  {row['digest'] or '-'}" for row in data["tags"]]
+        if not data["tags"]:
+            lines.append("  (no tags)")
+        if data["unresolved"]:
+            lines.append(f"  ({data['unresolved']} tags not resolved; raise --resolve)")
+        return "\n".join(lines) + "\n"
+    lines += [f"  digest        {data['digest']}", f"  media type    {data['media_type']}",
+              f"  platforms     {len(data['platforms'])}"]
+    width = max((len(str(p["platform"])) for p in data["platforms"]), default=0)
+    lines += [f"    {p['platform'] or '(none)':<{width}}  {p['digest']}" for p in data["platforms"]]
+    lines.append(f"  attestations  {len(data['attestations'])}")
+    lines += [f"    {a['digest']}  {a['kind']} for {a['refers_to'] or '-'}"
+              for a in data["attestations"]]
+    lines += [f"  problem: {problem}" for problem in data["problems"]]
+    return "\n".join(lines) + "\n"
