@@ -36,6 +36,7 @@ from core.plan import BuildOptions, Plan, PlanRequest, make_plan
 from core.reference import ImageName
 from core.registry import RegistryClient
 from core.release import run_release
+from tests.registry.proxy import Fault, FaultProxy, running
 from tests.support.elf import write_elf
 from tests.support.gitrepo import git, make_repo
 from tests.support.registry import RunningRegistry
@@ -368,3 +369,66 @@ def test_cancel_stops_the_real_build_and_moves_nothing(
     assert _processes_with(str(podman.options.podman_root)) == []  # no podman left either
     assert digest(registry, "e2e/cancel", "1.0.0") is None
     assert digest(registry, "e2e/cancel", "latest") is None
+
+
+# -- the registry misbehaving: a fault-injecting proxy between dockyard and the real registry --
+
+
+def run_through(proxy: FaultProxy, plan: Plan, engine: object, tmp_path: Path) -> list[Event]:
+    """Release with every registry call of dockyard's own going through ``proxy`` (the engine
+    still pushes to the registry directly); retries back off for 10 ms instead of seconds."""
+
+    def client_for(name: ImageName) -> RegistryClient:
+        return RegistryClient(proxy.host, backoff=0.01, max_retries=3)
+
+    events = run_release(plan, engine, client_for=client_for,  # type: ignore[arg-type]
+                         report_dir=tmp_path / "reports")
+    return list(events)
+
+
+def test_transient_registry_faults_are_retried_and_the_release_verifies(
+    project: Callable[..., Path], registry: RunningRegistry, podman: PodmanEngine,
+    tmp_path: Path,
+) -> None:
+    root = project()
+    release_tag(root, "v1.0.0")
+    image = f"{registry.host}/e2e/flaky"
+    with running(FaultProxy(registry.host)) as proxy:
+        proxy.inject(Fault(429, method="HEAD", path_contains="/manifests/",
+                           headers={"Retry-After": "1"}))
+        proxy.inject(Fault(500, method="GET", path_contains="/manifests/"))
+        proxy.inject(Fault(reset=True, method="PUT", path_contains="/manifests/"))
+        events = run_through(proxy, plan_for(root, image), podman, tmp_path)
+        statuses = [seen.status for seen in proxy.requests()]
+    assert finished(events).ok, [e for e in events if isinstance(e, ReleaseFailed)]
+    assert {429, 500, 0} <= set(statuses)  # each fault was really served, then retried
+    version = digest(registry, "e2e/flaky", "1.0.0")
+    assert version is not None
+    for tag in ("1.0", "1", "latest"):
+        assert digest(registry, "e2e/flaky", tag) == version
+
+
+def test_a_registry_failing_during_verification_moves_no_alias(
+    project: Callable[..., Path], registry: RunningRegistry, podman: PodmanEngine,
+    tmp_path: Path,
+) -> None:
+    root = project()
+    release_tag(root, "v1.0.0")
+    image = f"{registry.host}/e2e/verify-down"
+    assert finished(run(plan_for(root, image), podman, tmp_path)).ok
+    before = {t: digest(registry, "e2e/verify-down", t) for t in ("1.0.0", "1.0", "1", "latest")}
+    release_tag(root, "v1.1.0", change="next")
+    with running(FaultProxy(registry.host)) as proxy:
+        # every manifest GET fails: resolving (HEAD) works, verification (GET) cannot
+        proxy.inject(Fault(500, times=10_000, method="GET", path_contains="/manifests/"))
+        events = run_through(proxy, plan_for(root, image), podman, tmp_path)
+        failed_gets = [s for s in proxy.requests("GET") if s.status == 500]
+    failed = failure(events)
+    assert failed.phase == "verify"
+    assert "500" in failed.error
+    assert "1.1.0" in failed.registry_state and "unchanged" in failed.registry_state
+    assert len(failed_gets) == 4  # the first try and max_retries=3 retries, then it gave up
+    assert not [e for e in events if isinstance(e, AliasMoved)]
+    after = {t: digest(registry, "e2e/verify-down", t) for t in before}
+    assert after == before
+    assert digest(registry, "e2e/verify-down", "1.1.0") not in (None, before["latest"])
