@@ -35,6 +35,9 @@ from core.errors import CredentialError, RegistryError
 if TYPE_CHECKING:
     from keyring.backend import KeyringBackend
 
+    from core.reference import ImageName
+    from core.registry import RegistryClient
+
 T = TypeVar("T")
 
 DEFAULT_SERVICE = "dockyard"
@@ -399,6 +402,28 @@ def logins_for(
             continue
         logins.append(RegistryLogin(registry, cred, source if cred else "no stored login"))
     return logins
+
+
+def logged_in_client(
+    image: ImageName,
+    *,
+    insecure_registries: Iterable[str] = (),
+    ca_file: Path | None = None,
+    login: RegistryLogin | None = None,
+) -> RegistryClient:
+    """A client for the image's registry with its stored login (anonymous when there is none
+    or no usable keyring: public and local registries still answer)."""
+    from core.registry import client_for
+
+    chosen = login or logins_for([image.domain])[0]
+    cred = chosen.credential
+    return client_for(
+        image,
+        username=cred.username if cred else None,
+        secret=cred.secret if cred else None,
+        insecure_registries=insecure_registries,
+        ca_file=ca_file,
+    )
 
 
 def login(

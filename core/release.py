@@ -72,22 +72,13 @@ def default_client_for(
     insecure_registries: tuple[str, ...] = (), logins: Sequence[RegistryLogin] | None = None
 ) -> ClientFactory:
     """Registry clients logged in with the run's stored credential for their registry."""
-    from core.credentials import canonical_registry, logins_for
-    from core.registry import client_for
+    from core.credentials import canonical_registry, logged_in_client
 
     known = {login.registry: login for login in logins or ()}
 
     def make(image: ImageName) -> RegistryClient:
-        registry = canonical_registry(image.domain)
-        if registry not in known:
-            known[registry] = logins_for([registry])[0]
-        cred = known[registry].credential
-        return client_for(
-            image,
-            username=cred.username if cred else None,
-            secret=cred.secret if cred else None,
-            insecure_registries=insecure_registries,
-        )
+        login = known.get(canonical_registry(image.domain))
+        return logged_in_client(image, insecure_registries=insecure_registries, login=login)
 
     return make
 

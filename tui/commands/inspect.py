@@ -40,16 +40,15 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from core.credentials import logged_in_client
     from core.reference import parse_reference
-    from core.registry import client_for
 
     if args.resolve < 0:
         raise DockyardError(f"--resolve {args.resolve} is negative", "use 0 or more",
                             field="inspect")
     reference = parse_reference(args.image)
-    username, secret = _stored_login(reference.name)
-    with client_for(reference.name, username=username, secret=secret,
-                    insecure_registries=args.insecure_registry, ca_file=args.ca_file) as client:
+    with logged_in_client(reference.name, insecure_registries=args.insecure_registry,
+                          ca_file=args.ca_file) as client:
         ref = reference.digest or reference.tag
         if ref is None:
             data = _tags(client, reference.name, args.resolve)
@@ -61,18 +60,6 @@ def run(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(_text(data))
     return 0
-
-
-def _stored_login(name: ImageName) -> tuple[str | None, str | None]:
-    """The saved login for the registry, if any; an unusable keyring means anonymous."""
-    from core.credentials import CredentialStore
-    from core.errors import CredentialError
-
-    try:
-        credential = CredentialStore().get(name.domain)
-    except CredentialError:
-        return None, None
-    return (credential.username, credential.secret) if credential else (None, None)
 
 
 def _describe(client: RegistryClient, name: ImageName, ref: str) -> dict[str, Any]:
