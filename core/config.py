@@ -123,9 +123,25 @@ def _parse(text: str, name: str) -> ProjectConfig:
             values["tags"] = _tags(value, where)
         elif key in _LISTS:
             values[key] = _string_list(value, (key,), where)
+            _check_values(key, values[key], where)
         else:
             values[key] = _string(value, (key,), where)
     return ProjectConfig(**values)
+
+
+def _check_values(key: str, items: tuple[str, ...], where: _Locator) -> None:
+    """Images and platforms are checked here so a bad one is reported at its line."""
+    from core.platforms import parse_platforms
+    from core.reference import parse_image_name
+
+    try:
+        if key == "images":
+            for item in items:
+                parse_image_name(item)
+        elif key == "platforms":
+            parse_platforms(items)
+    except DockyardError as err:
+        raise where.error((key,), err.problem, err.valid) from None
 
 
 def _tags(value: object, where: _Locator) -> TagPolicy:

@@ -20,6 +20,7 @@ from core.config import (
     save_config,
 )
 from core.errors import ConfigError
+from core.platforms import KNOWN_PLATFORMS
 from core.tags import TagPolicy
 
 FULL = """\
@@ -218,12 +219,17 @@ def test_save_refuses_what_load_would_refuse(tmp_path: Path) -> None:
 
 
 _text = st.text(min_size=1, max_size=20)
-_texts = st.lists(_text, max_size=4).map(tuple)
 _tag = st.from_regex(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,20}", fullmatch=True)
+# images and platforms are validated on load, so they are drawn from valid values
+_images = st.lists(
+    st.from_regex(r"(ghcr\.io/|127\.0\.0\.1:5000/)?[a-z0-9]{1,8}(/[a-z0-9]{1,8}){0,2}",
+                  fullmatch=True), max_size=3, unique=True).map(tuple)
+_platforms = st.lists(st.sampled_from([str(p) for p in KNOWN_PLATFORMS]), max_size=4,
+                      unique=True).map(tuple)
 configs = st.builds(
     ProjectConfig,
-    images=_texts,
-    platforms=_texts,
+    images=_images,
+    platforms=_platforms,
     mode=st.none() | st.sampled_from(MODES),
     binary=st.none() | _text,
     dockerfile=st.none() | _text,

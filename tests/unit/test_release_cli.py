@@ -288,6 +288,10 @@ BAD: list[tuple[str, Callable[[Path], None] | None, tuple[str, ...], str]] = [
      "config"),
     ("config-wrong-type", _untracked_ok(_toml('platforms = "linux/amd64"\n')), IMG, "config"),
     ("config-bad-mode", _untracked_ok(_toml('mode = "docker"\n')), (*IMG, *PLAT), "config"),
+    ("config-bad-platform", _untracked_ok(_toml('mode = "build"\nplatforms = ["linux/sparc"]\n')),
+     IMG, "config"),
+    ("config-bad-image", _untracked_ok(_toml('images = ["ghcr.io/acme/app:1.0"]\n')), PLAT,
+     "config"),
     ("config-bad-extra-tag", _untracked_ok(_toml('[tags]\nextra = ["bad tag"]\n')), (*IMG, *PLAT),
      "config"),
 ]
@@ -309,6 +313,8 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(
     assert out == ""
     assert err.count("\n") == 1 and err.endswith("\n"), err
     assert err.startswith(f"error: {field}: "), err
+    if field == "config":
+        assert err.startswith("error: config: dockyard.toml:"), err  # file and line
     assert "Traceback" not in err
     assert snapshot(tmp_path) == before
 
