@@ -7,6 +7,7 @@ rows updated once per drain however many events touched them. The full log goes 
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
 from collections import deque
@@ -23,7 +24,6 @@ from textual.widgets import Button, DataTable, Footer, Log, ProgressBar, Static
 
 from core.events import (
     AliasMoved,
-    DigestPushed,
     Event,
     LogLine,
     PhaseFinished,
@@ -46,7 +46,7 @@ PHASES = ("preflight", "resolve", "build", "verify", "aliases", "verify-aliases"
 LOG_CAP = 5000
 DRAIN_SECONDS = 0.05  # how often queued events reach the screen
 SLICE_SECONDS = 0.015  # the most one drain holds the UI before letting keys through
-INBOX_MAX = 50_000  # the worker waits when the screen is this far behind (bounded memory)
+INBOX_MAX = 10_000  # the worker waits when the screen is this far behind (bounded memory)
 _NAME_WIDTH = 60
 
 
@@ -62,7 +62,6 @@ class BuildOutcome:
     report_path: str = ""
     log_path: str = ""
     seconds: float = 0.0
-    pushed: list[DigestPushed] = field(default_factory=list)
     verify: list[dict[str, Any]] = field(default_factory=list)
     moved: list[AliasMoved] = field(default_factory=list)
 
@@ -74,7 +73,6 @@ class StepRow:
     name: str
     state: str = "running"
     seconds: float | None = None
-    started: float = field(default_factory=time.monotonic)
 
 
 def default_log_dir() -> Path:
@@ -110,13 +108,16 @@ class BuildScreen(DockyardScreen[BuildOutcome]):
         assert draft.plan is not None
         self.plan = draft.plan
         self.log_dir = log_dir or services.log_dir
-        self.inbox: deque[Event] = deque()
+        # Log lines arrive already formatted (plain str: cheap, and not tracked by the GC);
+        # every other event as itself.
+        self.inbox: deque[str | Event] = deque()
         self.cancel_event = threading.Event()
         self.outcome = BuildOutcome()
         self.steps: dict[str, StepRow] = {}
         self.phase_state: dict[str, str] = {}
         self.started = time.monotonic()
         self.done = False
+        self._catching_up = False
         self.lines_seen = 0
 
     def compose(self) -> ComposeResult:
@@ -143,6 +144,9 @@ class BuildScreen(DockyardScreen[BuildOutcome]):
         self.set_interval(DRAIN_SECONDS, self.drain)
         self.set_interval(1.0, self.tick)
         self.app_cancel(set_it=True)
+        # Everything alive now lives as long as the app; frozen, full collections skip it and
+        # stay short while hundreds of thousands of events stream through.
+        gc.freeze()
         self.run_release()
 
     def app_cancel(self, *, set_it: bool) -> None:
@@ -160,11 +164,19 @@ class BuildScreen(DockyardScreen[BuildOutcome]):
         path = directory / f"{self.plan.version.image_tag}-{stamp}.log"
         self.outcome.log_path = str(path)
         self.app.call_from_thread(self.show_log_path)
+        from tui.headless import format_event
+
         inbox = self.inbox
         with path.open("w", encoding="utf-8") as log:
             for event in self.services.release(self.plan, self.draft.engine, self.cancel_event):
                 if type(event) is LogLine:
-                    log.write(format_line(event) + "\n")
+                    line = format_line(event)
+                    log.write(line + "\n")
+                    inbox.append(line)
+                    continue
+                text = format_event(event)
+                if text is not None:
+                    log.write(text + "\n")
                 inbox.append(event)
                 while len(inbox) > INBOX_MAX and not self.done:
                     time.sleep(0.002)
@@ -207,8 +219,8 @@ class BuildScreen(DockyardScreen[BuildOutcome]):
         while inbox:
             for _ in range(min(len(inbox), 1024)):
                 event = popleft()
-                if type(event) is LogLine:
-                    lines.append(format_line(event))
+                if isinstance(event, str):
+                    lines.append(event)
                 elif isinstance(event, StepStarted | StepFinished | StepFailed):
                     self._step(event)
                     touched[event.step] = None
@@ -223,8 +235,14 @@ class BuildScreen(DockyardScreen[BuildOutcome]):
             self.show_steps(touched)
         if phases:
             self.show_phases()
-        if inbox:
-            self.call_later(self.drain)
+        if inbox and not self._catching_up:
+            # A short timer (not call_later) so the loop really yields: keys get through.
+            self._catching_up = True
+            self.set_timer(0.001, self._catch_up)
+
+    def _catch_up(self) -> None:
+        self._catching_up = False
+        self.drain()
 
     def _step(self, event: StepStarted | StepFinished | StepFailed) -> None:
         row = self.steps.get(event.step)
@@ -239,40 +257,34 @@ class BuildScreen(DockyardScreen[BuildOutcome]):
             row.seconds = event.seconds
 
     def _other(self, event: Event, lines: list[str]) -> bool:
-        """Phase, digest, verify, alias and end events; True when the phase list changed."""
+        """Phase, digest, verify, alias and end events; True when the phase list changed.
+
+        Their log text is the headless CLI's, so both front ends read the same."""
+        from tui.headless import format_event
+
+        text = format_event(event)
+        if text is not None:
+            lines.extend(text.splitlines())
         outcome = self.outcome
         if isinstance(event, PhaseStarted):
             self.phase_state[event.phase] = "running"
-            lines.append(f"== {event.phase}")
             return True
         if isinstance(event, PhaseFinished):
             self.phase_state[event.phase] = f"ok {event.seconds:.1f}s" if event.ok else "failed"
-            lines.append(f"== {event.phase} {'ok' if event.ok else 'failed'}"
-                         + (f" ({event.detail})" if event.detail else ""))
             self.query_one("#progress", ProgressBar).advance(1)
             return True
-        if isinstance(event, DigestPushed):
-            outcome.pushed.append(event)
-            lines.append(f"pushed {event.image}@{event.digest}")
-        elif isinstance(event, VerifyReported):
+        if isinstance(event, VerifyReported):
             outcome.verify.append(event.report)
-            problems = "; ".join(event.report.get("problems", []))
-            lines.append(f"verify {event.report.get('image', '')}: "
-                         f"{'ok' if event.ok else 'FAILED ' + problems}")
         elif isinstance(event, AliasMoved):
             outcome.moved.append(event)
-            lines.append(f"moved {event.image}:{event.tag} -> {event.digest}")
         elif isinstance(event, ReleaseFailed):
             outcome.failed_phase, outcome.error = event.phase, event.error
             outcome.registry_state = event.registry_state
             outcome.cancelled = self.cancel_event.is_set()
             self.phase_state[event.phase] = "failed"
-            lines.append(f"release failed in {event.phase}: {event.error}")
-            lines.append(f"registry now: {event.registry_state}")
             return True
         elif isinstance(event, ReleaseFinished):
             outcome.ok, outcome.report_path = event.ok, event.report_path
-            lines.append(f"report: {event.report_path}")
         return False
 
     # -- display -------------------------------------------------------------------------------
@@ -329,6 +341,7 @@ class BuildScreen(DockyardScreen[BuildOutcome]):
         else:
             result = Text(f"Failed in {self.outcome.failed_phase or '?'}", style="bold red")
         self.query_one("#result", Static).update(result)
+        self.query_one("#build-log", Log).scroll_end(animate=False)  # the outcome lines
         self.query_one("#cancel", Button).disabled = True
         nxt = self.query_one("#next", Button)
         nxt.disabled = False

@@ -28,6 +28,13 @@ if TYPE_CHECKING:
 ANONYMOUS = ""
 
 
+def registries(draft: Draft) -> tuple[str, ...]:
+    """The release's registries as the keyring knows them (docker.io, not index.docker.io)."""
+    from core.credentials import canonical_registry
+
+    return tuple(dict.fromkeys(canonical_registry(host) for host in draft.registry_hosts()))
+
+
 class CredentialsStepScreen(StepScreen):
     STEP = "Credentials"
     HELP = (
@@ -44,7 +51,7 @@ class CredentialsStepScreen(StepScreen):
 
     def __init__(self, draft: Draft, services: Services) -> None:
         super().__init__(draft, services)
-        self.hosts = draft.registry_hosts()
+        self.hosts = registries(draft)
         self.logins: dict[str, str] = {}  # host -> username, ANONYMOUS when none stored
         self.checks: dict[str, str] = {}  # host -> "ok" or the problem
         self.backend = ""
@@ -74,18 +81,15 @@ class CredentialsStepScreen(StepScreen):
 
     @work(thread=True, exit_on_error=False, exclusive=True, group="keyring")
     def read_logins(self) -> None:
-        logins: dict[str, str] = {}
-        backend, problem = "", ""
-        try:
-            store = self.services.credentials()
-            backend = store.backend_label
-            for host in self.hosts:
-                cred = store.get(host)
-                logins[host] = cred.username if cred else ANONYMOUS
-        except DockyardError as err:
-            problem = str(err)
-            logins = dict.fromkeys(self.hosts, ANONYMOUS)
-        self.post_message(Loaded("logins", (logins, backend, problem)))
+        from core.credentials import logins_for
+
+        store = self.services.credentials()
+        found = logins_for(self.hosts, store)
+        logins = {login.registry: login.credential.username if login.credential else ANONYMOUS
+                  for login in found}
+        problems = {login.source for login in found if login.source.startswith("no usable")}
+        backend = "" if problems else store.backend_label
+        self.post_message(Loaded("logins", (logins, backend, "; ".join(sorted(problems)))))
 
     @work(thread=True, exit_on_error=False, exclusive=True, group="check")
     def check_login(self, image: str) -> None:
@@ -101,7 +105,7 @@ class CredentialsStepScreen(StepScreen):
             result = "ok"
         except DockyardError as err:
             result = str(err)
-        self.post_message(Loaded("check", (name.domain, result)))
+        self.post_message(Loaded("check", (self._host_of(image), result)))
 
     def on_loaded(self, message: Loaded) -> None:
         message.stop()
@@ -178,10 +182,11 @@ class CredentialsStepScreen(StepScreen):
 
     @staticmethod
     def _host_of(image: str) -> str | None:
+        from core.credentials import canonical_registry
         from core.reference import parse_image_name
 
         try:
-            return parse_image_name(image).domain
+            return canonical_registry(parse_image_name(image).domain)
         except DockyardError:
             return None
 

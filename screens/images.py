@@ -30,10 +30,10 @@ if TYPE_CHECKING:
     from tui.services import Services
 
 POLICY_BOXES = (
-    ("minor", "X.Y (e.g. 1.4)"),
-    ("major", "X (e.g. 1)"),
+    ("minor", "X.Y"),
+    ("major", "X"),
     ("latest", "latest"),
-    ("git_tag", "the git tag as written (e.g. v1.4.0)"),
+    ("git_tag", "git tag as written"),
     ("sha", "sha-<commit>"),
 )
 # What a registry lookup found: tag -> digest (None: the tag does not exist yet), or a problem.
@@ -66,10 +66,11 @@ class ImagesScreen(StepScreen):
         super().__init__(draft, services)
         self.names: list[ImageName] = []
         self.problems: list[str] = []
-        self.policy: TagPolicy = draft.tag_policy
+        self.policy: TagPolicy = draft.tag_policy or TagPolicy()
         self.tag_set: TagSet | None = None
         self.lookups: dict[str, Lookup] = {}
         self._debounce: Timer | None = None
+        self._computed: tuple[object, ...] = ()  # the inputs the table was computed from
 
     def compose_body(self) -> ComposeResult:
         yield Static(Text("Images", style="bold"), classes="section")
@@ -78,11 +79,12 @@ class ImagesScreen(StepScreen):
         yield Static("", id="image-problems", classes="error-text")
         yield Static(Text("Aliases (the version tag is always pushed)", style="bold"),
                      classes="section")
-        for name, label in POLICY_BOXES:
-            yield Checkbox(label, getattr(self.draft.tag_policy, name), id=f"tag-{name}")
+        with Horizontal(classes="checks"):
+            for name, label in POLICY_BOXES:
+                yield Checkbox(label, getattr(self.policy, name), id=f"tag-{name}")
         with Horizontal(classes="row"):
             yield Label("Extra tags")
-            yield Input(" ".join(self.draft.tag_policy.extra), id="extra",
+            yield Input(" ".join(self.policy.extra), id="extra",
                         placeholder="stable edge")
         yield Static(Text("What will be pushed", style="bold"), classes="section")
         yield DataTable(id="tag-table", cursor_type="row", zebra_stripes=True)
@@ -102,12 +104,19 @@ class ImagesScreen(StepScreen):
     @on(Input.Changed)
     @on(Checkbox.Changed)
     def edited(self) -> None:
+        if self._inputs() == self._computed:
+            return  # e.g. the Changed each field sends when it mounts
         if self._debounce is not None:
             self._debounce.stop()
         self._debounce = self.set_timer(0.25, self.recompute)
 
+    def _inputs(self) -> tuple[object, ...]:
+        return (self.query_one("#images", Input).value, self.query_one("#extra", Input).value,
+                *(self.query_one(f"#tag-{name}", Checkbox).value for name, _ in POLICY_BOXES))
+
     def recompute(self) -> None:
         """Parse names and policy, compute the tag set, show it, then ask the registry."""
+        self._computed = self._inputs()
         self.names, self.problems = [], []
         for text in split_names(self.query_one("#images", Input).value):
             try:
@@ -121,7 +130,7 @@ class ImagesScreen(StepScreen):
                 self.names.append(name)
         if not self.names and not self.problems:
             self.problems.append("image: no image given; e.g. ghcr.io/acme/app")
-        self.policy, self.tag_set = self.draft.tag_policy, None
+        self.tag_set = None
         try:
             extra = tuple(split_names(self.query_one("#extra", Input).value))
             for tag in extra:

@@ -51,6 +51,7 @@ class ModeScreen(StepScreen):
         self.check_problem: str = ""
         self.dockerfile_problem: str | None = None
         self._debounce: Timer | None = None
+        self._checked: tuple[str, str, str] | None = None  # what the last check was for
 
     def compose_body(self) -> ComposeResult:
         draft = self.draft
@@ -108,7 +109,7 @@ class ModeScreen(StepScreen):
         self.query_one("#copy-box").display = copy
         self.query_one("#build-box").display = not copy
         if copy:
-            self.action_check()
+            self.check_now()
 
     @on(Input.Changed, "#binary, #dockerfile, #context")
     def paths_changed(self) -> None:
@@ -116,18 +117,26 @@ class ModeScreen(StepScreen):
             return
         if self._debounce is not None:
             self._debounce.stop()
-        self._debounce = self.set_timer(0.3, self.action_check)
+        self._debounce = self.set_timer(0.3, self.check_now)
 
     def action_check(self) -> None:
+        """Check the binaries again (ctrl+r re-reads the files even when nothing was edited)."""
+        self.check_now(force=True)
+
+    def check_now(self, *, force: bool = False) -> None:
         if self.mode != "copy":
             return
-        self.checks = None
-        self.query_one("#copy-problems", Static).update(Text("checking…", style="dim"))
-        self.check_copy(
+        args = (
             self.query_one("#binary", Input).value.strip(),
             _text(self.query_one("#dockerfile", Input).value) or "Dockerfile",
             _text(self.query_one("#context", Input).value) or ".",
         )
+        if not force and args == self._checked:
+            return
+        self._checked = args
+        self.checks = None
+        self.query_one("#copy-problems", Static).update(Text("checking…", style="dim"))
+        self.check_copy(*args)
 
     @work(thread=True, exit_on_error=False, exclusive=True, group="binaries")
     def check_copy(self, template: str, dockerfile: str, context: str) -> None:

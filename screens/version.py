@@ -17,7 +17,6 @@ from textual.binding import Binding, BindingType
 from textual.widgets import Button, Checkbox, RadioButton, RadioSet, Static
 
 from core.errors import DockyardError
-from core.version import BUMPS, ReleaseVersion, latest_release, next_version, parse_version
 from tui.draft import Draft
 from tui.messages import Loaded
 from tui.widgets import ConfirmModal, StepScreen, status_line
@@ -26,6 +25,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from core.repo import RuleResult
+    from core.version import ReleaseVersion
     from tui.services import Services
 
 _SHOWN_TAGS = 6
@@ -54,6 +54,8 @@ class RepoState:
 
 def candidates_for(tags: list[ReleaseVersion], at_head: list[str]) -> list[Candidate]:
     """Tags on HEAD first, then the next patch/minor/major/prerelease not already taken."""
+    from core.version import BUMPS, latest_release, next_version, parse_version
+
     found: list[Candidate] = []
     for name in at_head:
         try:
@@ -106,7 +108,9 @@ class VersionScreen(StepScreen):
         self.query_one("#back", Button).disabled = True
         self.query_one("#next", Button).disabled = True
         self.query_one("#push", Checkbox).display = False
-        self.load_repo(self.draft.version.git_tag if self.draft.version else None)
+        # After the first paint: importing GitPython in the worker would otherwise slow it.
+        self.call_after_refresh(self.load_repo,
+                                self.draft.version.git_tag if self.draft.version else None)
 
     def commands(self) -> list[tuple[str, str, Callable[[], object]]]:
         return [

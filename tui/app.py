@@ -1,7 +1,7 @@
 """The interactive release assistant: one App running the wizard as a single coroutine.
 
 ``run_wizard`` pushes each step with ``push_screen_wait`` and reacts to what it returns (an updated
-Draft, or ``Nav.BACK``/``QUIT``/``DRY_RUN``), so Back and Next are plain control flow here.
+Draft, possibly asking for a dry run, or ``Nav.BACK``), so Back and Next are plain control flow.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import importlib
 import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import work
 from textual.app import App, SystemCommand
@@ -23,6 +23,9 @@ from core.errors import DockyardError
 from tui.draft import Draft, Nav
 from tui.services import Services
 from tui.widgets import ConfirmModal, ErrorModal, StepScreen
+
+if TYPE_CHECKING:
+    from core.config import ProjectConfig
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 DARK, LIGHT = "textual-dark", "textual-light"
@@ -56,12 +59,10 @@ class DockyardApp(App[int]):
         Binding("f2", "toggle_theme", "Light/dark"),
     ]
 
-    def __init__(self, root: Path, services: Services | None = None, *,
-                 wizard: bool = True) -> None:
+    def __init__(self, root: Path, services: Services | None = None) -> None:
         super().__init__()
         self.root = root
         self.services = services or Services()
-        self.start_wizard = wizard
         self.draft: Draft | None = None
         # Set by the Build screen while a release runs: cancels it (really stops the engine).
         self.cancel_build: Callable[[], None] | None = None
@@ -69,8 +70,7 @@ class DockyardApp(App[int]):
 
     def on_mount(self) -> None:
         self.theme = DARK
-        if self.start_wizard:
-            self.run_wizard()
+        self.run_wizard()
 
     @property
     def build_running(self) -> bool:
@@ -79,21 +79,22 @@ class DockyardApp(App[int]):
     @work(exclusive=True, group="wizard", exit_on_error=False)
     async def run_wizard(self) -> None:
         steps = STEPS
-        draft = await self._first_draft()
+        # dockyard.toml is read while the Version step shows: it is needed from Images on.
+        config = asyncio.ensure_future(self._read_config())
+        draft = Draft(root=self.root)
         index = 0
         while True:
             while index < len(steps):
                 self.draft = draft
                 result = await self.push_screen_wait(step_screen(steps[index])(draft,
                                                                               self.services))
-                if result is Nav.QUIT:
-                    self.exit(0)
-                    return
                 if result is Nav.BACK:
                     index = max(0, index - 1)
                     continue
                 assert isinstance(result, Draft)
                 draft = result
+                if draft.config is None:
+                    draft = draft.with_config(await config)
                 index += 1
                 if draft.dry_run:
                     self.dry_run_text = self._dry_run_text(draft)
@@ -116,14 +117,15 @@ class DockyardApp(App[int]):
                 self.exit(code, return_code=code)
                 return
 
-    async def _first_draft(self) -> Draft:
-        """The draft from dockyard.toml; a broken file is reported and the defaults used."""
+    async def _read_config(self) -> ProjectConfig:
+        """dockyard.toml; a broken file is reported and the defaults used."""
         try:
-            config = await asyncio.to_thread(self.services.load_config, self.root)
+            return await asyncio.to_thread(self.services.load_config, self.root)
         except DockyardError as err:
-            await self.push_screen_wait(ErrorModal(err))
-            return Draft(root=self.root)
-        return Draft.from_config(self.root, config)
+            self.push_screen(ErrorModal(err))
+            from core.config import ProjectConfig
+
+            return ProjectConfig()
 
     @staticmethod
     def _dry_run_text(draft: Draft) -> str:

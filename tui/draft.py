@@ -2,46 +2,44 @@
 
 Each wizard screen takes a Draft and hands back ``dataclasses.replace(draft, ...)``; the Review
 screen turns it into a ``core.plan.PlanRequest`` so every rule is checked by core, not the UI.
-Only light core modules are imported here: this module loads before the first screen shows.
+It loads before the first screen shows, so core modules are imported where they are used.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import dataclasses
+from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from core.config import ProjectConfig
-from core.tags import TagPolicy
-from core.version import ReleaseVersion
-
 if TYPE_CHECKING:
+    from core.config import ProjectConfig
     from core.plan import Plan, PlanRequest
+    from core.tags import TagPolicy
+    from core.version import ReleaseVersion
 
 
 class Nav(Enum):
-    """What a wizard screen returns instead of a Draft when the user does not go forward."""
+    """What a wizard step returns instead of a Draft when the user goes back."""
 
     BACK = "back"
-    QUIT = "quit"
 
 
 @dataclass(frozen=True)
 class Draft:
     root: Path
-    config: ProjectConfig = field(default_factory=ProjectConfig)
+    config: ProjectConfig | None = None  # None until dockyard.toml has been read
     # Version step
     version: ReleaseVersion | None = None
     known: tuple[ReleaseVersion, ...] = ()
     commit: str = ""
     # Images step
     images: tuple[str, ...] = ()
-    tag_policy: TagPolicy = field(default_factory=TagPolicy)
+    tag_policy: TagPolicy | None = None  # None: dockyard.toml's, else the defaults
     # Platforms step
     platforms: tuple[str, ...] = ()
     engine: str = "auto"
-    builder: str | None = None
     # Build mode step
     mode: str = "build"
     binary: str | None = None
@@ -57,7 +55,7 @@ class Draft:
     # Review step
     plan: Plan | None = None
     steps: tuple[tuple[str, ...], ...] = ()
-    save_config: bool = True
+    save_config: bool = False  # written to dockyard.toml only when the user ticks it
     dry_run: bool = False  # Review's "print the plan and exit"
 
     @classmethod
@@ -76,6 +74,11 @@ class Draft:
             dockerfile=config.dockerfile,
             context=config.context,
         )
+
+    def with_config(self, config: ProjectConfig) -> Draft:
+        """This draft's version choice on top of what dockyard.toml remembers."""
+        return dataclasses.replace(Draft.from_config(self.root, config), version=self.version,
+                                   known=self.known, commit=self.commit)
 
     def registry_hosts(self) -> tuple[str, ...]:
         """Distinct registry hosts of the chosen images, in order (unparsable names skipped)."""
@@ -117,16 +120,17 @@ class Draft:
 
     def to_config(self) -> ProjectConfig:
         """The choices worth remembering in dockyard.toml."""
-        from dataclasses import replace
+        from core.config import ProjectConfig
 
-        return replace(
-            self.config,
+        config = self.config or ProjectConfig()
+        return dataclasses.replace(
+            config,
             images=self.images,
             platforms=self.platforms,
             mode=self.mode,
-            binary=self.binary if self.mode == "copy" else self.config.binary,
+            binary=self.binary if self.mode == "copy" else config.binary,
             dockerfile=self.dockerfile,
             context=self.context,
-            tags=self.tag_policy,
+            tags=self.tag_policy or config.tags,
             engine=None if self.engine == "auto" else self.engine,
         )

@@ -49,22 +49,10 @@ def _credentials() -> CredentialStore:
 
 def _registry_client(image: ImageName) -> RegistryClient:
     """A client for the image's registry, logged in with the stored credential when there is one."""
-    from core.credentials import CredentialStore
     from core.engines.base import EngineOptions
-    from core.errors import CredentialError
-    from core.registry import client_for
+    from core.release import default_client_for
 
-    try:
-        cred = CredentialStore().get(image.domain)
-    except CredentialError:
-        cred = None  # no keyring here: an anonymous look is still worth trying
-    options = EngineOptions.from_env()
-    return client_for(
-        image,
-        username=cred.username if cred else None,
-        secret=cred.secret if cred else None,
-        insecure_registries=options.insecure_registries,
-    )
+    return default_client_for(EngineOptions.from_env().insecure_registries)(image)
 
 
 def _engine(name: str | None) -> Engine:
@@ -86,27 +74,14 @@ def _plan_steps(plan: Plan, engine: str) -> list[list[str]]:
 
 
 def _release(plan: Plan, engine_name: str, cancel: threading.Event) -> Iterator[Event]:
-    """The release events, with the stored logins handed to the engine for this run only."""
-    from core.engines.base import EngineOptions, select_engine
-    from core.release import default_client_for, engine_credentials, run_release
+    """The release as the CLI runs it: stored logins handed to the engine for this run only."""
+    from core.engines.base import EngineOptions
+    from core.release import release_with_stored_logins
 
-    with engine_credentials(plan) as docker_config:
-        options = EngineOptions.from_env(docker_config=docker_config)
-        engine = select_engine(None if engine_name == "auto" else engine_name, options)
-        clients: dict[str, RegistryClient] = {}
-        factory = default_client_for(options.insecure_registries)
-
-        def client_for(image: ImageName) -> RegistryClient:
-            """One client per registry host for the run, so tokens and connections are reused."""
-            if image.api_host not in clients:
-                clients[image.api_host] = factory(image)
-            return clients[image.api_host]
-
-        try:
-            yield from run_release(plan, engine, client_for=client_for, cancel=cancel)
-        finally:
-            for client in clients.values():
-                client.close()
+    return release_with_stored_logins(
+        plan, engine=engine_name, cancel=cancel,
+        insecure_registries=EngineOptions.from_env().insecure_registries,
+    )
 
 
 @dataclass(frozen=True)

@@ -165,7 +165,6 @@ class DockyardScreen(Screen[ResultT]):
         super().__init__(classes="step")
         self.draft = draft
         self.services = services
-        self.last_error: BaseException | None = None
 
     def commands(self) -> list[tuple[str, str, Callable[[], object]]]:
         """(title, help, callback) for the command palette: this screen's actions."""
@@ -183,7 +182,6 @@ class DockyardScreen(Screen[ResultT]):
         return list(seen.values())
 
     def show_error(self, error: BaseException) -> None:
-        self.last_error = error
         self.app.push_screen(ErrorModal(error))
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:

@@ -33,7 +33,7 @@ def host() -> Callable[[Callable[[], Screen[Any]]], Host]:
     return Host
 
 
-async def settle(pilot: Any, until: Callable[[], bool], *, rounds: int = 200) -> None:
+async def settle(pilot: Any, until: Callable[[], bool], *, rounds: int = 500) -> None:
     """Let workers finish: pause until ``until()`` holds (fails the test if it never does)."""
     for _ in range(rounds):
         await pilot.pause(0.02)

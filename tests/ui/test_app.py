@@ -81,7 +81,6 @@ async def test_wizard_from_version_to_summary_with_back(tmp_path, registry) -> N
         await on_screen(pilot, ReviewScreen)
         await settle(pilot, lambda: app.screen.plan_draft is not None, rounds=500)
         assert app.draft is not None and app.draft.platforms == ("linux/amd64", "linux/arm64")
-        await pilot.click("#save")  # nothing to remember: leave dockyard.toml alone
         await next_when_enabled(pilot)
         await on_screen(pilot, BuildScreen)
         await settle(pilot, lambda: app.screen.done, rounds=500)
@@ -102,9 +101,6 @@ async def test_quit_while_building_asks_and_stops_the_build(tmp_path, registry) 
         for kind in (VersionScreen, ImagesScreen, PlatformsScreen, ModeScreen,
                      CredentialsStepScreen, ReviewScreen):
             await on_screen(pilot, kind)
-            if kind is ReviewScreen:
-                await settle(pilot, lambda: app.screen.plan_draft is not None, rounds=500)
-                await pilot.click("#save")
             await next_when_enabled(pilot)
         await on_screen(pilot, BuildScreen)
         build = app.screen

@@ -16,6 +16,7 @@ from tests.support.elf import write_elf
 from tests.ui.conftest import settle
 from tui.draft import Draft
 from tui.services import Services
+from tui.widgets import ErrorModal
 
 pytestmark = pytest.mark.anyio
 
@@ -119,3 +120,23 @@ async def test_build_mode_options_go_into_the_draft(tmp_path, host) -> None:
     assert result.mode == "build"
     assert result.cache_from == "ghcr.io/acme/cache"
     assert result.sbom and result.provenance
+
+
+async def test_unusable_engine_is_a_readable_error_not_a_traceback(tmp_path, host) -> None:
+    """No docker buildx here (ENVIRONMENT.md): asking for it explains what to install."""
+    from core.engines.base import EngineOptions
+    from core.engines.buildx import buildx_available
+
+    if buildx_available(EngineOptions()) is None:
+        pytest.skip("docker buildx works on this machine")
+    draft = Draft(root=tmp_path, engine="buildx", platforms=("linux/amd64",))
+    app = host(lambda: PlatformsScreen(draft, Services()))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot, lambda: isinstance(app.screen, ErrorModal), rounds=500)
+        modal = app.screen
+        assert modal.title_text == "engine"
+        assert "buildx" in modal.problem and "Traceback" not in modal.problem
+        assert modal.valid  # what to do about it
+        await pilot.press("escape")
+        await pilot.pause()
+        assert "buildx" in str(app.screen.query_one("#builder").render())

@@ -52,7 +52,8 @@ async def test_review_saves_changed_choices_only_when_ticked(tmp_path, host, reg
     async with app.run_test(size=(140, 50)) as pilot:
         screen = app.screen
         await settle(pilot, lambda: screen.plan_draft is not None, rounds=500)
-        assert screen.query_one("#save", Checkbox).value
+        assert not screen.query_one("#save", Checkbox).value  # only when the user agrees
+        await pilot.click("#save")
         await pilot.press("ctrl+n")
         await settle(pilot, lambda: bool(app.results))
     assert load_config(demo.root).images == (f"{registry.host}/ui/renamed",)

@@ -40,7 +40,7 @@ from tui.services import Services
 
 SIZE = (120, 40)
 BASE = Path("/tmp/dockyard-snapshots")
-IMAGE = "registry.example:5000/demo/app"
+IMAGE = "127.0.0.1:5000/demo/app"  # a fixed name; lookups go to the test registry
 FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "buildx"
 
 
@@ -58,7 +58,7 @@ def fresh(name: str) -> Path:
 
 
 def demo(name: str) -> Draft:
-    project = create_demo(fresh(name), registry="registry.example:5000")
+    project = create_demo(fresh(name), registry="127.0.0.1:5000")
     return demo_draft(project.root, IMAGE)
 
 
@@ -179,6 +179,7 @@ def test_build_finished(snap_compare, monkeypatch: pytest.MonkeyPatch) -> None:
 
     async def ready(pilot) -> None:
         await settle(pilot, lambda: app.screen.done, rounds=500)
+        await app.workers.wait_for_complete()  # the Log measures line widths in a worker
         await pilot.pause(0.1)  # let the last update lay out and paint
 
     assert snap_compare(app, terminal_size=(120, 45), run_before=ready)

@@ -19,21 +19,24 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--dir", type=Path, metavar="DIR",
                         help="where to create the project (new or empty; default: a temp dir)")
+    parser.add_argument("--registry", default=None, metavar="HOST:PORT",
+                        help="loopback address of the demo registry (default: 127.0.0.1:5000)")
     parser.add_argument("--no-open", action="store_true",
                         help="only create the project and the registry, do not open the wizard")
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from core.demo import create_demo, ensure_registry
+    from core.demo import DEFAULT_REGISTRY, create_demo, ensure_registry
 
+    host = args.registry or DEFAULT_REGISTRY
     directory = args.dir or Path(tempfile.mkdtemp(prefix="dockyard-demo-"))
-    project = create_demo(directory)
+    project = create_demo(directory, registry=host)
     out = sys.stdout
     out.write(f"demo project: {project.root}\n")
     out.write(f"  image {project.image}, tag {project.tag}, platforms "
               f"{', '.join(project.platforms)}, copy mode ({project.binary_template})\n")
-    registry = ensure_registry()
+    registry = ensure_registry(host)
     if registry.state == "unavailable":
         out.write(f"registry: {registry.problem}\n")
     else:
