@@ -37,14 +37,6 @@ HOW_STYLE = {"native": "green", "emulated": "yellow", "unknown": "red"}
 
 
 @dataclass(frozen=True)
-class _PlatformsOnly:
-    """Stands in for a Plan when asking an engine about platforms before the plan exists."""
-
-    platforms: tuple[Platform, ...]
-    build: Any
-
-
-@dataclass(frozen=True)
 class BuilderInfo:
     engine: str
     nodes: tuple[tuple[str, tuple[str, ...]], ...]  # buildx: (node, platforms); podman: ()
@@ -52,23 +44,9 @@ class BuilderInfo:
 
 
 def engine_support(engine: Engine, platforms: Sequence[Platform]) -> BuilderInfo:
-    """Per-platform support; buildx answers from its builder nodes, so nothing is refused early."""
-    nodes: list[tuple[str, list[str]]] = []
-    builder_nodes = getattr(engine, "builder_nodes", None)
-    if builder_nodes is not None:
-        from core.engines.buildx import platform_support
-
-        nodes = builder_nodes()
-        support = platform_support(nodes, platforms)
-    else:
-        from core.plan import BuildOptions
-
-        support = engine.check(_PlatformsOnly(tuple(platforms), BuildOptions(sbom=False)))  # type: ignore[arg-type]
-    return BuilderInfo(
-        engine=engine.name,
-        nodes=tuple((name, tuple(items)) for name, items in nodes),
-        support={item.platform: item for item in support},
-    )
+    found = engine.support(platforms)
+    return BuilderInfo(engine=engine.name, nodes=found.nodes,
+                       support={item.platform: item for item in found.platforms})
 
 
 class PlatformsScreen(StepScreen):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -105,11 +105,24 @@ class PlatformSupport:
     detail: str = ""
 
 
+@dataclass(frozen=True)
+class BuilderSupport:
+    """What the engine's builder offers: its nodes (buildx) and each asked platform's support."""
+
+    nodes: tuple[tuple[str, tuple[str, ...]], ...]  # (node name, platforms); podman: ()
+    platforms: tuple[PlatformSupport, ...]
+
+
 class Engine(Protocol):
     """A build backend. ``build`` and ``move_aliases`` stream events and honour ``cancel``."""
 
     name: str
     options: EngineOptions
+
+    def support(self, platforms: Sequence[Platform]) -> BuilderSupport:
+        """How each platform would be built here (native, emulated, not at all); no plan
+        needed, so the Platforms screen can ask before one exists."""
+        ...
 
     def check(self, plan: Plan, output: Output = PUSH) -> list[PlatformSupport]:
         """Raise before anything runs when a planned platform or option cannot be built."""

@@ -18,6 +18,7 @@ from core.engines.base import (
     PUSH,
     REVISION_LABEL,
     VERSION_LABEL,
+    BuilderSupport,
     EngineOptions,
     Output,
     PlatformSupport,
@@ -204,10 +205,17 @@ class BuildxEngine:
             ) from err
         return list(info.nodes)
 
+    def support(self, platforms: Sequence[Platform]) -> BuilderSupport:
+        nodes = self.builder_nodes()
+        return BuilderSupport(
+            nodes=tuple((name, tuple(items)) for name, items in nodes),
+            platforms=tuple(platform_support(nodes, platforms)),
+        )
+
     def check(self, plan: Plan, output: Output = PUSH) -> list[PlatformSupport]:
         wanted = [output.platform] if output.platform is not None else list(plan.platforms)
-        nodes = self.builder_nodes()
-        support = platform_support(nodes, wanted)
+        found = self.support(wanted)
+        nodes, support = found.nodes, list(found.platforms)
         missing = [item.platform for item in support if not item.supported]
         if missing:
             offered = sorted({p.rstrip("*") for _, platforms in nodes for p in platforms})

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import platform as host_platform
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,6 +20,7 @@ from core.engines.base import (
     PUSH,
     REVISION_LABEL,
     VERSION_LABEL,
+    BuilderSupport,
     EngineOptions,
     Output,
     PlatformSupport,
@@ -172,7 +173,10 @@ class PodmanEngine:
                 field="sbom",
             )
         wanted = [output.platform] if output.platform is not None else list(plan.platforms)
-        return [self._support(p) for p in wanted]
+        return list(self.support(wanted).platforms)
+
+    def support(self, platforms: Sequence[Platform]) -> BuilderSupport:
+        return BuilderSupport(nodes=(), platforms=tuple(self._support(p) for p in platforms))
 
     def _support(self, platform: Platform) -> PlatformSupport:
         from core.platforms import can_run, parse_platform
