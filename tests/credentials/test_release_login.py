@@ -55,7 +55,7 @@ def test_release_uses_and_names_the_stored_login_and_leaks_nothing(
     auth_registry: RunningRegistry,
 ) -> None:
     project = _project(tmp_path / "project")
-    image = f"{auth_registry.host}/creds/app"
+    image = f"{auth_registry.host}/creds/release"
     needles = [SECRET.encode(), base64.b64encode(f"{USER}:{SECRET}".encode())]
     with watch_processes() as seen:
         login = dockyard("login", auth_registry.host, "-u", USER, "--password-stdin",
@@ -69,8 +69,8 @@ def test_release_uses_and_names_the_stored_login_and_leaks_nothing(
     assert f"credentials for {auth_registry.host}: {USER} from the keyring" in release.stdout
 
     client = RegistryClient(auth_registry.host, username=USER, secret=SECRET)
-    version = client.head_manifest("creds/app", "1.0.0")
-    latest = client.head_manifest("creds/app", "latest")
+    version = client.head_manifest("creds/release", "1.0.0")
+    latest = client.head_manifest("creds/release", "latest")
     assert version is not None and latest is not None and version.digest == latest.digest
 
     cmdlines = [data for datas in seen.values() for data in datas]
