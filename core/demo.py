@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.config import ProjectConfig, save_config
-from core.errors import DockyardError, RepoError
+from core.errors import DockyardError, RegistryError, RepoError
 
 DEFAULT_REGISTRY = "127.0.0.1:5000"
 DEMO_REPOSITORY = "demo/app"
@@ -126,6 +126,7 @@ class DemoProject:
 
 def create_demo(directory: Path, *, registry: str = DEFAULT_REGISTRY) -> DemoProject:
     """Write the sample project into ``directory`` (new or empty), commit it and tag it."""
+    _loopback(registry)
     if directory.exists() and any(directory.iterdir()):
         raise RepoError(
             f"{directory} is not empty", "pass --dir with a new or empty directory", field="dir"
@@ -204,10 +205,10 @@ def ensure_registry(
 ) -> LocalRegistry:
     """Use the registry on ``host`` or start one (``docker-registry``, else podman with a local
     registry image); say what to install when neither is possible."""
+    address, port = _loopback(host)
     if registry_answers(host):
         return LocalRegistry(host=host, state="running", how="already running")
-    address, _, port = host.rpartition(":")
-    if _port_taken(address, int(port)):
+    if _port_taken(address, port):
         return LocalRegistry(
             host=host, state="unavailable",
             problem=f"{host} is in use by something that is not a registry; free the port",
@@ -223,6 +224,19 @@ def ensure_registry(
         problem="no registry runs on " + host + " and none can be started here; install one "
         "(Debian: apt-get install docker-registry) or run any registry on that address",
     )
+
+
+def _loopback(host: str) -> tuple[str, int]:
+    """The demo registry speaks plain http, which dockyard allows only on loopback."""
+    from core.registry import is_loopback
+
+    address, _, port = host.rpartition(":")
+    if not port.isdigit() or not is_loopback(host) or address.startswith("["):
+        raise RegistryError(
+            f"{host!r} is not a loopback address with a port",
+            "use 127.0.0.1:PORT, e.g. 127.0.0.1:5000",
+        )
+    return address, int(port)
 
 
 def _port_taken(address: str, port: int) -> bool:

@@ -1,19 +1,20 @@
 """``dockyard doctor``: what this machine can do for a release, each finding with its fix.
 
-Every probe is bounded in time (subprocess timeouts, the keyring in a thread with a deadline), so
-a hung daemon or a locked keyring shows up as a finding instead of a frozen command.
+Every probe is bounded in time (subprocess timeouts, core.credentials' keyring deadline, registry
+timeouts), so a hung daemon or a locked keyring shows up as a finding instead of a frozen command.
 """
 
 from __future__ import annotations
 
 import shutil
-import subprocess
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.errors import DockyardError
+
+if TYPE_CHECKING:
+    from core.engines.base import EngineOptions
 
 BINFMT_DIR = Path("/proc/sys/fs/binfmt_misc")
 STATUSES = ("ok", "warn", "fail")
@@ -52,26 +53,6 @@ class DoctorReport:
         return {"ok": self.ok, "checks": [check.to_dict() for check in self.checks]}
 
 
-@dataclass(frozen=True)
-class _Run:
-    returncode: int
-    stdout: str
-    stderr: str
-
-
-def _run(argv: Sequence[str], timeout: float) -> _Run:
-    try:
-        done = subprocess.run(
-            list(argv), capture_output=True, text=True, timeout=timeout, check=False,
-            stdin=subprocess.DEVNULL,
-        )
-    except subprocess.TimeoutExpired:
-        return _Run(124, "", f"{argv[0]} did not answer within {timeout:g} s")
-    except OSError as err:
-        return _Run(127, "", str(err))
-    return _Run(done.returncode, done.stdout, done.stderr)
-
-
 def _first_line(text: str) -> str:
     return next((line.strip() for line in text.splitlines() if line.strip()), "")
 
@@ -83,8 +64,10 @@ def check_docker(timeout: float) -> CheckResult:
             "install Docker Engine and its CLI (https://docs.docker.com/engine/install/), "
             "or release with podman",
         )
-    done = _run(["docker", "version", "--format", "{{.Client.Version}}|{{.Server.Version}}"],
-                timeout)
+    from core.engines.process import run_quiet
+
+    done = run_quiet(["docker", "version", "--format", "{{.Client.Version}}|{{.Server.Version}}"],
+                     timeout=timeout)
     client, _, server = done.stdout.strip().partition("|")
     if done.returncode != 0 or not server:
         return CheckResult(
@@ -96,61 +79,51 @@ def check_docker(timeout: float) -> CheckResult:
     return CheckResult("docker", "ok", f"docker CLI {client}, daemon {server}")
 
 
-def check_buildx(timeout: float) -> CheckResult:
+def check_buildx(options: EngineOptions) -> CheckResult:
+    from core.engines.buildx import buildx_available
+
     if shutil.which("docker") is None:
         return CheckResult(
             "buildx", "warn", "skipped: no docker CLI",
             "install Docker with the buildx plugin to build with buildx",
         )
-    done = _run(["docker", "buildx", "version"], timeout)
-    if done.returncode != 0:
+    problem = buildx_available(options)
+    if problem is not None:
         return CheckResult(
-            "buildx", "warn", "the docker buildx plugin is not installed",
+            "buildx", "warn", "the docker buildx plugin does not work",
             "install the buildx plugin (Docker's apt repository: docker-buildx-plugin; "
             "Debian trixie: docker-buildx), or release with podman",
-            details=(_first_line(done.stderr),) if done.stderr.strip() else (),
+            details=(problem,),
         )
-    return CheckResult("buildx", "ok", _first_line(done.stdout))
+    return CheckResult("buildx", "ok", "docker buildx works")
 
 
-def parse_buildx_ls(text: str) -> list[tuple[str, str]]:
-    """(builder, status) pairs from ``docker buildx ls`` text; a builder's status is its first
-    node's. Node lines are indented (and start with ``\\_`` in newer versions)."""
-    builders: list[tuple[str, str]] = []
-    for line in text.splitlines()[1:]:
-        if not line.strip():
-            continue
-        fields = line.split()
-        if not line[0].isspace() and fields[0] != "\\_":
-            builders.append((fields[0].rstrip("*"), ""))
-            continue
-        if builders and not builders[-1][1]:
-            words = [word for word in fields if word != "\\_"]
-            status = next((w for w in words if w in _NODE_STATES), "")
-            builders[-1] = (builders[-1][0], status)
-    return builders
+def check_builders(buildx: CheckResult, options: EngineOptions) -> CheckResult:
+    """A builder is usable when its nodes report platforms (an inactive one reports none)."""
+    from core.engines.buildx import BuildxEngine
 
-
-_NODE_STATES = ("running", "inactive", "stopped", "error", "starting")
-
-
-def check_builders(buildx: CheckResult, timeout: float) -> CheckResult:
     if buildx.status != "ok":
+        return CheckResult("builders", "warn", "skipped: buildx is not available",
+                           "install buildx first (see the buildx check)")
+    try:
+        builders = BuildxEngine(options).builders()
+    except DockyardError as err:
+        return CheckResult("builders", "warn", err.problem, err.valid or "check docker buildx ls")
+    details = tuple(
+        f"{b.name} ({b.driver}): "
+        + ("; ".join(f"{node} {', '.join(platforms) or 'no platforms (inactive?)'}"
+                     for node, platforms in b.nodes) or "no nodes")
+        for b in builders
+    )
+    usable = [b.name for b in builders if any(platforms for _, platforms in b.nodes)]
+    if not usable:
         return CheckResult(
-            "builders", "warn", "skipped: buildx is not available", buildx.fix or "install buildx"
+            "builders", "warn", "no buildx builder reports any platform",
+            "start one: docker buildx create --use --bootstrap (multi-platform builds need the "
+            "docker-container driver or the containerd image store)",
+            details=details,
         )
-    done = _run(["docker", "buildx", "ls"], timeout)
-    builders = parse_buildx_ls(done.stdout) if done.returncode == 0 else []
-    details = tuple(f"{name}: {status or 'unknown'}" for name, status in builders)
-    if not any(status == "running" for _, status in builders):
-        return CheckResult(
-            "builders", "warn", "no running buildx builder",
-            "create one: docker buildx create --use --bootstrap "
-            "(multi-platform builds need the docker-container driver or containerd storage)",
-            details=details or ((_first_line(done.stderr),) if done.stderr.strip() else ()),
-        )
-    running = sum(1 for _, status in builders if status == "running")
-    return CheckResult("builders", "ok", f"{running} running builder(s)", details=details)
+    return CheckResult("builders", "ok", f"usable: {', '.join(usable)}", details=details)
 
 
 @dataclass(frozen=True)
@@ -211,20 +184,23 @@ def check_emulation(directory: Path) -> CheckResult:
     return CheckResult("emulation", "ok", f"QEMU emulation for {names}", details=details)
 
 
-def check_podman(timeout: float) -> CheckResult:
+def check_podman(options: EngineOptions) -> CheckResult:
+    from core.engines.podman import podman_available
+
     if shutil.which("podman") is None:
         return CheckResult(
             "podman", "warn", "podman not found",
             "install podman and buildah (Debian: apt-get install podman buildah) "
             "to release without Docker",
         )
-    done = _run(["podman", "--version"], timeout)
-    if done.returncode != 0:
+    problem = podman_available(options)
+    if problem is not None:
         return CheckResult(
-            "podman", "warn", "podman does not run", "reinstall podman",
-            details=(_first_line(done.stderr),),
+            "podman", "warn", "podman does not run",
+            "check `podman version`; inside a container set DOCKYARD_PODMAN_STORAGE_DRIVER=vfs",
+            details=(problem,),
         )
-    return CheckResult("podman", "ok", _first_line(done.stdout))
+    return CheckResult("podman", "ok", "podman works")
 
 
 def check_engine(builders: CheckResult, podman: CheckResult) -> CheckResult:
@@ -259,7 +235,8 @@ def check_registries(root: Path, timeout: float) -> list[CheckResult]:
     try:
         config = load_config(root)
     except DockyardError as err:
-        return [CheckResult("registry", "fail", str(err), err.valid or "fix dockyard.toml")]
+        return [CheckResult("registry", "fail", f"{err.field}: {err.problem}",
+                            err.valid or "fix dockyard.toml")]
     if not config.images:
         return [CheckResult("registry", "ok", "dockyard.toml names no image: nothing to check")]
     from core.reference import parse_image_name
@@ -295,10 +272,13 @@ def run_doctor(
     root: Path, *, binfmt_dir: Path = BINFMT_DIR, timeout: float = 10.0
 ) -> DoctorReport:
     """All checks, in the order a user fixes them."""
+    from core.engines.base import EngineOptions
+
+    options = EngineOptions.from_env()
     docker = check_docker(timeout)
-    buildx = check_buildx(timeout)
-    builders = check_builders(buildx, timeout)
-    podman = check_podman(timeout)
+    buildx = check_buildx(options)
+    builders = check_builders(buildx, options)
+    podman = check_podman(options)
     checks = [
         docker, buildx, builders, check_emulation(binfmt_dir), podman,
         check_engine(builders, podman), check_keyring(timeout),
