@@ -33,6 +33,7 @@ from screens.review import ReviewScreen
 from screens.summary import SummaryScreen
 from screens.version import VersionScreen
 from tests.support.gitrepo import git, make_repo
+from tests.support.registry import run_registry
 from tests.ui.conftest import Host, demo_draft, push_tiny_image, settle
 from tests.ui.test_build_summary_screens import verify_report
 from tui.draft import Draft
@@ -101,17 +102,19 @@ def test_version_rules_fail_and_cut_confirmation(snap_compare) -> None:
     assert snap_compare(app, terminal_size=SIZE, run_before=ready)
 
 
-def test_images_aliases_and_registry_state(snap_compare, registry) -> None:
-    push_tiny_image(registry.url, "demo/app", "latest")
-    draft = demo("images")
-    services = Services(registry_client=to_registry(registry))
-    app = Host(lambda: ImagesScreen(draft, services))
+def test_images_aliases_and_registry_state(snap_compare) -> None:
+    # a registry of its own: other tests of the session push demo/app tags too
+    with run_registry() as registry:
+        push_tiny_image(registry.url, "demo/app", "latest")
+        draft = demo("images")
+        services = Services(registry_client=to_registry(registry))
+        app = Host(lambda: ImagesScreen(draft, services))
 
-    async def ready(pilot) -> None:
-        await settle(pilot, lambda: IMAGE in app.screen.lookups)
-        await pilot.pause(0.1)  # let the last update lay out and paint
+        async def ready(pilot) -> None:
+            await settle(pilot, lambda: IMAGE in app.screen.lookups)
+            await pilot.pause(0.1)  # let the last update lay out and paint
 
-    assert snap_compare(app, terminal_size=SIZE, run_before=ready)
+        assert snap_compare(app, terminal_size=SIZE, run_before=ready)
 
 
 def test_platforms_checklist(snap_compare) -> None:
