@@ -52,3 +52,13 @@ def plan_text(plan: Plan, steps: Sequence[Sequence[str]]) -> str:
     lines.append("Steps:")
     lines.extend(f"  {number}. {shlex.join(step)}" for number, step in enumerate(steps, 1))
     return "\n".join(lines) + "\n"
+
+
+def human_size(size: int) -> str:
+    """Bytes in decimal units, as registries and docker show them."""
+    value = float(size)
+    for unit in ("B", "kB", "MB", "GB"):
+        if value < 1000 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    raise AssertionError("unreachable")

@@ -16,6 +16,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Button, DataTable, Footer, Static
 
 from core.errors import DockyardError
+from core.rendering import human_size
 from tui.draft import Draft
 from tui.messages import Loaded
 from tui.widgets import DockyardScreen, StepBar
@@ -29,15 +30,6 @@ QUIT, AGAIN, REVIEW = "quit", "again", "review"
 
 def short(digest: str | None) -> str:
     return digest.removeprefix("sha256:")[:12] if digest else "absent"
-
-
-def human_size(size: int) -> str:
-    value = float(size)
-    for unit in ("B", "kB", "MB", "GB"):
-        if value < 1000 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1000
-    return f"{size} B"
 
 
 def final_reports(verify: list[dict[str, Any]]) -> list[dict[str, Any]]:

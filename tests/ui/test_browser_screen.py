@@ -14,9 +14,11 @@ import httpx
 import pytest
 from textual.widgets import Button, DataTable, Input, Static
 
+from core.inspect import order_tags
 from core.reference import ImageName
 from core.registry import OCI_INDEX, OCI_MANIFEST, RegistryClient
-from screens.browser import BrowserScreen, human_size, human_time, order_tags
+from core.rendering import human_size
+from screens.browser import BrowserScreen, human_time
 from tests.support.registry import RunningRegistry
 from tui.standalone import BrowserApp
 
