@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import base64
 import os
-import shutil
-import subprocess
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +15,7 @@ from core.registry import RegistryClient
 from tests.credentials.support import SECRET, USER, dockyard, watch_processes
 from tests.support.elf import write_elf
 from tests.support.gitrepo import git, make_repo
+from tests.support.podman import podman_storage
 from tests.support.registry import RunningRegistry
 
 pytestmark = pytest.mark.e2e
@@ -25,17 +23,10 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture
 def podman_env(cli_env: dict[str, str]) -> Iterator[dict[str, str]]:
-    """podman storage of its own (a short path: podman refuses a long runroot), vfs + chroot."""
-    if shutil.which("podman") is None:
-        pytest.skip("podman is not installed (Debian package podman)")
-    root = Path(tempfile.mkdtemp(prefix="dy-cred-"))
-    env = {**cli_env, "DOCKYARD_PODMAN_STORAGE_DRIVER": "vfs",
-           "DOCKYARD_PODMAN_ISOLATION": "chroot", "DOCKYARD_PODMAN_ROOT": str(root)}
-    yield env
-    subprocess.run(["podman", "--storage-driver", "vfs", "--root", str(root / "root"),
-                    "--runroot", str(root / "runroot"), "system", "reset", "--force"],
-                   capture_output=True, check=False)
-    shutil.rmtree(root, ignore_errors=True)
+    """podman storage of its own (vfs + chroot, as this machine needs)."""
+    with podman_storage("dy-cred-") as root:
+        yield {**cli_env, "DOCKYARD_PODMAN_STORAGE_DRIVER": "vfs",
+               "DOCKYARD_PODMAN_ISOLATION": "chroot", "DOCKYARD_PODMAN_ROOT": str(root)}
 
 
 def _project(root: Path) -> Path:

@@ -8,8 +8,6 @@ import argparse
 import dataclasses
 import json
 import shutil
-import subprocess
-import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -39,6 +37,7 @@ from core.release import run_release
 from tests.registry.proxy import Fault, FaultProxy, running
 from tests.support.elf import write_elf
 from tests.support.gitrepo import git, make_repo
+from tests.support.podman import podman_storage
 from tests.support.registry import RunningRegistry
 from tui.headless import run_release_headless
 
@@ -62,15 +61,8 @@ class SpyClient(RegistryClient):
 
 @pytest.fixture(scope="module")
 def podman_root() -> Iterator[Path]:
-    """podman storage of its own; a short path, as podman refuses a runroot over 50 characters."""
-    if shutil.which("podman") is None:
-        pytest.skip("podman is not installed (Debian package podman)")
-    root = Path(tempfile.mkdtemp(prefix="dy-podman-"))
-    yield root
-    subprocess.run(["podman", "--storage-driver", "vfs", "--root", str(root / "root"),
-                    "--runroot", str(root / "runroot"), "system", "reset", "--force"],
-                   capture_output=True, check=False)
-    shutil.rmtree(root, ignore_errors=True)
+    with podman_storage() as root:
+        yield root
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -23,6 +22,7 @@ from core.demo import create_demo
 from core.reference import parse_image_name
 from core.registry import RegistryClient
 from core.verify import verify_release
+from tests.support.podman import podman_storage
 from tests.support.registry import RunningRegistry
 
 pytestmark = pytest.mark.e2e
@@ -66,15 +66,10 @@ class Tmux:
 
 @pytest.fixture
 def podman_root() -> Iterator[Path]:
-    """podman storage of its own (short path: podman refuses a runroot over 50 characters)."""
-    if shutil.which("podman") is None or shutil.which("tmux") is None:
-        pytest.skip("needs podman and tmux")
-    root = Path(tempfile.mkdtemp(prefix="dy-tui-"))
-    yield root
-    subprocess.run(["podman", "--storage-driver", "vfs", "--root", str(root / "root"),
-                    "--runroot", str(root / "runroot"), "system", "reset", "--force"],
-                   capture_output=True, check=False)
-    shutil.rmtree(root, ignore_errors=True)
+    if shutil.which("tmux") is None:
+        pytest.skip("needs tmux (Debian package tmux; scripts/test installs it)")
+    with podman_storage("dy-tui-") as root:
+        yield root
 
 
 def test_wizard_releases_and_verifies_under_tmux(tmp_path: Path, registry: RunningRegistry,

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import tarfile
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +18,7 @@ from core.events import DigestPushed, LogLine, StepFailed, StepFinished, StepSta
 from core.plan import BuildOptions, Plan
 from tests.engines.conftest import PlanFactory
 from tests.support.elf import write_elf
+from tests.support.podman import podman_storage
 
 VFS = EngineOptions(storage_driver="vfs", isolation="chroot")
 
@@ -84,15 +83,9 @@ def test_sbom_is_refused_before_anything_runs(plan_factory: PlanFactory) -> None
 
 @pytest.fixture(scope="module")
 def podman_engine() -> Iterator[PodmanEngine]:
-    """podman storage of its own; a short path, as podman refuses a runroot over 50 characters."""
-    if shutil.which("podman") is None:
-        pytest.skip("podman is not installed")
-    root = Path(tempfile.mkdtemp(prefix="dy-podman-"))
-    yield PodmanEngine(EngineOptions(storage_driver="vfs", isolation="chroot", podman_root=root))
-    subprocess.run(["podman", "--storage-driver", "vfs", "--root", str(root / "root"),
-                    "--runroot", str(root / "runroot"), "system", "reset", "--force"],
-                   capture_output=True, check=False)
-    shutil.rmtree(root, ignore_errors=True)
+    with podman_storage() as root:
+        yield PodmanEngine(EngineOptions(storage_driver="vfs", isolation="chroot",
+                                         podman_root=root))
 
 
 def copy_project(root: Path, dockerfile: str) -> None:
