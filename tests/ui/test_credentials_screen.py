@@ -6,7 +6,6 @@ Run inside ``dbus-run-session`` with gnome-keyring unlocked and DOCKYARD_TEST_KE
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -21,26 +20,6 @@ from tui.standalone import CredentialsApp
 
 USER = "h7-bot"
 SECRET = "h7-T0ken-" + uuid.uuid4().hex  # unique: finding it anywhere is a leak
-
-
-@pytest.fixture(scope="module")
-def keyring_label() -> str:
-    wanted = os.environ.get("DOCKYARD_TEST_KEYRING")
-    if not wanted and not os.environ.get("DBUS_SESSION_BUS_ADDRESS"):
-        pytest.skip("needs a Secret Service: run scripts/test, or pytest inside dbus-run-session "
-                    "with gnome-keyring unlocked and DOCKYARD_TEST_KEYRING=secretservice")
-    label = CredentialStore(f"dockyard-h7-probe-{uuid.uuid4().hex}").backend_label
-    if wanted == "secretservice" and "SecretService" not in label:
-        pytest.fail(f"DOCKYARD_TEST_KEYRING=secretservice but the keyring backend is {label}")
-    return label
-
-
-@pytest.fixture
-def store(keyring_label: str) -> Iterator[CredentialStore]:
-    made = CredentialStore(f"dockyard-h7-{uuid.uuid4().hex[:12]}")
-    yield made
-    for registry, _user in made.entries():
-        made.delete(registry)
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +56,7 @@ async def fill_form(pilot: Any, registry: str, username: str, secret: str) -> No
 
 @pytest.mark.anyio
 async def test_lists_stored_logins_without_secrets(store: CredentialStore,
-                                                   keyring_label: str) -> None:
+                                                   secret_service: str) -> None:
     store.save(Credential("ghcr.io", "alice", SECRET))
     store.save(Credential("127.0.0.1:5000", "bob", SECRET))
     app = CredentialsApp(store)
@@ -87,7 +66,7 @@ async def test_lists_stored_logins_without_secrets(store: CredentialStore,
         assert screen.query_one("#entries", DataTable).row_count == 2
         assert screen.status == "2 stored logins"
         text = screen_text(app)
-        assert "SecretService" in keyring_label and "SecretService" in text
+        assert "SecretService" in secret_service and "SecretService" in text
         assert SECRET not in text
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 
@@ -106,33 +105,22 @@ USER = "h6-bot"
 SECRET = "h6-T0ken-" + uuid.uuid4().hex
 
 
-@pytest.fixture
-def keyring_store() -> Iterator[CredentialStore]:
-    wanted = os.environ.get("DOCKYARD_TEST_KEYRING")
-    if not wanted and not os.environ.get("DBUS_SESSION_BUS_ADDRESS"):
-        pytest.skip("needs a Secret Service: run scripts/test (dbus-run-session + gnome-keyring)")
-    made = CredentialStore(f"dockyard-h6-{uuid.uuid4().hex[:12]}")
-    yield made
-    for registry_host, _user in made.entries():
-        made.delete(registry_host)
-
-
 @pytest.fixture(scope="module")
 def auth_registry() -> Iterator[RunningRegistry]:
     with run_registry(username=USER, password=SECRET) as running:
         yield running
 
 
-async def test_stored_login_is_shown_and_checked(tmp_path, host, keyring_store,
+async def test_stored_login_is_shown_and_checked(tmp_path, host, store,
                                                  auth_registry) -> None:
-    keyring_store.save(Credential(auth_registry.host, USER, SECRET))
+    store.save(Credential(auth_registry.host, USER, SECRET))
 
     def client(image: ImageName) -> RegistryClient:
-        cred = keyring_store.get(image.domain)
+        cred = store.get(image.domain)
         return client_for(image, username=cred.username if cred else None,
                           secret=cred.secret if cred else None)
 
-    services = Services(credentials=lambda: keyring_store, registry_client=client)
+    services = Services(credentials=lambda: store, registry_client=client)
     draft = Draft(root=tmp_path, images=(f"{auth_registry.host}/team/app",))
     app = host(lambda: CredentialsStepScreen(draft, services))
     async with app.run_test(size=(120, 30)) as pilot:
