@@ -51,8 +51,11 @@ async def test_review_saves_changed_choices_only_when_ticked(tmp_path, host, reg
     async with app.run_test(size=(140, 50)) as pilot:
         screen = app.screen
         await settle(pilot, lambda: screen.plan_draft is not None, rounds=500)
-        assert not screen.query_one("#save", Checkbox).value  # only when the user agrees
-        await pilot.click("#save")
+        save = screen.query_one("#save", Checkbox)
+        assert not save.value  # only when the user agrees
+        save.focus()  # by keyboard: a click can land before the plan text has pushed it down
+        await pilot.press("space")
+        await settle(pilot, lambda: save.value)
         await pilot.press("ctrl+n")
         await settle(pilot, lambda: bool(app.results))
     assert load_config(demo.root).images == (f"{registry.host}/ui/renamed",)
