@@ -29,6 +29,7 @@ from core.reference import ImageName, parse_reference
 from core.registry import RegistryClient
 from core.rendering import human_size
 from screens.credentials import readable_error
+from tui.widgets import Table
 
 ASSETS = Path(assets.__file__).resolve().parent
 PAGE_SIZE = 20
@@ -111,7 +112,7 @@ class BrowserScreen(Screen[None]):
             yield Input(self._initial_image, placeholder="image, e.g. ghcr.io/acme/app",
                         id="image")
             yield Input(placeholder="filter: tag, digest or platform", id="filter")
-        yield DataTable(id="tags", cursor_type="row", zebra_stripes=True)
+        yield Table(id="tags", cursor_type="row", zebra_stripes=True)
         yield Static("", id="detail")
         with Horizontal(id="bottom"):
             yield Static("", id="status")

@@ -37,7 +37,7 @@ from core.events import (
 )
 from tui.draft import Draft
 from tui.messages import BuildDone
-from tui.widgets import ConfirmModal, DockyardScreen, StepBar
+from tui.widgets import ConfirmModal, DockyardScreen, StepBar, Table
 
 if TYPE_CHECKING:
     from tui.services import Services
@@ -128,7 +128,7 @@ class BuildScreen(DockyardScreen[BuildOutcome]):
                 yield ProgressBar(total=len(PHASES), show_eta=False, id="progress")
                 yield Static("elapsed 0:00", id="elapsed")
                 yield Static("", id="result")
-        yield DataTable(id="steps", cursor_type="none", zebra_stripes=True)
+        yield Table(id="steps", cursor_type="none", zebra_stripes=True)
         yield Log(max_lines=LOG_CAP, id="build-log")
         yield Static("", id="log-path")
         with Horizontal(classes="nav"):

@@ -22,6 +22,7 @@ from textual.worker import Worker, WorkerState
 import assets
 from core.credentials import Credential, CredentialStore, login
 from core.errors import DockyardError
+from tui.widgets import Table
 
 ASSETS = Path(assets.__file__).resolve().parent
 
@@ -125,7 +126,7 @@ class CredentialsScreen(Screen[str | None]):
     def compose(self) -> ComposeResult:
         yield Static("Registry credentials", id="title")
         yield Static("keyring: …", id="backend")
-        yield DataTable(id="entries", cursor_type="row", zebra_stripes=True)
+        yield Table(id="entries", cursor_type="row", zebra_stripes=True)
         yield Static("", id="status")
         with Vertical(id="add-form"):
             yield Label("Add a login (checked against the registry before it is saved)")

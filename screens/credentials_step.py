@@ -18,7 +18,7 @@ from textual.widgets import Button, DataTable, Static
 from core.errors import DockyardError
 from tui.draft import Draft
 from tui.messages import Loaded
-from tui.widgets import StepScreen
+from tui.widgets import StepScreen, Table
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -60,7 +60,7 @@ class CredentialsStepScreen(StepScreen):
     def compose_body(self) -> ComposeResult:
         yield Static(Text("Registries and logins", style="bold"), classes="section")
         yield Static(Text("reading the keyring…", style="dim"), id="backend")
-        yield DataTable(id="logins", cursor_type="row")
+        yield Table(id="logins", cursor_type="row")
         yield Static("", id="advice", classes="hint")
 
     def compose_actions(self) -> ComposeResult:

@@ -22,7 +22,7 @@ from core.reference import ImageName, parse_image_name
 from core.tags import TagPolicy, TagSet, compute_tags, validate_tag
 from tui.draft import Draft
 from tui.messages import Loaded
-from tui.widgets import StepScreen
+from tui.widgets import StepScreen, Table
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -87,7 +87,7 @@ class ImagesScreen(StepScreen):
             yield Input(" ".join(self.policy.extra), id="extra",
                         placeholder="stable edge")
         yield Static(Text("What will be pushed", style="bold"), classes="section")
-        yield DataTable(id="tag-table", cursor_type="row", zebra_stripes=True)
+        yield Table(id="tag-table", cursor_type="row", zebra_stripes=True)
         yield Static("", id="withheld")
 
     def on_mount(self) -> None:

@@ -22,7 +22,7 @@ from core.errors import DockyardError
 from core.platforms import parse_platforms
 from tui.draft import Draft
 from tui.messages import Loaded
-from tui.widgets import StepScreen
+from tui.widgets import StepScreen, Table
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -71,7 +71,7 @@ class ModeScreen(StepScreen):
             with Horizontal(classes="row"):
                 yield Label("Binary template")
                 yield Input(draft.binary or "", placeholder="dist/{arch}/app", id="binary")
-            yield DataTable(id="binaries", cursor_type="row")
+            yield Table(id="binaries", cursor_type="row")
             yield Static("", id="copy-problems")
         with Vertical(id="build-box", classes="row"):
             with Horizontal(classes="row"):

@@ -19,7 +19,7 @@ from core.errors import DockyardError
 from core.rendering import human_size
 from tui.draft import Draft
 from tui.messages import Loaded
-from tui.widgets import DockyardScreen, StepBar
+from tui.widgets import DockyardScreen, StepBar, Table
 
 if TYPE_CHECKING:
     from screens.build import BuildOutcome
@@ -65,10 +65,10 @@ class SummaryScreen(DockyardScreen[str]):
         with VerticalScroll(classes="body"):
             yield Static(self.banner(), id="banner")
             yield Static(Text("Tags × platforms", style="bold"), classes="section")
-            yield DataTable(id="matrix", cursor_type="none", zebra_stripes=True)
+            yield Table(id="matrix", cursor_type="none", zebra_stripes=True)
             yield Static("", id="attestations", classes="hint")
             yield Static(Text("Aliases", style="bold"), classes="section")
-            yield DataTable(id="aliases", cursor_type="none")
+            yield Table(id="aliases", cursor_type="none")
             yield Static(Text("Pull", style="bold"), classes="section")
             yield Static(self.pull_commands(), id="pull")
             yield Static(self.files(), id="files")

@@ -42,6 +42,33 @@ async def settle(pilot: Any, until: Callable[[], bool], *, rounds: int = 500) ->
     raise AssertionError("condition not reached")
 
 
+async def click(pilot: Any, selector: str) -> None:
+    """Click a widget once its place on screen has stopped moving.
+
+    A click lands where the widget is at that instant; under load a worker's update can still be
+    shifting the layout, and the click would hit a neighbour.
+    """
+    widget = pilot.app.screen.query_one(selector)
+    before = None
+    for _ in range(200):
+        await pilot.pause(0.02)
+        region = widget.region
+        if region.area and region == before:
+            break
+        before = region
+    else:
+        raise AssertionError(f"{selector} never settled on screen")
+    await pilot.click(selector)
+
+
+async def quiet(pilot: Any) -> None:
+    """Wait until workers are done and the last updates are laid out and painted (snapshots)."""
+    await pilot.app.workers.wait_for_complete()
+    await pilot.wait_for_scheduled_animations()
+    for _ in range(3):
+        await pilot.pause(0.05)
+
+
 def write_file(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)

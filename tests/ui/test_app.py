@@ -21,7 +21,7 @@ from screens.platforms import PlatformsScreen
 from screens.review import ReviewScreen
 from screens.summary import SummaryScreen
 from screens.version import VersionScreen
-from tests.ui.conftest import settle
+from tests.ui.conftest import click, settle
 from tui.app import DARK, LIGHT, DockyardApp
 from tui.services import Services
 from tui.widgets import ConfirmModal, ErrorModal, HelpModal
@@ -87,7 +87,7 @@ async def test_wizard_from_version_to_summary_with_back(tmp_path, registry) -> N
         assert app.screen.outcome.ok
         await pilot.press("ctrl+n")
         await on_screen(pilot, SummaryScreen)
-        await pilot.click("#quit")
+        await click(pilot, "#quit")
         await pilot.pause()
     assert app.return_code == 0
 

@@ -20,6 +20,7 @@ from core.registry import OCI_INDEX, OCI_MANIFEST, RegistryClient
 from core.rendering import human_size
 from screens.browser import BrowserScreen, human_time
 from tests.support.registry import RunningRegistry
+from tests.ui.conftest import quiet
 from tui.standalone import BrowserApp
 
 REPO = "h7/browse"
@@ -144,7 +145,7 @@ async def loaded(pilot: Any) -> BrowserScreen:
         if (isinstance(screen, BrowserScreen) and screen.tags
                 and all(tag in screen.details for tag in screen.shown_tags())
                 and not app.workers):
-            await pilot.pause(0.05)  # one more refresh: the table sizes its columns on idle
+            await quiet(pilot)  # the table sizes its columns on idle
             return screen
         if isinstance(screen, BrowserScreen) and "error" in screen.query_one("#status").classes:
             return screen
@@ -327,8 +328,5 @@ def test_snapshot_filtered(pushed: Pushed, snap_compare: Any) -> None:
 
 
 def test_snapshot_bad_name(pushed: Pushed, snap_compare: Any) -> None:
-    async def settled(pilot: Any) -> None:
-        await pilot.pause(0.1)
-
     assert snap_compare(snapshot_app(pushed, "acme//app"), terminal_size=(120, 32),
-                        run_before=settled)
+                        run_before=quiet)

@@ -27,7 +27,7 @@ from core.plan import make_plan
 from core.verify import PlatformResult, TagResult, VerifyReport
 from screens.build import LOG_CAP, BuildOutcome, BuildScreen
 from screens.summary import AGAIN, QUIT, SummaryScreen
-from tests.ui.conftest import demo_draft, push_tiny_image, settle
+from tests.ui.conftest import click, demo_draft, push_tiny_image, settle
 from tui.draft import Draft
 from tui.services import Services
 from tui.widgets import ConfirmModal
@@ -198,7 +198,7 @@ async def test_summary_of_failed_release_says_where_registry_is(planned, host) -
         banner = str(app.screen.query_one("#banner", Static).render())
         assert "Failed in verify: linux/arm64 is missing" in banner
         assert "latest unchanged" in banner
-        await pilot.click("#quit")
+        await click(pilot, "#quit")
         await pilot.pause()
     assert app.results == [QUIT]
 

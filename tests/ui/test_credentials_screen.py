@@ -16,6 +16,7 @@ from textual.widgets import DataTable, Input
 from core.credentials import Credential, CredentialStore
 from screens.credentials import ConfirmRemove, CredentialsScreen
 from tests.support.registry import RunningRegistry, run_registry
+from tests.ui.conftest import click
 from tui.standalone import CredentialsApp
 
 USER = "h7-bot"
@@ -99,7 +100,7 @@ async def test_a_refused_login_is_not_saved(
     async with app.run_test(size=(100, 30)) as pilot:
         await idle(pilot)
         await fill_form(pilot, auth_registry.host, USER, wrong)
-        await pilot.click("#save")
+        await click(pilot, "#save")
         screen = await idle(pilot)
         assert screen.status.startswith("credentials: ")
         assert wrong not in screen.status and SECRET not in screen.status

@@ -13,7 +13,7 @@ from core.engines.podman import host_platform_arch
 from screens.mode import ModeScreen
 from screens.platforms import PlatformsScreen
 from tests.support.elf import write_elf
-from tests.ui.conftest import settle
+from tests.ui.conftest import click, settle
 from tui.draft import Draft
 from tui.services import Services
 from tui.widgets import ErrorModal
@@ -111,9 +111,9 @@ async def test_build_mode_options_go_into_the_draft(tmp_path, host) -> None:
     async with app.run_test(size=(120, 50)) as pilot:
         screen = app.screen
         assert not screen.query_one("#copy-box").display
-        await pilot.click("#cache-from")
+        await click(pilot, "#cache-from")
         await pilot.press(*"ghcr.io/acme/cache")
-        await pilot.click("#sbom")
+        await click(pilot, "#sbom")
         await pilot.press("ctrl+n")
         await pilot.pause()
     [result] = app.results

@@ -34,7 +34,7 @@ from screens.summary import SummaryScreen
 from screens.version import VersionScreen
 from tests.support.gitrepo import git, make_repo
 from tests.support.registry import run_registry
-from tests.ui.conftest import Host, demo_draft, push_tiny_image, settle
+from tests.ui.conftest import Host, demo_draft, push_tiny_image, quiet, settle
 from tests.ui.test_build_summary_screens import verify_report
 from tui.draft import Draft
 from tui.services import Services
@@ -83,7 +83,7 @@ def test_version_all_rules_pass(snap_compare) -> None:
 
     async def ready(pilot) -> None:
         await settle(pilot, lambda: bool(app.screen.rules))
-        await pilot.pause(0.1)  # let the last update lay out and paint
+        await quiet(pilot)
 
     assert snap_compare(app, terminal_size=SIZE, run_before=ready)
 
@@ -97,7 +97,7 @@ def test_version_rules_fail_and_cut_confirmation(snap_compare) -> None:
     async def ready(pilot) -> None:
         await settle(pilot, lambda: bool(app.screen.rules))
         await pilot.press("c")
-        await pilot.pause()
+        await quiet(pilot)
 
     assert snap_compare(app, terminal_size=SIZE, run_before=ready)
 
@@ -112,7 +112,7 @@ def test_images_aliases_and_registry_state(snap_compare) -> None:
 
         async def ready(pilot) -> None:
             await settle(pilot, lambda: IMAGE in app.screen.lookups)
-            await pilot.pause(0.1)  # let the last update lay out and paint
+            await quiet(pilot)
 
         assert snap_compare(app, terminal_size=SIZE, run_before=ready)
 
@@ -123,7 +123,7 @@ def test_platforms_checklist(snap_compare) -> None:
 
     async def ready(pilot) -> None:
         await settle(pilot, lambda: app.screen.info is not None, rounds=500)
-        await pilot.pause(0.1)  # let the last update lay out and paint
+        await quiet(pilot)
 
     assert snap_compare(app, terminal_size=SIZE, run_before=ready)
 
@@ -134,7 +134,7 @@ def test_mode_copy_table(snap_compare) -> None:
 
     async def ready(pilot) -> None:
         await settle(pilot, lambda: app.screen.checks is not None)
-        await pilot.pause(0.1)  # let the last update lay out and paint
+        await quiet(pilot)
 
     assert snap_compare(app, terminal_size=SIZE, run_before=ready)
 
@@ -146,7 +146,7 @@ def test_credentials_without_keyring(snap_compare) -> None:
 
     async def ready(pilot) -> None:
         await settle(pilot, lambda: bool(app.screen.logins))
-        await pilot.pause(0.1)  # let the last update lay out and paint
+        await quiet(pilot)
 
     assert snap_compare(app, terminal_size=SIZE, run_before=ready)
 
@@ -157,7 +157,7 @@ def test_review_plan_and_commands(snap_compare) -> None:
 
     async def ready(pilot) -> None:
         await settle(pilot, lambda: app.screen.plan_draft is not None, rounds=500)
-        await pilot.pause(0.1)  # let the last update lay out and paint
+        await quiet(pilot)
 
     assert snap_compare(app, terminal_size=(120, 50), run_before=ready)
 
@@ -182,8 +182,7 @@ def test_build_finished(snap_compare, monkeypatch: pytest.MonkeyPatch) -> None:
 
     async def ready(pilot) -> None:
         await settle(pilot, lambda: app.screen.done, rounds=500)
-        await app.workers.wait_for_complete()  # the Log measures line widths in a worker
-        await pilot.pause(0.1)  # let the last update lay out and paint
+        await quiet(pilot)
 
     assert snap_compare(app, terminal_size=(120, 45), run_before=ready)
 
@@ -203,6 +202,6 @@ def test_summary_verified(snap_compare, registry) -> None:
 
     async def ready(pilot) -> None:
         await settle(pilot, lambda: len(app.screen.sizes) == 2)
-        await pilot.pause(0.1)  # let the last update lay out and paint
+        await quiet(pilot)
 
     assert snap_compare(app, terminal_size=SIZE, run_before=ready)

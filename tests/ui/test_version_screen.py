@@ -9,7 +9,7 @@ from textual.widgets import Button, Static
 
 from screens.version import VersionScreen
 from tests.support.gitrepo import add_bare_remote, git
-from tests.ui.conftest import settle
+from tests.ui.conftest import click, settle
 from tui.draft import Draft
 from tui.services import Services
 from tui.widgets import ConfirmModal, ErrorModal
@@ -62,7 +62,7 @@ async def test_untagged_head_offers_next_versions_and_cuts_the_tag(repo_factory,
         assert rules_of(screen)["exists"] is False
         assert screen.query_one("#next", Button).disabled
         assert "dockyard tag --next patch" in str(screen.query_one("#rules", Static).render())
-        await pilot.click("#candidate-1")  # next minor
+        await click(pilot, "#candidate-1")  # next minor
         await settle(pilot, lambda: bool(screen.rules)
                      and screen.selected.version.git_tag == "v1.1.0")
         await pilot.press("c")
