@@ -17,6 +17,8 @@ import ssl
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import UTC
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
@@ -91,6 +93,27 @@ def parse_challenge(header: str) -> tuple[str, dict[str, str]]:
     params = {m.group(1).lower(): m.group(2) if m.group(2) is not None else m.group(3)
               for m in _CHALLENGE_PARAM.finditer(rest)}
     return scheme.lower(), params
+
+
+def retry_after_seconds(value: str, now: float) -> float | None:
+    """Seconds a ``Retry-After`` header asks for: delay-seconds or an HTTP date (RFC 9110 10.2.3).
+
+    None when the header is absent or unreadable, so the caller falls back to its backoff.
+    """
+    value = value.strip()
+    if not value:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:  # an HTTP date is GMT; a zone-less one is read as such
+        when = when.replace(tzinfo=UTC)
+    return when.timestamp() - now
 
 
 class RegistryClient:
@@ -366,11 +389,9 @@ class RegistryClient:
             attempt += 1
 
     def _retry_after(self, response: httpx.Response, fallback: float) -> float:
-        value = response.headers.get("Retry-After", "")
-        try:
-            seconds = float(value)
-        except ValueError:
-            return fallback  # absent, or an HTTP date: exponential backoff is good enough
+        seconds = retry_after_seconds(response.headers.get("Retry-After", ""), time.time())
+        if seconds is None:
+            return fallback
         return min(max(seconds, 0.0), self.max_retry_after)
 
     def _authorization(self, scope: str, repo: str | None) -> str | None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from pathlib import Path
 
 import httpx
@@ -19,6 +21,7 @@ from core.registry import (
     RegistryClient,
     is_loopback,
     parse_challenge,
+    retry_after_seconds,
 )
 from tests.registry.conftest import Published, Sleeps
 from tests.registry.content import Pusher
@@ -170,6 +173,30 @@ def test_retry_after_is_capped(
     client = make_client(proxy.host, max_retry_after=12.0)
     assert client.head_manifest(published.repo, published.version) is not None
     assert sleeps.calls == [12.0]
+
+
+def test_retry_after_as_an_http_date_is_honoured(
+    proxy: FaultProxy, published: Published, make_client: Make, sleeps: Sleeps
+) -> None:
+    when = format_datetime(datetime.now(UTC) + timedelta(seconds=9), usegmt=True)
+    proxy.inject(Fault(status=503, times=1, headers={"Retry-After": when}))
+    client = make_client(proxy.host, max_retries=2)
+    assert client.head_manifest(published.repo, published.version) is not None
+    [delay] = sleeps.calls
+    assert 7.0 <= delay <= 9.0  # whole seconds in the header, and the clock moved on a bit
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    ("120", 120.0),
+    ("0", 0.0),
+    ("Wed, 21 Oct 2015 07:28:00 GMT", 30.0),
+    ("Wed, 21 Oct 2015 07:27:00 GMT", -30.0),  # already past: the client waits 0
+    ("", None),
+    ("soon", None),
+])
+def test_retry_after_values(value: str, expected: float | None) -> None:
+    now = datetime(2015, 10, 21, 7, 27, 30, tzinfo=UTC).timestamp()
+    assert retry_after_seconds(value, now) == expected
 
 
 def test_5xx_backs_off_exponentially_then_succeeds(
