@@ -1,7 +1,8 @@
 """``dockyard.toml``: the choices a project remembers between releases.
 
-Flat schema, read with tomllib and written by hand (tomllib cannot write). Every error names
-the file and the line of the offending key, because the user fixes it in an editor.
+Flat schema, read with tomllib. Saving edits the user's file in place with tomlkit, so their
+comments, order and untouched lines survive. Every error names the file and the line of the
+offending key, because the user fixes it in an editor.
 
     images = ["ghcr.io/acme/app"]
     platforms = ["linux/amd64", "linux/arm64"]
@@ -77,10 +78,12 @@ def load_config(root: Path) -> ProjectConfig:
 
 
 def save_config(root: Path, config: ProjectConfig) -> Path:
-    """Write ``config`` to ``root/dockyard.toml`` (replacing the file, comments included)."""
-    text = render_config(config)
-    _parse(text, FILENAME)  # never write a file load_config would refuse
+    """Write ``config`` to ``root/dockyard.toml``: a new file spelled out, or the existing file
+    with only the changed values replaced (comments and the rest kept)."""
     path = root / FILENAME
+    existing = path.read_text(encoding="utf-8") if path.exists() else None
+    text = render_config(config) if existing is None else update_config_text(existing, config)
+    _parse(text, FILENAME)  # never write a file load_config would refuse
     temporary = path.with_name(f".{FILENAME}.tmp")
     temporary.write_text(text, encoding="utf-8")
     os.replace(temporary, path)
@@ -101,6 +104,33 @@ def render_config(config: ProjectConfig) -> str:
         lines.append(f"{key} = {'true' if getattr(config.tags, key) else 'false'}")
     lines.append(f"extra = {_toml_list(config.tags.extra)}")
     return "\n".join(lines) + "\n"
+
+
+def update_config_text(existing: str, config: ProjectConfig) -> str:
+    """``existing`` TOML text with the values of ``config``; unchanged keys keep their lines."""
+    import tomlkit
+
+    _parse(existing, FILENAME)  # a file edited into a broken state is reported, not rewritten
+    document = tomlkit.parse(existing)
+    wanted: dict[str, Any] = {key: list(getattr(config, key)) for key in _LISTS}
+    wanted.update({key: getattr(config, key) for key in _STRINGS})
+    _assign(document, wanted)
+    if "tags" not in document:
+        document.add(tomlkit.nl())
+        document.add("tags", tomlkit.table())
+    policy = {key: getattr(config.tags, key) for key in _TAG_BOOLS}
+    policy["extra"] = list(config.tags.extra)
+    _assign(document["tags"], policy)  # _parse checked that it is a table
+    return tomlkit.dumps(document)
+
+
+def _assign(table: Any, values: dict[str, Any]) -> None:
+    """Set each key whose value differs; None removes the key."""
+    for key, value in values.items():
+        if value is None:
+            table.pop(key, None)
+        elif key not in table or table[key] != value:
+            table[key] = value
 
 
 def _parse(text: str, name: str) -> ProjectConfig:

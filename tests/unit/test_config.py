@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import tomllib
 from pathlib import Path
 
@@ -255,3 +256,62 @@ def test_load_of_save_round_trips(tmp_path: Path, config: ProjectConfig) -> None
     assert loaded == config
     assert loaded.path == tmp_path / FILENAME
     assert tomllib.loads(render_config(config)) is not None
+
+
+COMMENTED = """\
+# release settings for acme/app; ask Jo before adding platforms
+images = ["ghcr.io/acme/app"]  # the public image
+platforms = ["linux/amd64", "linux/arm64"]
+
+# copy mode: binaries come from the cross-compile job
+mode = "copy"
+binary = "dist/{arch}/app"
+
+[tags]
+# no floating major tag until 2.0
+major = false
+extra = ["stable"]
+"""
+COMMENTS = [line.split("#", 1)[1] for line in COMMENTED.splitlines() if "#" in line]
+
+
+def test_saving_over_a_file_keeps_its_comments_and_untouched_lines(tmp_path: Path) -> None:
+    (tmp_path / FILENAME).write_text(COMMENTED)
+    before = load_config(tmp_path)
+    changed = dataclasses.replace(before, platforms=("linux/amd64",), binary=None)
+    text = save_config(tmp_path, changed).read_text()
+    for comment in COMMENTS:
+        assert comment in text
+    assert 'images = ["ghcr.io/acme/app"]  # the public image\n' in text  # untouched line
+    assert 'platforms = ["linux/amd64"]\n' in text
+    assert "binary" not in text  # unset now, so removed
+    assert load_config(tmp_path) == changed
+
+
+def test_saving_the_loaded_config_changes_nothing_but_spelled_out_defaults(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / FILENAME).write_text(COMMENTED)
+    before = load_config(tmp_path)
+    text = save_config(tmp_path, before).read_text()
+    assert text.startswith(COMMENTED.split("[tags]")[0])  # the top is byte for byte the same
+    assert load_config(tmp_path) == before
+
+
+def test_a_broken_file_is_reported_not_rewritten(tmp_path: Path) -> None:
+    path = tmp_path / FILENAME
+    path.write_text('images = ["ghcr.io/acme/app"\n')
+    with pytest.raises(ConfigError, match=r"dockyard\.toml:\d+: invalid TOML"):
+        save_config(tmp_path, ProjectConfig(images=("ghcr.io/acme/app",)))
+    assert path.read_text() == 'images = ["ghcr.io/acme/app"\n'
+
+
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture], max_examples=50)
+@given(configs)
+def test_saving_over_a_commented_file_round_trips_and_keeps_comments(
+    tmp_path: Path, config: ProjectConfig
+) -> None:
+    (tmp_path / FILENAME).write_text(COMMENTED)
+    text = save_config(tmp_path, config).read_text()
+    assert load_config(tmp_path) == config
+    assert all(comment in text for comment in COMMENTS[2:])  # comment lines of their own
