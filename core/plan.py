@@ -11,7 +11,7 @@ from typing import Any
 
 from core.binaries import BinaryCheck, check_dockerfile_copy, require_binaries
 from core.config import ProjectConfig, load_config
-from core.errors import DockerfileError, ImageRefError, ModeError, PlatformError
+from core.errors import DockerfileError, EngineError, ImageRefError, ModeError, PlatformError
 from core.platforms import Platform, parse_platforms
 from core.reference import ImageName, parse_image_name, parse_reference
 from core.repo import ProjectRepo
@@ -20,6 +20,7 @@ from core.version import ReleaseVersion
 
 MODES = ("build", "copy")
 _BUILD_ARG = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_BUILDER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")  # buildx builder (and context) names
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,7 @@ class Plan:
     build: BuildOptions = field(default_factory=BuildOptions)
     engine: str = "auto"  # "auto" | "buildx" | "podman": how, kept with what, so the dry
     # run shows the commands the run will use
+    builder: str | None = None  # buildx builder; None: the current one (docker buildx use)
 
     def to_dict(self, steps: Sequence[Sequence[str]] = ()) -> dict[str, Any]:
         """JSON-able form; ``steps`` are the engine's commands, in the order they would run."""
@@ -98,6 +100,7 @@ class Plan:
                 "sbom": self.build.sbom,
             },
             "engine": self.engine,
+            "builder": self.builder,
             "steps": [list(step) for step in steps],
         }
 
@@ -117,6 +120,7 @@ class PlanRequest:
     build: BuildOptions = field(default_factory=BuildOptions)
     tag_policy: TagPolicy | None = None
     engine: str | None = None
+    builder: str | None = None
 
 
 def parse_build_arg(text: str) -> tuple[str, str]:
@@ -139,6 +143,7 @@ def make_plan(request: PlanRequest) -> Plan:
     images = _images(merged.images)
     platforms = _platforms(merged.platforms)
     mode = _mode(merged.mode, merged.binary)
+    builder = _builder(merged.builder, merged.engine)
     dockerfile = _inside(repo.root, merged.dockerfile or "Dockerfile", "dockerfile")
     context = _inside(repo.root, merged.context or ".", "context")
     if not dockerfile.is_file():
@@ -185,7 +190,8 @@ def make_plan(request: PlanRequest) -> Plan:
         binary_template=merged.binary if mode == "copy" else None,
         binaries=binaries,
         build=merged.build,
-        engine=merged.engine or "auto",
+        engine="buildx" if builder and merged.engine in (None, "auto") else merged.engine or "auto",
+        builder=builder,
     )
 
 
@@ -244,6 +250,25 @@ def _inside(root: Path, relative: str, field_name: str) -> Path:
             field=field_name,
         )
     return path
+
+
+def _builder(name: str | None, engine: str | None) -> str | None:
+    """A buildx builder name (``docker buildx ls`` lists them); only buildx has builders."""
+    if name is None:
+        return None
+    if not _BUILDER.match(name):
+        raise EngineError(
+            f"{name!r} is not a builder name",
+            "use a name from `docker buildx ls` (letters, digits, '.', '_', '-')",
+            field="builder",
+        )
+    if engine == "podman":
+        raise EngineError(
+            "podman has no buildx builders",
+            "drop --builder, or use --engine buildx",
+            field="builder",
+        )
+    return name
 
 
 def _cache_ref(text: str, field_name: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shlex
 from collections.abc import Sequence
 
@@ -18,6 +19,8 @@ def plan_steps(
     from core.engines.buildx import BuildxEngine
 
     chosen = None if engine in (None, "auto") else engine
+    if plan.builder is not None:
+        options = dataclasses.replace(options or EngineOptions.from_env(), builder=plan.builder)
     try:
         selected = select_engine(chosen, options)
     except EngineError:
@@ -34,6 +37,7 @@ def plan_text(plan: Plan, steps: Sequence[Sequence[str]]) -> str:
         f"Release {plan.version.text} ({kind}) from git tag {plan.version.git_tag} "
         f"at {plan.commit[:12]}",
         f"Platforms: {', '.join(str(p) for p in plan.platforms)}",
+        *([f"Builder: {plan.builder} (docker buildx)"] if plan.builder else []),
         f"Mode: {plan.mode} (Dockerfile {plan.dockerfile.relative_to(plan.root)})",
     ]
     for check in plan.binaries:

@@ -41,12 +41,15 @@ class BuilderInfo:
     engine: str
     nodes: tuple[tuple[str, tuple[str, ...]], ...]  # buildx: (node, platforms); podman: ()
     support: dict[str, PlatformSupport]
+    builder: str | None = None  # buildx: the builder these nodes belong to
+    builders: tuple[str, ...] = ()  # buildx: every builder to choose from
 
 
 def engine_support(engine: Engine, platforms: Sequence[Platform]) -> BuilderInfo:
     found = engine.support(platforms)
     return BuilderInfo(engine=engine.name, nodes=found.nodes,
-                       support={item.platform: item for item in found.platforms})
+                       support={item.platform: item for item in found.platforms},
+                       builder=found.builder, builders=found.builders)
 
 
 class PlatformsScreen(StepScreen):
@@ -54,7 +57,8 @@ class PlatformsScreen(StepScreen):
     HELP = (
         "Tick the platforms to publish. Each shows whether the engine builds it natively, by "
         "emulation (QEMU: slower, and RUN steps need a binfmt handler) or not at all. Pick the "
-        "engine when both docker buildx and podman are installed; buildx shows its builder nodes."
+        "engine when both docker buildx and podman are installed; buildx shows its builder nodes "
+        "and, when there are several builders, which one to use."
     )
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("a", "select_all", "All"),
@@ -67,11 +71,15 @@ class PlatformsScreen(StepScreen):
         offered = [str(p) for p in KNOWN_PLATFORMS]
         self.offered = chosen + [p for p in offered if p not in chosen]
         self.info: BuilderInfo | None = None
+        self._engine_asked: str | None = None  # the engine the last probe was for
 
     def compose_body(self) -> ComposeResult:
         with Horizontal(classes="row"):
             yield Label("Engine")
             yield Select(ENGINES, value=self.draft.engine, allow_blank=False, id="engine")
+        with Horizontal(classes="row", id="builder-row"):
+            yield Label("Builder")
+            yield Select[str]([], prompt="current builder", id="builder-choice")
         yield Static(Text("asking the engine…", style="dim"), id="builder")
         yield Static(Text("Platforms", style="bold"), classes="section")
         yield SelectionList[str](
@@ -80,6 +88,7 @@ class PlatformsScreen(StepScreen):
         )
 
     def on_mount(self) -> None:
+        self.query_one("#builder-row").display = False  # shown when buildx offers a choice
         self.action_probe()
 
     def commands(self) -> list[tuple[str, str, Callable[[], object]]]:
@@ -102,16 +111,29 @@ class PlatformsScreen(StepScreen):
 
     @on(Select.Changed, "#engine")
     def engine_changed(self) -> None:
-        self.action_probe()
+        if self.query_one("#engine", Select).value != self._engine_asked:  # not the mount echo
+            self.action_probe()
+
+    @on(Select.Changed, "#builder-choice")
+    def builder_changed(self) -> None:
+        if self.info is not None and self.chosen_builder() != self.info.builder:
+            self.action_probe()
+
+    def chosen_builder(self) -> str | None:
+        value = self.query_one("#builder-choice", Select).value
+        return value if isinstance(value, str) else None
 
     def action_probe(self) -> None:
         self.info = None
         self.query_one("#builder", Static).update(Text("asking the engine…", style="dim"))
-        self.probe(str(self.query_one("#engine", Select).value))
+        self._engine_asked = str(self.query_one("#engine", Select).value)
+        builder = None if self._engine_asked == "podman" else (
+            self.chosen_builder() or self.draft.builder)
+        self.probe(self._engine_asked, builder)
 
     @work(thread=True, exit_on_error=False, exclusive=True, group="engine")
-    def probe(self, engine_name: str) -> None:
-        engine = self.services.engine(engine_name)
+    def probe(self, engine_name: str, builder: str | None) -> None:
+        engine = self.services.engine(engine_name, builder)
         platforms = parse_platforms(self.offered)
         self.post_message(Loaded("engine", engine_support(engine, platforms)))
 
@@ -128,8 +150,11 @@ class PlatformsScreen(StepScreen):
         info = self.info
         if info is None:
             return
+        self.show_builders(info)
         text = Text("Engine ", style="bold")
         text.append(info.engine)
+        if info.builder:
+            text.append(f", builder {info.builder}")
         for name, platforms in info.nodes:
             text.append(f"\n  node {name}: ", style="bold")
             text.append(", ".join(platforms) or "no platforms")
@@ -138,6 +163,16 @@ class PlatformsScreen(StepScreen):
         chosen = set(selection.selected)
         selection.clear_options()
         selection.add_options([Selection(self._prompt(p), p, p in chosen) for p in self.offered])
+
+    def show_builders(self, info: BuilderInfo) -> None:
+        """A choice of builder only where there is one: buildx with several builders."""
+        row, choice = self.query_one("#builder-row"), self.query_one("#builder-choice", Select)
+        row.display = len(info.builders) > 1
+        if row.display:
+            with choice.prevent(Select.Changed):
+                choice.set_options([(name, name) for name in info.builders])
+                if info.builder in info.builders:
+                    choice.value = info.builder
 
     def action_select_all(self) -> None:
         selection = self.query_one("#platforms", SelectionList)
@@ -167,8 +202,13 @@ class PlatformsScreen(StepScreen):
                 self.notify(f"{self.info.engine} cannot build {', '.join(refused)}",
                             title="Platforms", severity="error")
                 return None
+        engine = str(self.query_one("#engine", Select).value)
+        builder = None
+        if self.info is not None and self.info.engine == "buildx" and engine != "podman":
+            builder = self.chosen_builder() or self.draft.builder
         return dataclasses.replace(
             self.draft,
             platforms=tuple(str(p) for p in platforms),
-            engine=str(self.query_one("#engine", Select).value),
+            engine=engine,
+            builder=builder,
         )

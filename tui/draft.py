@@ -40,6 +40,7 @@ class Draft:
     # Platforms step
     platforms: tuple[str, ...] = ()
     engine: str = "auto"
+    builder: str | None = None  # buildx builder; None: the current one
     # Build mode step
     mode: str = "build"
     binary: str | None = None
@@ -116,6 +117,8 @@ class Draft:
                 sbom=self.sbom,
             ),
             tag_policy=self.tag_policy,
+            engine=None if self.engine == "auto" else self.engine,
+            builder=self.builder,
         )
 
     def to_config(self) -> ProjectConfig:

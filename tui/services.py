@@ -6,6 +6,7 @@ thread worker: GitPython, python-on-whales, keyring and httpx stay out of the st
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -55,10 +56,14 @@ def _registry_client(image: ImageName) -> RegistryClient:
     return default_client_for(EngineOptions.from_env().insecure_registries)(image)
 
 
-def _engine(name: str | None) -> Engine:
+def _engine(name: str | None, builder: str | None) -> Engine:
+    """The engine called ``name`` (None/"auto": the first usable), on ``builder`` for buildx."""
     from core.engines.base import EngineOptions, select_engine
 
-    return select_engine(None if name in (None, "auto") else name, EngineOptions.from_env())
+    options = EngineOptions.from_env()
+    if builder:
+        options = dataclasses.replace(options, builder=builder)
+    return select_engine(None if name in (None, "auto") else name, options)
 
 
 def _make_plan(request: PlanRequest) -> Plan:
@@ -92,7 +97,7 @@ class Services:
     load_config: Callable[[Path], ProjectConfig] = _load_config
     save_config: Callable[[Path, ProjectConfig], Path] = _save_config
     registry_client: Callable[[ImageName], RegistryClient] = _registry_client
-    engine: Callable[[str | None], Engine] = _engine
+    engine: Callable[[str | None, str | None], Engine] = _engine
     credentials: Callable[[], CredentialStore] = _credentials
     make_plan: Callable[[PlanRequest], Plan] = _make_plan
     plan_steps: Callable[[Plan, str], list[list[str]]] = _plan_steps

@@ -111,6 +111,8 @@ class BuilderSupport:
 
     nodes: tuple[tuple[str, tuple[str, ...]], ...]  # (node name, platforms); podman: ()
     platforms: tuple[PlatformSupport, ...]
+    builder: str | None = None  # the builder asked (buildx); podman: None
+    builders: tuple[str, ...] = ()  # every builder there is to choose from (buildx)
 
 
 class Engine(Protocol):

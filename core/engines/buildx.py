@@ -191,25 +191,30 @@ class BuildxEngine:
             raise EngineError(f"cannot list buildx builders: {_first_line(err)}",
                               "install the docker buildx plugin (Debian: docker-buildx)") from err
 
-    def builder_nodes(self) -> list[tuple[str, list[str]]]:
-        """``(node name, platforms)`` of the selected builder (``docker buildx inspect``)."""
+    def builder(self) -> BuilderInfo:
+        """The selected builder (``--builder``, else the current one): ``docker buildx inspect``."""
         from python_on_whales.exceptions import DockerException
 
         try:
-            builder = self._client().buildx.inspect(self.options.builder)
-            info = _builder_info(builder)
+            return _builder_info(self._client().buildx.inspect(self.options.builder))
         except (DockerException, ValueError) as err:
             raise EngineError(
                 f"cannot inspect the buildx builder: {_first_line(err)}",
-                "check `docker buildx ls`, or pass DOCKYARD_BUILDX_BUILDER=NAME",
+                "check `docker buildx ls`, or pass --builder NAME",
             ) from err
-        return list(info.nodes)
 
     def support(self, platforms: Sequence[Platform]) -> BuilderSupport:
-        nodes = self.builder_nodes()
+        info = self.builder()
+        nodes = list(info.nodes)
+        try:
+            names = tuple(builder.name for builder in self.builders())
+        except EngineError:
+            names = (info.name,)  # the list is a convenience; the asked builder is known
         return BuilderSupport(
             nodes=tuple((name, tuple(items)) for name, items in nodes),
             platforms=tuple(platform_support(nodes, platforms)),
+            builder=info.name,
+            builders=names,
         )
 
     def check(self, plan: Plan, output: Output = PUSH) -> list[PlatformSupport]:

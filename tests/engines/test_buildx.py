@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from core.engines.base import EngineOptions, Output, parse_output, select_engine
-from core.engines.buildx import BuildxEngine, buildx_available, platform_support
+from core.engines.buildx import BuilderInfo, BuildxEngine, buildx_available, platform_support
 from core.engines.process import CommandFailed
 from core.errors import EngineError, PlatformError
 from core.events import DigestPushed, LogLine, StepFailed, StepFinished, StepStarted
@@ -224,7 +224,8 @@ def test_check_refuses_a_platform_no_node_offers(
     plan_factory: PlanFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     engine = BuildxEngine()
-    monkeypatch.setattr(engine, "builder_nodes", lambda: [("n", ["linux/amd64", "linux/arm64"])])
+    node = BuilderInfo("b", "docker-container", (("n", ["linux/amd64", "linux/arm64"]),))
+    monkeypatch.setattr(engine, "builder", lambda: node)
     assert [s.how for s in engine.check(plan_factory())] == ["native", "emulated"]
     with pytest.raises(PlatformError, match="cannot build linux/s390x"):
         engine.check(plan_factory(platforms=("linux/amd64", "linux/s390x")))
@@ -263,4 +264,4 @@ def test_builders_come_from_python_on_whales_or_say_what_to_install() -> None:
         with pytest.raises(EngineError, match="docker-buildx"):
             engine.builders()
         with pytest.raises(EngineError, match="cannot inspect the buildx builder"):
-            engine.builder_nodes()
+            engine.builder()

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
-from textual.widgets import DataTable, SelectionList
+from textual.widgets import DataTable, Select, SelectionList, Static
 
 from core.demo import create_demo
+from core.engines.base import EngineOptions
+from core.engines.buildx import BuilderInfo, BuildxEngine
 from core.engines.podman import host_platform_arch
 from screens.mode import ModeScreen
 from screens.platforms import PlatformsScreen
@@ -28,6 +31,7 @@ async def test_platforms_marked_native_or_emulated_by_podman(tmp_path, host) -> 
         screen = app.screen
         await settle(pilot, lambda: screen.info is not None, rounds=500)
         assert screen.info.engine == "podman"
+        assert not screen.query_one("#builder-row").display  # podman has no builders
         native = f"linux/{host_platform_arch()}"
         assert screen.info.support[native].how == "native"
         foreign = "linux/arm64" if native != "linux/arm64" else "linux/amd64"
@@ -57,6 +61,82 @@ async def test_no_platform_ticked_stays(tmp_path, host) -> None:
         await pilot.pause()
     [result] = app.results
     assert "linux/amd64" in result.platforms and "linux/arm64" in result.platforms
+
+
+class TwoBuilders(BuildxEngine):
+    """buildx cannot run on these machines and no `docker buildx ls` was recorded, so this
+    stand-in hands the screen two builders as core's own BuilderInfo values; platform_support
+    and BuilderSupport are the real code."""
+
+    BUILDERS: ClassVar[dict[str, BuilderInfo]] = {
+        "default": BuilderInfo("default", "docker", (("default", ["linux/amd64", "linux/386"]),)),
+        "farm": BuilderInfo("farm", "remote", (("x86", ["linux/amd64"]),
+                                               ("pi", ["linux/arm64", "linux/arm/v7"]))),
+    }
+
+    def builder(self) -> BuilderInfo:
+        return self.BUILDERS[self.options.builder or "default"]
+
+    def builders(self) -> list[BuilderInfo]:
+        return list(self.BUILDERS.values())
+
+
+async def test_a_buildx_builder_can_be_chosen_and_shows_its_nodes(tmp_path, host) -> None:
+    asked: list[str | None] = []
+
+    def engine(name: str | None, builder: str | None) -> BuildxEngine:
+        asked.append(builder)
+        return TwoBuilders(EngineOptions(builder=builder))
+
+    draft = Draft(root=tmp_path, platforms=("linux/arm64",), engine="buildx")
+    app = host(lambda: PlatformsScreen(draft, Services(engine=engine)))
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = app.screen
+        await settle(pilot, lambda: screen.info is not None)
+        assert screen.query_one("#builder-row").display
+        choice = screen.query_one("#builder-choice", Select)
+        assert choice.value == "default" and screen.info.builder == "default"
+        assert not screen.info.support["linux/arm64"].supported
+        await pilot.press("ctrl+n")  # default cannot build arm64: refused, stays
+        await pilot.pause()
+        assert app.results == []
+        choice.value = "farm"
+        await settle(pilot, lambda: screen.info is not None and screen.info.builder == "farm")
+        assert asked == [None, "farm"]
+        assert screen.info.support["linux/arm64"].supported
+        shown = str(screen.query_one("#builder", Static).render())
+        assert "node x86" in shown and "node pi: linux/arm64, linux/arm/v7" in shown
+        await pilot.press("ctrl+n")
+        await pilot.pause()
+    [result] = app.results
+    assert (result.engine, result.builder, result.platforms) == ("buildx", "farm", ("linux/arm64",))
+    assert result.to_request().builder == "farm"
+
+
+async def test_switching_to_podman_asks_again_and_drops_the_builder(tmp_path, host) -> None:
+    asked: list[tuple[str | None, str | None]] = []
+
+    def engine(name: str | None, builder: str | None):
+        asked.append((name, builder))
+        if name == "buildx":
+            return TwoBuilders(EngineOptions(builder=builder))
+        return Services().engine(name, builder)  # the real podman
+
+    draft = Draft(root=tmp_path, platforms=("linux/amd64",), engine="buildx", builder="farm")
+    app = host(lambda: PlatformsScreen(draft, Services(engine=engine)))
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = app.screen
+        await settle(pilot, lambda: screen.info is not None)
+        assert screen.info.builder == "farm"  # the draft's builder is asked first
+        screen.query_one("#engine", Select).value = "podman"
+        await settle(pilot, lambda: screen.info is not None and screen.info.engine == "podman",
+                     rounds=500)
+        assert not screen.query_one("#builder-row").display
+        await pilot.press("ctrl+n")
+        await pilot.pause()
+    assert asked == [("buildx", "farm"), ("podman", None)]
+    [result] = app.results
+    assert (result.engine, result.builder) == ("podman", None)
 
 
 def copy_draft(root: Path) -> Draft:

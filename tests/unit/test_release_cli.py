@@ -281,6 +281,10 @@ BAD: list[tuple[str, Callable[[Path], None] | None, tuple[str, ...], str]] = [
     ("context-missing", None, (*IMG, *PLAT, "--context", "nope"), "context"),
     ("build-arg-no-equals", None, (*IMG, *PLAT, "--build-arg", "VERSION"), "build-arg"),
     ("build-arg-bad-name", None, (*IMG, *PLAT, "--build-arg", "1X=2"), "build-arg"),
+    ("builder-leading-dash", None, (*IMG, *PLAT, "--builder=-x"), "builder"),
+    ("builder-space", None, (*IMG, *PLAT, "--builder", "my builder"), "builder"),
+    ("builder-with-podman", None, (*IMG, *PLAT, "--builder", "ci", "--engine", "podman"),
+     "builder"),
     ("cache-from-uppercase", None, (*IMG, *PLAT, "--cache-from", "ghcr.io/Acme/cache"),
      "cache-from"),
     ("config-syntax", _untracked_ok(_toml("images = [\n")), (*IMG, *PLAT), "config"),
@@ -364,3 +368,33 @@ def test_an_unusable_engine_asked_for_by_name_is_refused(
                              "--engine", "buildx")
     assert (code, out) == (2, "")
     assert err.startswith("error: engine: docker buildx is not usable") and err.count("\n") == 1
+
+
+def test_a_builder_means_buildx(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--builder picks buildx even when the engine is left to auto; where buildx is missing
+    the dry run says so instead of showing podman commands that would ignore the builder."""
+    buildx = subprocess.run(["docker", "buildx", "version"], capture_output=True).returncode == 0
+    code, out, err = run_cli(capsys, "release", "--dry-run", "--json", "--repo", str(project),
+                             *IMG, *PLAT, "--builder", "ci-arm")
+    if buildx:
+        plan = json.loads(out)
+        assert (plan["engine"], plan["builder"]) == ("buildx", "ci-arm")
+        buildx_steps = [step for step in plan["steps"] if step[:2] == ["docker", "buildx"]]
+        assert buildx_steps and all("--builder" in step for step in buildx_steps)
+    else:
+        assert (code, out) == (2, "")
+        assert err.startswith("error: engine: docker buildx is not usable") and err.count("\n") == 1
+
+
+def test_the_plan_carries_the_builder_and_says_so(project: Path) -> None:
+    from core.plan import PlanRequest, make_plan
+    from core.rendering import plan_text
+
+    plan = make_plan(PlanRequest(root=project, images=("ghcr.io/acme/app",),
+                                 platforms=("linux/amd64",), builder="ci-arm"))
+    assert (plan.engine, plan.builder) == ("buildx", "ci-arm")
+    assert plan.to_dict()["builder"] == "ci-arm"
+    assert "Builder: ci-arm (docker buildx)\n" in plan_text(plan, [])
+    unset = make_plan(PlanRequest(root=project, images=("ghcr.io/acme/app",),
+                                  platforms=("linux/amd64",)))
+    assert unset.builder is None and "Builder" not in plan_text(unset, [])

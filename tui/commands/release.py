@@ -36,6 +36,8 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--engine", choices=("auto", "buildx", "podman"),
                         help="build engine (default: dockyard.toml, else buildx when available, "
                         "else podman)")
+    parser.add_argument("--builder", metavar="NAME",
+                        help="buildx builder (default: the current one; see docker buildx ls)")
     parser.add_argument("--cache-from", metavar="REF", help="registry cache to read")
     parser.add_argument("--cache-to", metavar="REF", help="registry cache to write")
     parser.add_argument("--build-arg", action="append", default=[], metavar="KEY=VALUE")
@@ -91,6 +93,7 @@ def request_from_args(args: argparse.Namespace) -> Any:
         dockerfile=args.dockerfile,
         context=args.context,
         engine=args.engine,
+        builder=args.builder,
         build=BuildOptions(
             cache_from=args.cache_from,
             cache_to=args.cache_to,
