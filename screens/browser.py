@@ -29,7 +29,7 @@ from core.reference import ImageName, parse_reference
 from core.registry import RegistryClient
 from core.rendering import human_size
 from screens.credentials import readable_error
-from tui.widgets import Table
+from tui.table import Table
 
 ASSETS = Path(assets.__file__).resolve().parent
 PAGE_SIZE = 20

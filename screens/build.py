@@ -37,7 +37,8 @@ from core.events import (
 )
 from tui.draft import Draft
 from tui.messages import BuildDone
-from tui.widgets import ConfirmModal, DockyardScreen, StepBar, Table
+from tui.table import Table
+from tui.widgets import ConfirmModal, DockyardScreen, StepBar
 
 if TYPE_CHECKING:
     from tui.services import Services

@@ -22,7 +22,7 @@ from textual.worker import Worker, WorkerState
 import assets
 from core.credentials import Credential, CredentialStore, login
 from core.errors import DockyardError
-from tui.widgets import Table
+from tui.table import Table
 
 ASSETS = Path(assets.__file__).resolve().parent
 

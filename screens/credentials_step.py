@@ -18,7 +18,8 @@ from textual.widgets import Button, DataTable, Static
 from core.errors import DockyardError
 from tui.draft import Draft
 from tui.messages import Loaded
-from tui.widgets import StepScreen, Table
+from tui.table import Table
+from tui.widgets import StepScreen
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -22,7 +22,8 @@ from core.reference import ImageName, parse_image_name
 from core.tags import TagPolicy, TagSet, compute_tags, validate_tag
 from tui.draft import Draft
 from tui.messages import Loaded
-from tui.widgets import StepScreen, Table
+from tui.table import Table
+from tui.widgets import StepScreen
 
 if TYPE_CHECKING:
     from collections.abc import Callable

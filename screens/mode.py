@@ -22,7 +22,8 @@ from core.errors import DockyardError
 from core.platforms import parse_platforms
 from tui.draft import Draft
 from tui.messages import Loaded
-from tui.widgets import StepScreen, Table
+from tui.table import Table
+from tui.widgets import StepScreen
 
 if TYPE_CHECKING:
     from collections.abc import Callable

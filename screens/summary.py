@@ -19,7 +19,8 @@ from core.errors import DockyardError
 from core.rendering import human_size
 from tui.draft import Draft
 from tui.messages import Loaded
-from tui.widgets import DockyardScreen, StepBar, Table
+from tui.table import Table
+from tui.widgets import DockyardScreen, StepBar
 
 if TYPE_CHECKING:
     from screens.build import BuildOutcome

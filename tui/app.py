@@ -79,8 +79,16 @@ class DockyardApp(App[int]):
     @work(exclusive=True, group="wizard", exit_on_error=False)
     async def run_wizard(self) -> None:
         steps = STEPS
-        # dockyard.toml is read while the Version step shows: it is needed from Images on.
-        config = asyncio.ensure_future(self._read_config())
+        # dockyard.toml is read while the Version step shows (it is needed from Images on), but
+        # only after the first paint: its imports would otherwise compete with it for the GIL.
+        reading: list[asyncio.Future[ProjectConfig]] = []
+
+        def read_config() -> asyncio.Future[ProjectConfig]:
+            if not reading:
+                reading.append(asyncio.ensure_future(self._read_config()))
+            return reading[0]
+
+        self.call_after_refresh(read_config)
         draft = Draft(root=self.root)
         index = 0
         while True:
@@ -94,7 +102,7 @@ class DockyardApp(App[int]):
                 assert isinstance(result, Draft)
                 draft = result
                 if draft.config is None:
-                    draft = draft.with_config(await config)
+                    draft = draft.with_config(await read_config())
                 index += 1
                 if draft.dry_run:
                     self.dry_run_text = self._dry_run_text(draft)

@@ -6,12 +6,11 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, ClassVar, TypeVar
 
 from rich.text import Text
-from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Button, DataTable, Footer, Static
+from textual.widgets import Button, Footer, Static
 from textual.worker import Worker, WorkerState
 
 from core.errors import DockyardError
@@ -49,25 +48,6 @@ def status_line(ok: bool | None, label: str, detail: str = "", fix: str = "") ->
     if fix and not ok:
         text.append(f"\n    fix: {fix}", style="yellow")
     return text
-
-
-class Table(DataTable[object]):
-    """A DataTable that repaints its cells once it has re-measured its columns.
-
-    Textual (8.2.8) measures column widths when the table is idle, but a cell painted before that
-    stays cached at the old width: under load the Images screen showed "moves d1e01a2" where the
-    row says "moves d1e01a23a99d → new version". Dropping the render caches when the widths
-    change fixes what is on screen.
-    """
-
-    _painted_widths: tuple[int, ...] = ()
-
-    def on_idle(self, event: events.Idle) -> None:
-        widths = tuple(column.content_width for column in self.columns.values())
-        if widths != self._painted_widths:
-            self._painted_widths = widths
-            self._clear_caches()
-            self.refresh()
 
 
 class StepBar(Static):

@@ -14,7 +14,7 @@ from textual.app import App, ComposeResult
 from textual.geometry import Region
 from textual.widgets import DataTable
 
-from tui.widgets import Table
+from tui.table import Table
 
 pytestmark = pytest.mark.anyio
 
