@@ -74,7 +74,9 @@ class PlainParser:
         return self._step_line(known, rest)
 
     def _step_line(self, step: _Step, rest: str) -> list[Event]:
-        done = _PLAIN_DONE.match(rest)
+        # Most lines are a step's log output: cheap prefix and substring tests keep the regexes
+        # for the few lines that can match them (the Build screen parses ~10^5 lines a second).
+        done = _PLAIN_DONE.match(rest) if rest.startswith("DONE ") else None
         if done:
             step.done = True
             seconds = float(done.group(1))
@@ -92,7 +94,7 @@ class PlainParser:
             ]
         if rest == "...":
             return []  # the printer switched to another step; this one goes on
-        pushed = _PUSHED.search(rest)
+        pushed = _PUSHED.search(rest) if "pushing manifest" in rest else None
         if pushed and (pushed.group(1), pushed.group(2)) not in self.pushed:
             self.pushed.append((pushed.group(1), pushed.group(2)))
         log = _PLAIN_LOG.match(rest)

@@ -25,7 +25,7 @@ from core.events import (
 )
 from core.plan import make_plan
 from core.verify import PlatformResult, TagResult, VerifyReport
-from screens.build import LOG_CAP, BuildOutcome, BuildScreen
+from screens.build import LOG_BATCH, LOG_CAP, BuildOutcome, BuildScreen
 from screens.summary import AGAIN, QUIT, SummaryScreen
 from tests.ui.conftest import click, demo_draft, push_tiny_image, settle
 from tui.draft import Draft
@@ -95,6 +95,25 @@ async def test_build_screen_shows_steps_log_and_full_log_file(planned, host, tmp
         await pilot.pause()
     [outcome] = app.results
     assert outcome.ok and outcome.report_path == str(tmp_path / "r.json")
+
+
+async def test_a_burst_shows_its_last_lines_and_says_how_many_are_in_the_file(
+    planned, host, tmp_path
+) -> None:
+    services = Services(release=replay([], tmp_path / "r.json"), log_dir=tmp_path / "logs")
+    app = host(lambda: BuildScreen(planned, services))
+    async with app.run_test(size=(140, 45)) as pilot:
+        screen = app.screen
+        await settle(pilot, lambda: screen.done)
+        log = screen.query_one("#build-log", Log)
+        before = log.line_count
+        burst = [f"line {n}" for n in range(LOG_BATCH + 1500)]
+        screen.inbox.extend(burst)
+        screen.drain()  # one drain takes the whole burst
+        shown = [str(log.lines[i]) for i in range(before, log.line_count)]
+        assert shown[0] == "… 1,500 more lines here are in the full log file"
+        assert shown[1:] == burst[-LOG_BATCH:]
+        assert screen.lines_seen >= len(burst)
 
 
 def _alive(marker: str) -> bool:
