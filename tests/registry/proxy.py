@@ -88,6 +88,7 @@ class TokenServer(_Background):
         self.users = users or {}
         self.anonymous_pull = anonymous_pull
         self.field_name = field_name  # "token" (Docker Hub) or "access_token" (OAuth2 style)
+        self.expires_in = 300  # seconds, as the token response states it
         self.service = "dockyard-test-registry"
         self.grants: dict[str, set[str]] = {}  # token -> granted "repo:action"
         self.requests: list[tuple[str, str]] = []  # (user or "", scope)
@@ -96,6 +97,11 @@ class TokenServer(_Background):
     @property
     def realm(self) -> str:
         return f"http://{self.host}/token"
+
+    def expire_all(self) -> None:
+        """Every token handed out so far stops working (it timed out at the service)."""
+        with self.lock:
+            self.grants.clear()
 
     def allows(self, token: str, grant: str) -> bool:
         with self.lock:
@@ -132,7 +138,7 @@ class _TokenHandler(BaseHTTPRequestHandler):
         with server.lock:
             server.grants[token] = granted
             server.requests.append((user, scope))
-        self._answer(200, {server.field_name: token, "expires_in": 300})
+        self._answer(200, {server.field_name: token, "expires_in": server.expires_in})
 
     def _answer(self, status: int, body: dict[str, object]) -> None:
         data = json.dumps(body).encode()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -100,6 +101,38 @@ def test_anonymous_bearer_pull_fetches_one_token_per_scope(
     statuses = [s.status for s in front.requests()]
     assert statuses == [401, 200, 200, 200]  # one challenge, then the cached token serves all
     assert client.request_count == 5  # 4 at the registry + 1 at the token server
+
+
+def test_a_token_that_expired_at_the_service_is_fetched_again(
+    bearer: tuple[FaultProxy, TokenServer], pusher: Pusher, make_client: Make
+) -> None:
+    """A long build outlives its token: the registry's 401 makes the client drop it and ask
+    the token service once more, so verification after the build still works."""
+    front, tokens = bearer
+    index = pusher.index("dy/expiry", "1.0.0", ["linux/amd64"], attest=False)
+    client = make_client(front.host, username="bob", secret=SECRET)
+    assert client.head_manifest("dy/expiry", "1.0.0") is not None
+    tokens.expire_all()
+    head = client.head_manifest("dy/expiry", "1.0.0")
+    assert head is not None and head.digest == index.digest
+    assert len(tokens.requests) == 2
+    assert [s.status for s in front.requests()] == [401, 200, 401, 200]
+
+
+def test_a_token_is_renewed_before_its_stated_lifetime_ends(
+    bearer: tuple[FaultProxy, TokenServer], pusher: Pusher, make_client: Make
+) -> None:
+    front, tokens = bearer
+    tokens.expires_in = 6  # the client keeps a margin of 5 s: usable for 1 s
+    pusher.index("dy/lifetime", "1.0.0", ["linux/amd64"], attest=False)
+    client = make_client(front.host)
+    client.head_manifest("dy/lifetime", "1.0.0")
+    client.head_manifest("dy/lifetime", "1.0.0")
+    assert len(tokens.requests) == 1  # still fresh: cached
+    time.sleep(1.1)
+    client.head_manifest("dy/lifetime", "1.0.0")
+    assert len(tokens.requests) == 2  # renewed up front ...
+    assert [s.status for s in front.requests()] == [401, 200, 200, 200]  # ... without a 401
 
 
 def test_anonymous_push_is_refused(
