@@ -152,7 +152,8 @@ def next_version(
         raise VersionError(f"{prefix!r} is not a supported tag prefix", "use 'v' or no prefix")
     if not re.fullmatch(r"[A-Za-z][0-9A-Za-z-]*", pre_token, re.ASCII):
         raise VersionError(
-            f"{pre_token!r} is not a usable prerelease name", "use letters, e.g. rc, beta"
+            f"{pre_token!r} is not a usable prerelease name", "use letters, e.g. rc, beta",
+            field="pre-token",
         )
     base = current.version.replace(build=None) if current else semver.Version(0, 0, 0)
     pre = base.prerelease

@@ -22,7 +22,8 @@ def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
 
 
 def new_commit(path: Path) -> None:
-    (path / "README").write_text("next\n")
+    with (path / "README").open("a") as readme:
+        readme.write("next\n")
     git(path, "commit", "-q", "-am", "next")
 
 
@@ -65,6 +66,25 @@ def test_a_release_candidate_can_be_finished_on_the_same_commit(
 ) -> None:
     path = repo_factory("v1.0.0-rc.1")
     assert run(capsys, "--next", "patch", "--repo", str(path))[:2] == (0, "v1.0.0\n")
+
+
+def test_a_named_prerelease(repo_factory: RepoFactory, capsys: pytest.CaptureFixture[str]) -> None:
+    path = repo_factory("v1.2.3")
+    new_commit(path)
+    assert run(capsys, "--next", "pre", "--pre-token", "beta", "--repo", str(path))[:2] == (
+        0, "v1.2.4-beta.1\n")
+    new_commit(path)
+    # beta -> rc sorts forwards; rc -> beta would sort backwards and is refused
+    assert run(capsys, "--next", "pre", "--pre-token", "rc", "--repo", str(path))[:2] == (
+        0, "v1.2.4-rc.1\n")
+    new_commit(path)
+    code, out, err = run(capsys, "--next", "pre", "--pre-token", "beta", "--repo", str(path))
+    assert (code, out) == (2, "") and err.startswith("error: ") and err.count("\n") == 1
+    code, out, err = run(capsys, "--next", "pre", "--pre-token", "1x", "--repo", str(path))
+    assert (code, out) == (2, "")
+    assert err == ("error: pre-token: '1x' is not a usable prerelease name; "
+                   "use letters, e.g. rc, beta\n")
+    assert tags(path) == ["v1.2.3", "v1.2.4-beta.1", "v1.2.4-rc.1"]
 
 
 def test_dry_run_changes_nothing(

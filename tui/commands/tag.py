@@ -30,6 +30,8 @@ def register(subparsers: Any) -> None:
         dest="bump",
         help="which part to bump; pre makes or counts up an -rc.N prerelease",
     )
+    parser.add_argument("--pre-token", default="rc", metavar="NAME",
+                        help="prerelease name for --next pre (default rc), e.g. beta")
     parser.add_argument("--repo", type=Path, default=Path("."), help="project git checkout")
     parser.add_argument("--push", action="store_true", help="push the new tag to the remote")
     parser.add_argument("--dry-run", action="store_true", help="print the tag, change nothing")
@@ -53,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
         )
     current = latest_release(known, include_prereleases=True)
     prefix = "v" if current is None or current.git_tag.startswith("v") else ""
-    new = next_version(current, args.bump, prefix=prefix)
+    new = next_version(current, args.bump, prefix=prefix, pre_token=args.pre_token)
     remote = repo.remote_name()
     if args.push and remote is None:
         raise RepoError(
