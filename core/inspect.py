@@ -1,17 +1,18 @@
 """What a registry holds for a tag: digest, platforms, attestations, sizes, creation times.
 
-Shared by the registry browser; reads only (manifests and config blobs).
+Shared by the registry browser and ``dockyard inspect``; reads only (manifests and config blobs).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from core.errors import DockyardError
 from core.registry import IMAGE_TYPES, INDEX_TYPES, RegistryClient
-from core.verify import config_platform, summarize_index
+from core.verify import Attestation, config_platform, summarize_index
 from core.version import parse_version
 
 
@@ -29,8 +30,8 @@ class TagDetails:
     digest: str = ""
     media_type: str = ""
     platforms: tuple[PlatformDetails, ...] = ()
-    attestations: int = 0
-    problem: str = ""  # set when the tag could not be read
+    attestations: tuple[Attestation, ...] = ()
+    problem: str = ""  # set when the tag could not be read, or its index has faults
 
     @property
     def size(self) -> int:
@@ -42,13 +43,24 @@ class TagDetails:
         times = [p.created for p in self.platforms if p.created]
         return max(times) if times else None
 
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "digest": self.digest,
+            "media_type": self.media_type,
+            "size": self.size,
+            "created": self.created,
+            "platforms": [dataclasses.asdict(platform) for platform in self.platforms],
+            "attestations": [attestation.to_dict() for attestation in self.attestations],
+            "problems": [self.problem] if self.problem else [],
+        }
+
     def matches(self, needle: str) -> bool:
         haystack = [self.tag, self.digest, *(p.platform for p in self.platforms)]
         return any(needle in text.lower() for text in haystack)
 
 
 def inspect_tag(client: RegistryClient, repo: str, tag: str) -> TagDetails:
-    """Digest, platforms, attestations, sizes and creation times of one tag."""
+    """Digest, platforms, attestations, sizes and creation times of one tag (or digest)."""
     manifest = client.get_manifest(repo, tag)
     if manifest.media_type in INDEX_TYPES:
         summary = summarize_index(manifest.json)
@@ -57,7 +69,7 @@ def inspect_tag(client: RegistryClient, repo: str, tag: str) -> TagDetails:
             for entry in summary.entries
         )
         return TagDetails(tag, manifest.digest, manifest.media_type, platforms,
-                          len(summary.attestations), "; ".join(summary.problems))
+                          summary.attestations, "; ".join(summary.problems))
     if manifest.media_type in IMAGE_TYPES:
         single = _image_details(client, repo, manifest.digest, manifest.json, "")
         return TagDetails(tag, manifest.digest, manifest.media_type, (single,))

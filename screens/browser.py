@@ -167,7 +167,7 @@ class BrowserScreen(Screen[None]):
         if details.problem and not details.platforms:
             return (tag, _short(details.digest) or "—", f"⚠ {details.problem}", "", "", "")
         platforms = ", ".join(p.platform for p in details.platforms)
-        return (tag, _short(details.digest), platforms, str(details.attestations),
+        return (tag, _short(details.digest), platforms, str(len(details.attestations)),
                 human_size(details.size), human_time(details.created))
 
     def _render_detail(self) -> None:
@@ -186,7 +186,7 @@ class BrowserScreen(Screen[None]):
             lines += [f"  {p.platform:<16} {_short(p.digest)}  {human_size(p.size):>9}  "
                       f"created {human_time(p.created)}" for p in details.platforms]
             if details.attestations:
-                lines.append(f"  + {details.attestations} attestation manifest(s)")
+                lines.append(f"  + {len(details.attestations)} attestation manifest(s)")
             if details.problem:
                 lines.append(f"  ⚠ {details.problem}")
         lines.append(f"pull: docker pull {self.image}:{tag}")

@@ -28,9 +28,11 @@ def test_json_shows_digest_platforms_and_attestations(
     index = json.loads(published.index.raw)
     assert data["digest"] == published.index.digest
     assert data["media_type"] == "application/vnd.oci.image.index.v1+json"
-    assert data["platforms"] == [
-        {"platform": "linux/amd64", "digest": index["manifests"][0]["digest"]},
-        {"platform": "linux/arm64", "digest": index["manifests"][1]["digest"]}]
+    assert [(p["platform"], p["digest"]) for p in data["platforms"]] == [
+        ("linux/amd64", index["manifests"][0]["digest"]),
+        ("linux/arm64", index["manifests"][1]["digest"])]
+    assert all(p["size"] > 0 for p in data["platforms"])  # config plus layers
+    assert data["size"] == sum(p["size"] for p in data["platforms"])
     assert [a["refers_to"] for a in data["attestations"]] == [
         index["manifests"][0]["digest"], index["manifests"][1]["digest"]]
 
@@ -44,6 +46,7 @@ def test_text_output(registry: RunningRegistry, published: Published,
     assert f"  digest        {published.index.digest}" in lines
     assert "  platforms     2" in lines and "  attestations  2" in lines
     assert any(line.startswith("    linux/arm64  sha256:") for line in lines)
+    assert any(line.startswith("  size          ") and "all platforms" in line for line in lines)
 
 
 def test_by_digest_and_single_manifest(
@@ -53,7 +56,8 @@ def test_by_digest_and_single_manifest(
     code, out, _ = _run(capsys, f"{registry.host}/dy/inspect-single@{image.digest}", "--json")
     assert code == 0
     data = json.loads(out)
-    assert data["platforms"] == [{"platform": "linux/arm/v7", "digest": image.digest}]
+    assert [(p["platform"], p["digest"]) for p in data["platforms"]] == [
+        ("linux/arm/v7", image.digest)]
     assert data["attestations"] == []
 
 

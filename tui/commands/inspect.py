@@ -63,27 +63,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _describe(client: RegistryClient, name: ImageName, ref: str) -> dict[str, Any]:
-    from core.verify import config_platform, summarize_index
+    from core.inspect import inspect_tag
 
-    manifest = client.get_manifest(name.path, ref)
     shown = f"{name}@{ref}" if ref.startswith("sha256:") else name.with_tag(ref)
-    data: dict[str, Any] = {"image": shown, "digest": manifest.digest,
-                            "media_type": manifest.media_type, "size": len(manifest.raw)}
-    if manifest.is_index:
-        summary = summarize_index(manifest.json)
-        data["platforms"] = [{"platform": str(e.platform), "digest": e.digest}
-                             for e in summary.entries]
-        data["attestations"] = [a.to_dict() for a in summary.attestations]
-        data["problems"] = list(summary.problems)
-    else:
-        digest = (manifest.json.get("config") or {}).get("digest")
-        platform = (config_platform(client.get_blob_json(name.path, digest))
-                    if isinstance(digest, str) else None)
-        data["platforms"] = [{"platform": str(platform) if platform else None,
-                              "digest": manifest.digest}]
-        data["attestations"] = []
-        data["problems"] = []
-    return data
+    return {"image": shown, **inspect_tag(client, name.path, ref).to_dict()}
 
 
 def _tags(client: RegistryClient, name: ImageName, resolve: int) -> dict[str, Any]:
@@ -106,6 +89,8 @@ def _natural(tag: str) -> list[tuple[int, int | str]]:
 
 
 def _text(data: dict[str, Any]) -> str:
+    from core.rendering import human_size
+
     lines = [data["image"]]
     if "tags" in data:
         width = max((len(row["tag"]) for row in data["tags"]), default=0)
@@ -116,9 +101,12 @@ def _text(data: dict[str, Any]) -> str:
             lines.append(f"  ({data['unresolved']} tags not resolved; raise --resolve)")
         return "\n".join(lines) + "\n"
     lines += [f"  digest        {data['digest']}", f"  media type    {data['media_type']}",
+              f"  size          {human_size(data['size'])} (compressed, all platforms)",
+              f"  created       {data['created'] or '-'}",
               f"  platforms     {len(data['platforms'])}"]
-    width = max((len(str(p["platform"])) for p in data["platforms"]), default=0)
-    lines += [f"    {p['platform'] or '(none)':<{width}}  {p['digest']}" for p in data["platforms"]]
+    width = max((len(p["platform"]) for p in data["platforms"]), default=0)
+    lines += [f"    {p['platform']:<{width}}  {p['digest']}  {human_size(p['size'])}"
+              for p in data["platforms"]]
     lines.append(f"  attestations  {len(data['attestations'])}")
     lines += [f"    {a['digest']}  {a['kind']} for {a['refers_to'] or '-'}"
               for a in data["attestations"]]
