@@ -52,7 +52,7 @@ LOG_CAP = 5000
 LOG_BATCH = 1000
 DRAIN_SECONDS = 0.05  # how often queued events reach the screen
 SLICE_SECONDS = 0.015  # the most one drain holds the UI before letting keys through
-INBOX_MAX = 10000  # the worker waits when the screen is this far behind (bounded memory)
+INBOX_MAX = 10_000  # the worker waits when the screen is this far behind (bounded memory)
 _NAME_WIDTH = 60
 
 

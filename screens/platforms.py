@@ -37,7 +37,9 @@ HOW_STYLE = {"native": "green", "emulated": "yellow", "unknown": "red"}
 
 
 @dataclass(frozen=True)
-class BuilderInfo:
+class EngineInfo:
+    """What the engine said, keyed for the checklist: support by platform string."""
+
     engine: str
     nodes: tuple[tuple[str, tuple[str, ...]], ...]  # buildx: (node, platforms); podman: ()
     support: dict[str, PlatformSupport]
@@ -45,11 +47,11 @@ class BuilderInfo:
     builders: tuple[str, ...] = ()  # buildx: every builder to choose from
 
 
-def engine_support(engine: Engine, platforms: Sequence[Platform]) -> BuilderInfo:
+def engine_support(engine: Engine, platforms: Sequence[Platform]) -> EngineInfo:
     found = engine.support(platforms)
-    return BuilderInfo(engine=engine.name, nodes=found.nodes,
-                       support={item.platform: item for item in found.platforms},
-                       builder=found.builder, builders=found.builders)
+    return EngineInfo(engine=engine.name, nodes=found.nodes,
+                      support={item.platform: item for item in found.platforms},
+                      builder=found.builder, builders=found.builders)
 
 
 class PlatformsScreen(StepScreen):
@@ -70,7 +72,7 @@ class PlatformsScreen(StepScreen):
         chosen = list(draft.platforms)
         offered = [str(p) for p in KNOWN_PLATFORMS]
         self.offered = chosen + [p for p in offered if p not in chosen]
-        self.info: BuilderInfo | None = None
+        self.info: EngineInfo | None = None
         self._engine_asked: str | None = None  # the engine the last probe was for
 
     def compose_body(self) -> ComposeResult:
@@ -164,7 +166,7 @@ class PlatformsScreen(StepScreen):
         selection.clear_options()
         selection.add_options([Selection(self._prompt(p), p, p in chosen) for p in self.offered])
 
-    def show_builders(self, info: BuilderInfo) -> None:
+    def show_builders(self, info: EngineInfo) -> None:
         """A choice of builder only where there is one: buildx with several builders."""
         row, choice = self.query_one("#builder-row"), self.query_one("#builder-choice", Select)
         row.display = len(info.builders) > 1
