@@ -495,9 +495,7 @@ def release_with_stored_logins(
     with engine_credentials(logins) as docker_config:
         options = EngineOptions.from_env(
             docker_config=docker_config, insecure_registries=insecure_registries
-        )
-        if plan.builder is not None:
-            options = dataclasses.replace(options, builder=plan.builder)
+        ).with_builder(plan.builder)
         selected = select_engine(None if engine in (None, "auto") else engine, options)
         clients: dict[str, RegistryClient] = {}
         factory = default_client_for(insecure_registries, logins)

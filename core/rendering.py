@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import shlex
 from collections.abc import Sequence
 
@@ -20,7 +19,7 @@ def plan_steps(
 
     chosen = None if engine in (None, "auto") else engine
     if plan.builder is not None:
-        options = dataclasses.replace(options or EngineOptions.from_env(), builder=plan.builder)
+        options = (options or EngineOptions.from_env()).with_builder(plan.builder)
     try:
         selected = select_engine(chosen, options)
     except EngineError:

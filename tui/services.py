@@ -6,7 +6,6 @@ thread worker: GitPython, python-on-whales, keyring and httpx stay out of the st
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -60,9 +59,7 @@ def _engine(name: str | None, builder: str | None) -> Engine:
     """The engine called ``name`` (None/"auto": the first usable), on ``builder`` for buildx."""
     from core.engines.base import EngineOptions, select_engine
 
-    options = EngineOptions.from_env()
-    if builder:
-        options = dataclasses.replace(options, builder=builder)
+    options = EngineOptions.from_env().with_builder(builder or None)
     return select_engine(None if name in (None, "auto") else name, options)
 
 

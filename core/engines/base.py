@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -87,6 +88,10 @@ class EngineOptions:
         }
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]
+
+    def with_builder(self, builder: str | None) -> EngineOptions:
+        """These options on ``builder`` (buildx ``--builder``); None keeps the configured one."""
+        return self if builder is None else dataclasses.replace(self, builder=builder)
 
     def is_insecure(self, host: str) -> bool:
         """Loopback registries and the ones the user named may be plain http."""
