@@ -63,7 +63,7 @@ class StepFailed(Event):
 
 @dataclass(frozen=True)
 class DigestPushed(Event):
-    image: str  # "registry/path:tag"
+    image: str  # "registry/path": pushed by digest, no tag yet
     digest: str
 
 
@@ -79,6 +79,15 @@ class AliasMoved(Event):
     tag: str
     previous: str | None  # digest the alias pointed at before, None when new
     digest: str
+
+
+@dataclass(frozen=True)
+class AliasWithheld(Event):
+    """An alias this run does not move: a newer release is published (never backwards)."""
+
+    image: str
+    tag: str
+    reason: str  # "1.1.0 is published"
 
 
 @dataclass(frozen=True)

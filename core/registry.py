@@ -273,8 +273,10 @@ class RegistryClient:
                                 f"{sha256_digest(raw)}", "the content was altered in transit")
         return _json_object(raw, f"{self.host}/{repo}: blob {digest}")
 
-    def list_tags(self, repo: str, *, page_size: int | None = None) -> list[str]:
-        """Every tag of ``repo``, following ``Link: <...>; rel="next"`` pages."""
+    def list_tags(self, repo: str, *, page_size: int | None = None,
+                  missing_ok: bool = False) -> list[str]:
+        """Every tag of ``repo``, following ``Link: <...>; rel="next"`` pages; ``missing_ok``: a
+        repository that does not exist yet has no tags (else it is an error)."""
         params = {"n": str(page_size)} if page_size else None
         path: str | None = f"/v2/{repo}/tags/list"
         seen: set[str] = set()
@@ -283,6 +285,8 @@ class RegistryClient:
             seen.add(path)
             response = self._request("GET", path, repo=repo, params=params)
             params = None  # the next link carries its own query
+            if response.status_code == 404 and missing_ok:
+                return tags
             if response.status_code == 404:
                 raise RegistryError(f"{self.host}/{repo}: repository not found",
                                     "check the image name (nothing pushed yet?)")
@@ -303,6 +307,32 @@ class RegistryClient:
             raise RegistryError(f"{self.host}/{repo}: PUT {ref} stored digest {claimed}, "
                                 f"sent {digest}", "the registry rewrote the manifest")
         return digest
+
+    def blob_exists(self, repo: str, digest: str) -> bool:
+        """HEAD the blob: is it already in ``repo``?"""
+        response = self._request("HEAD", f"/v2/{repo}/blobs/{digest}", repo=repo, push=True)
+        if response.status_code == 404:
+            return False
+        self._raise_for(repo, f"HEAD blob {digest}", response)
+        return True
+
+    def upload_blob(self, repo: str, digest: str, path: Path, size: int) -> None:
+        """Upload the file at ``path`` as blob ``digest`` (skipped when the registry has it)."""
+        if self.blob_exists(repo, digest):
+            return
+        response = self._request("POST", f"/v2/{repo}/blobs/uploads/", repo=repo, push=True)
+        self._raise_for(repo, "POST blob upload", response)
+        location = response.headers.get("Location", "")
+        target = httpx.URL(urljoin(self.base_url + "/", location))
+        if target.host != self._host_only:
+            raise RegistryError(f"{self.host}/{repo}: upload location on {target.host}",
+                                "not followed, credentials stay with the registry")
+        params = dict(target.params)
+        params["digest"] = digest
+        response = self._request("PUT", target.path, repo=repo, push=True, params=params,
+                                 headers={"Content-Type": "application/octet-stream"},
+                                 content=path.read_bytes())
+        self._raise_for(repo, f"PUT blob {digest}", response)
 
     # ---- plumbing ---------------------------------------------------------------------------
 

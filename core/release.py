@@ -1,8 +1,18 @@
-"""Run a plan through the two phases: push and verify the version tag, then move the aliases.
+"""Run a plan through the publish phases; every tag is written from bytes that were verified.
 
-The safety rule: no alias moves until the immutable version tag is in the registry and verified.
+1. **build**: the engine pushes each image by digest, with no tag (core/publish.py);
+2. **verify**: that digest holds exactly the planned platforms (core/verify.py);
+3. **tag**: the version tag is created from the verified bytes, never replaced: if another
+   release created it meanwhile, this run stops and moves nothing;
+4. **aliases**: each alias gets the same bytes, unless a newer release is already published
+   (judged against the registry, not only the checkout: never backwards, core/published.py);
+5. **verify-aliases**: the version tag is still ours and each alias resolves to it; a race
+   with another release is settled here (an alias taken backwards by this run is given back).
+
 Each run writes a JSON report (phases, digests, every alias's previous digest) so an alias move
 can be rolled back by hand, and a failure says which phase failed and what the registry holds.
+A cancel (Ctrl-C, SIGTERM) during the alias phase stops it: the report lists what moved and a
+re-run completes the rest.
 
 Re-running a release is safe. The version tag decides:
 
@@ -22,6 +32,7 @@ import contextlib
 import dataclasses
 import json
 import os
+import secrets
 import threading
 import time
 from collections.abc import Callable, Generator, Iterator, Sequence
@@ -29,10 +40,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from core.engines.base import PUSH, REVISION_LABEL, Output
+from core.engines.base import PUSH, REVISION_LABEL, ClientFactory, Output
 from core.errors import DockyardError, PublishError
 from core.events import (
     AliasMoved,
+    AliasWithheld,
     CredentialChosen,
     DigestPushed,
     Event,
@@ -49,9 +61,10 @@ if TYPE_CHECKING:
     from core.engines.base import Engine
     from core.plan import ImagePlan, Plan
     from core.reference import ImageName
-    from core.registry import RegistryClient
-
-ClientFactory = Callable[["ImageName"], "RegistryClient"]
+    from core.registry import Manifest, RegistryClient
+    from core.version import ReleaseVersion
+#: The phases of a release that pushes, in order (screens show them as a checklist).
+PHASES = ("preflight", "resolve", "build", "verify", "tag", "aliases", "verify-aliases")
 _Step = Generator[Event, None, str]  # a phase: streams events, returns a one-line detail
 
 
@@ -102,18 +115,32 @@ class _ImageState:
     image: ImagePlan
     client: RegistryClient
     skip_build: bool = False
-    digest: str | None = None
+    digest: str | None = None  # pushed (or already published) digest; tags follow it
+    manifest: Manifest | None = None  # the verified bytes every tag is written from
+    kept: list[str] = dataclasses.field(default_factory=list)  # aliases this run points at it
     previous: dict[str, str | None] = dataclasses.field(default_factory=dict)
     moved: list[str] = dataclasses.field(default_factory=list)
+    withheld: list[tuple[str, str]] = dataclasses.field(default_factory=list)
+
+    @property
+    def repo(self) -> str:
+        return self.image.name.path
+
+    @property
+    def version_ref(self) -> str:
+        return self.image.name.with_tag(self.image.tags.version_tag)
 
 
 class _Failed(Exception):
-    """Internal: a phase failed; carries the error for ReleaseFailed."""
+    """Internal: a phase failed; carries the error for ReleaseFailed. ``kind`` says how the
+    aliases already moved are treated: "error" rolls them back, "cancelled" leaves them (a
+    re-run completes the rest), "lost" hands them to the release that holds the version tag."""
 
-    def __init__(self, phase: str, error: str) -> None:
+    def __init__(self, phase: str, error: str, kind: str = "error") -> None:
         super().__init__(error)
         self.phase = phase
         self.error = error
+        self.kind = kind
 
 
 class Release:
@@ -140,7 +167,8 @@ class Release:
         self.cancel_event = cancel or threading.Event()
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         directory = report_dir or default_report_dir()
-        self.report_path = directory / f"{plan.version.image_tag}-{stamp}-{os.getpid()}.json"
+        run = f"{os.getpid()}-{secrets.token_hex(3)}"  # two runs in one process at once, too
+        self.report_path = directory / f"{plan.version.image_tag}-{stamp}-{run}.json"
         self.report: dict[str, Any] = {
             "version": plan.version.text,
             "commit": plan.commit,
@@ -154,9 +182,11 @@ class Release:
             "ok": False,
         }
         self._states: list[_ImageState] = []
+        self._report_error: str | None = None
 
     def cancel(self) -> None:
-        """Stop the run: the engine's process group gets SIGINT, then SIGKILL."""
+        """Stop the run: the engine's process group gets SIGINT, then SIGKILL; an alias phase
+        stops before its next move."""
         self.cancel_event.set()
 
     # -- the run -------------------------------------------------------------------------------
@@ -164,10 +194,11 @@ class Release:
     def events(self) -> Iterator[Event]:
         phase = "preflight"
         try:
+            self._write_report(strict=True)  # before anything runs: no report, no release
             for phase, step in self._phases():
                 if self.cancel_event.is_set() and phase != "verify-aliases":
                     # a cancel before a phase stops the run; once aliases moved, it is only read
-                    raise _Failed(phase, "cancelled by the user before this phase started")
+                    raise _Failed(phase, "cancelled before this phase started", "cancelled")
                 yield PhaseStarted(phase)
                 started = time.monotonic()
                 detail = yield from step()
@@ -177,14 +208,20 @@ class Release:
                 self._write_report()
                 yield PhaseFinished(phase, True, seconds, detail or "")
         except _Failed as failed:
-            yield from self._fail(failed.phase, failed.error)
+            yield from self._fail(failed)
             return
         except DockyardError as err:
-            yield from self._fail(phase, str(err))
+            kind = "cancelled" if self.cancel_event.is_set() else "error"
+            yield from self._fail(_Failed(phase, str(err), kind))
             return
         self.report["ok"] = True
         self.report["finished"] = datetime.now(UTC).isoformat()
         self._write_report()
+        if self._report_error is not None:
+            error = f"report: {self._report_error}"
+            yield ReleaseFailed(phase="report", error=error, registry_state=self._summary())
+            yield ReleaseFinished(ok=False, report_path="")
+            return
         yield ReleaseFinished(ok=True, report_path=str(self.report_path))
 
     __iter__ = events
@@ -196,9 +233,14 @@ class Release:
             yield "resolve", self._resolve
         yield "build", self._build
         if self.output.pushes:
-            yield "verify", self._verify_version
+            yield "verify", self._verify_pushed
+            yield "tag", self._tag_versions
             yield "aliases", self._move_aliases
             yield "verify-aliases", self._verify_aliases
+
+    def _check_cancel(self, phase: str) -> None:
+        if self.cancel_event.is_set():
+            raise _Failed(phase, "cancelled", "cancelled")
 
     def _preflight(self) -> _Step:
         """Nothing runs before this passes: copy-mode binaries, the Dockerfile, engine support."""
@@ -228,45 +270,44 @@ class Release:
         for image in self.plan.images:
             state = _ImageState(image, self.client_for(image.name))
             self._states.append(state)
-            ref = image.name.with_tag(image.tags.version_tag)
             entry = self._image_report(state)
-            head = state.client.head_manifest(image.name.path, image.tags.version_tag)
+            head = state.client.head_manifest(state.repo, image.tags.version_tag)
             if head is None:
                 entry["existing"] = None
-                details.append(f"{ref} is new")
+                details.append(f"{state.version_ref} is new")
                 continue
             entry["existing"] = head.digest
-            reason = self._same_release(state)
+            reason = self._same_release(state, image.tags.version_tag)
             if reason:
                 raise PublishError(
-                    f"{ref} already exists with digest {head.digest} and {reason}",
+                    f"{state.version_ref} already exists with digest {head.digest} and {reason}",
                     "version tags are immutable: release a new version",
                 )
             state.skip_build, state.digest = True, head.digest
-            yield LogLine(text=f"{ref} is already published from this commit ({head.digest})")
-            details.append(f"{ref} already published")
+            yield LogLine(text=f"{state.version_ref} is already published from this commit "
+                               f"({head.digest})")
+            details.append(f"{state.version_ref} already published")
         return "; ".join(details)
 
-    def _same_release(self, state: _ImageState) -> str:
-        """"" when the existing version tag is this release, else why it is not."""
+    def _same_release(self, state: _ImageState, ref: str) -> str:
+        """"" when the image at ``ref`` is this release, else why it is not."""
         from core.platforms import normalize_platform
         from core.verify import config_platform, summarize_index
 
-        image, client = state.image, state.client
-        manifest = client.get_manifest(image.name.path, image.tags.version_tag)
+        client, repo = state.client, state.repo
+        manifest = client.get_manifest(repo, ref)
         children: list[dict[str, Any]]
         if manifest.is_index:
             summary = summarize_index(manifest.json)
             platforms = set(summary.platforms)
-            children = [client.get_manifest(image.name.path, e.digest).json
-                        for e in summary.entries]
+            children = [client.get_manifest(repo, e.digest).json for e in summary.entries]
         else:
             children = [manifest.json]
             platforms = set()
         configs = []
         for child in children:
             digest = (child.get("config") or {}).get("digest")
-            configs.append(client.get_blob_json(image.name.path, digest) if digest else {})
+            configs.append(client.get_blob_json(repo, digest) if digest else {})
         if not manifest.is_index:
             found = config_platform(configs[0]) if configs else None
             platforms = {found} if found else set()
@@ -289,121 +330,237 @@ class Release:
                 return "skipped: every version tag is already published from this commit"
             plan = dataclasses.replace(plan, images=pending)
         try:
-            for event in self.engine.build(plan, self.output, cancel=self.cancel_event):
+            for event in self.engine.build(plan, self.output, cancel=self.cancel_event,
+                                           client_for=self.client_for):
                 if isinstance(event, DigestPushed):
                     self._record_digest(event)
                 yield event
         except DockyardError as err:
-            raise _Failed("build", str(err)) from err
+            kind = "cancelled" if self.cancel_event.is_set() else "error"
+            raise _Failed("build", str(err), kind) from err
         if not self.output.pushes:
             where = self.output.path or self.output.platform
             return f"{self.output.kind}: {where}"
-        missing = [s.image.name.with_tag(s.image.tags.version_tag)
-                   for s in self._states if s.digest is None]
+        missing = [s.version_ref for s in self._states if s.digest is None]
         if missing:
             raise _Failed("build", f"the engine reported no digest for {', '.join(missing)}")
-        return f"pushed {len(pending)} image(s)"
+        return f"pushed {len(pending)} image(s) by digest"
 
     def _record_digest(self, event: DigestPushed) -> None:
         for state in self._states:
-            if state.image.name.with_tag(state.image.tags.version_tag) == event.image:
+            if event.image in (str(state.image.name), state.version_ref):
                 state.digest = event.digest
                 self._image_report(state)["digest"] = event.digest
 
-    def _verify_version(self) -> _Step:
+    def _verify_digest(self, state: _ImageState, phase: str) -> Iterator[Event]:
+        """Check the image behind ``state.digest`` and keep its bytes for every tag."""
         from core.verify import verify_release
 
+        assert state.digest is not None
+        report = verify_release(state.client, state.image.name, state.digest,
+                                self.plan.platforms)
+        self.report["verify"].append({"phase": phase, **report.to_dict()})
+        yield VerifyReported(report.ok, report.to_dict())
+        if not report.ok:
+            raise _Failed(phase, "; ".join(report.problems))
+        state.manifest = state.client.get_manifest(state.repo, state.digest)
+
+    def _verify_pushed(self) -> _Step:
         for state in self._states:
-            image = state.image
-            report = verify_release(state.client, image.name, image.tags.version_tag,
-                                    self.plan.platforms)
-            self.report["verify"].append({"phase": "verify", **report.to_dict()})
-            yield VerifyReported(report.ok, report.to_dict())
-            if not report.ok:
-                raise _Failed("verify", "; ".join(report.problems))
-            if state.digest is not None and report.digest != state.digest:
-                raise _Failed("verify", f"{image.name.with_tag(image.tags.version_tag)} is "
-                              f"{report.digest}, not the pushed {state.digest}")
-            state.digest = report.digest
-        return "version tags match the plan"
+            self._check_cancel("verify")
+            yield from self._verify_digest(state, "verify")
+        return "pushed digests match the plan"
+
+    def _tag_versions(self) -> _Step:
+        """Create each version tag from the verified bytes; never replace one."""
+        from core.publish import create_version_tag
+
+        details = []
+        for state in self._states:
+            self._check_cancel("tag")
+            assert state.manifest is not None and state.digest is not None
+            tag = state.image.tags.version_tag
+            claim = create_version_tag(state.client, state.repo, tag, state.manifest)
+            if claim.won(state.digest):
+                words = "created" if claim.created else "already there"
+                yield LogLine(text=f"{state.version_ref} -> {state.digest} ({words})")
+                details.append(f"{state.version_ref} {words}")
+                continue
+            reason = self._same_release(state, claim.holder)
+            if reason:
+                raise _Failed("tag", f"{state.version_ref} was created by another release during "
+                              f"this run: it holds {claim.holder}, this run pushed "
+                              f"{state.digest} ({reason}); version tags are never replaced, "
+                              "so nothing was moved", "lost")
+            yield LogLine(text=f"{state.version_ref} was published meanwhile from this commit "
+                               f"by another run ({claim.holder}); using it")
+            state.digest = claim.holder
+            self._image_report(state)["adopted"] = claim.holder
+            yield from self._verify_digest(state, "tag")
+            details.append(f"{state.version_ref} already published ({claim.holder})")
+        return "; ".join(details)
 
     def _move_aliases(self) -> _Step:
-        """Record where each alias points, write that down, then move the ones not there yet."""
-        moved = 0
+        """Weigh the registry (never backwards), write down where each alias points, then move
+        the ones not there yet, checking before each move that the version tag is still ours."""
+        from core.publish import holds, put_alias
+        from core.published import guard, read_published
+
+        version = self.plan.version
         for state in self._states:
             image = state.image
+            published = read_published(state.client, state.repo, version, image.tags.aliases)
+            allowed = guard(image.tags, version, published)
+            for alias, reason in allowed.withheld:
+                if alias in image.tags.aliases:
+                    state.withheld.append((alias, reason))
+                    yield AliasWithheld(str(image.name), alias, reason)
+            state.kept = list(allowed.aliases)
             for alias in image.tags.aliases:
-                head = state.client.head_manifest(image.name.path, alias)
-                state.previous[alias] = head.digest if head else None
+                now = published.aliases.get(alias)
+                if now is None:
+                    head = state.client.head_manifest(state.repo, alias)
+                    state.previous[alias] = head.digest if head else None
+                else:
+                    state.previous[alias] = now.digest
             self._image_report(state)["aliases"] = {
                 alias: {"previous": state.previous[alias], "target": state.digest}
-                for alias in image.tags.aliases
+                for alias in state.kept
             }
         self._write_report()  # the rollback information is on disk before anything moves
+        moved = 0
         for state in self._states:
-            image = state.image
-            todo = tuple(a for a in image.tags.aliases if state.previous[a] != state.digest)
-            for alias in image.tags.aliases:
-                if alias not in todo:
-                    yield LogLine(text=f"{image.name.with_tag(alias)} already at {state.digest}")
-            if not todo:
-                continue
-            subset = dataclasses.replace(image, tags=dataclasses.replace(image.tags, aliases=todo))
-            try:
-                yield from self.engine.move_aliases(subset, state.client, cancel=self.cancel_event)
-            except DockyardError as err:
-                state.moved = list(todo)  # unknown how far it got: treat all as touched
-                raise _Failed("aliases", str(err)) from err
-            state.moved = list(todo)
-            assert state.digest is not None
-            for alias in todo:
+            assert state.manifest is not None and state.digest is not None
+            for alias in state.kept:
+                if state.previous[alias] == state.digest:
+                    yield LogLine(text=f"{state.image.name.with_tag(alias)} already at "
+                                       f"{state.digest}")
+                    continue
+                self._check_cancel("aliases")
+                self._still_ours(state, "aliases", holds)
+                put_alias(state.client, state.repo, alias, state.manifest)
+                state.moved.append(alias)
+                self._write_report()
                 moved += 1
-                yield AliasMoved(str(image.name), alias, state.previous[alias], state.digest)
-        return f"moved {moved} alias(es)"
+                yield AliasMoved(str(state.image.name), alias, state.previous[alias], state.digest)
+        held = sum(len(s.withheld) for s in self._states)
+        return f"moved {moved} alias(es)" + (f", withheld {held}" if held else "")
+
+    def _still_ours(self, state: _ImageState, phase: str, holds: Callable[..., str | None]
+                    ) -> None:
+        assert state.digest is not None
+        other = holds(state.client, state.repo, state.image.tags.version_tag, state.digest)
+        if other is not None:
+            raise _Failed(phase, f"{state.version_ref} was replaced by another release during "
+                          f"this run: it now holds {other}, not {state.digest}", "lost")
 
     def _verify_aliases(self) -> _Step:
+        """The version tag is still ours; settle races over the aliases; then verify them."""
+        from core.publish import holds
         from core.verify import verify_release
 
         for state in self._states:
+            self._still_ours(state, "verify-aliases", holds)
+            yield from self._settle(state)
+            self._still_ours(state, "verify-aliases", holds)
             image = state.image
             report = verify_release(state.client, image.name, image.tags.version_tag,
-                                    self.plan.platforms, image.tags.aliases)
+                                    self.plan.platforms, state.kept)
             self.report["verify"].append({"phase": "verify-aliases", **report.to_dict()})
             yield VerifyReported(report.ok, report.to_dict())
             if not report.ok:
                 raise _Failed("verify-aliases", "; ".join(report.problems))
         return "aliases resolve to the version digest"
 
+    def _settle(self, state: _ImageState, rounds: int = 3) -> Iterator[Event]:
+        """Read the registry again after the moves. A newer release published meanwhile takes
+        back an alias this run moved (it is handed to that release's version tag); an alias an
+        older release moved after us is put back on ours. Repeats until nothing changes."""
+        from core.publish import put_alias
+        from core.published import guard, read_published
+
+        assert state.manifest is not None and state.digest is not None
+        version = self.plan.version
+        for _ in range(rounds):
+            tags = dataclasses.replace(state.image.tags, aliases=tuple(state.kept), withheld=())
+            published = read_published(state.client, state.repo, version, tags.aliases)
+            allowed = guard(tags, version, published)
+            changed = False
+            for alias, reason in allowed.withheld:
+                now = published.aliases.get(alias)
+                if now is not None and now.digest == state.digest:
+                    newest = self._newest_in_series(alias, published.releases)
+                    if newest is not None:
+                        source = state.client.get_manifest(state.repo, newest.image_tag)
+                        put_alias(state.client, state.repo, alias, source)
+                        yield LogLine(text=f"{state.image.name.with_tag(alias)} given back to "
+                                           f"{newest.image_tag} ({source.digest})")
+                        changed = True
+                state.kept.remove(alias)
+                state.withheld.append((alias, f"{reason} (published during this run)"))
+                yield AliasWithheld(str(state.image.name), alias, state.withheld[-1][1])
+            for alias in allowed.aliases:
+                now = published.aliases.get(alias)
+                digest = now.digest if now is not None else None
+                if now is None:
+                    head = state.client.head_manifest(state.repo, alias)
+                    digest = head.digest if head else None
+                if digest != state.digest:
+                    put_alias(state.client, state.repo, alias, state.manifest)
+                    yield LogLine(text=f"{state.image.name.with_tag(alias)} was moved to "
+                                       f"{digest or 'nothing'} by another run; put back on "
+                                       f"{state.digest}")
+                    changed = True
+            if not changed:
+                return
+
+    def _newest_in_series(self, alias: str, releases: Sequence[ReleaseVersion]
+                          ) -> ReleaseVersion | None:
+        from core.tags import series_of
+
+        in_series = series_of(alias, self.plan.version)
+        return max((k for k in releases if in_series is None or in_series(k)), default=None)
+
     # -- failure -------------------------------------------------------------------------------
 
-    def _fail(self, phase: str, error: str) -> Iterator[Event]:
-        rolled_back: list[str] = []
-        if phase in ("aliases", "verify-aliases"):
-            rolled_back = self._roll_back()
-        state = self._registry_state(rolled_back)
-        self.report["failure"] = {"phase": phase, "error": error, "registry_state": state}
-        self.report["phases"].append({"phase": phase, "ok": False})
+    def _fail(self, failed: _Failed) -> Iterator[Event]:
+        restored: list[str] = []
+        if failed.kind != "cancelled" and any(s.moved for s in self._states):
+            restored = self._restore(lost=failed.kind == "lost")
+        state = self._registry_state(restored)
+        self.report["failure"] = {"phase": failed.phase, "error": failed.error,
+                                  "kind": failed.kind, "registry_state": state,
+                                  "moved": {str(s.image.name): s.moved for s in self._states}}
+        self.report["phases"].append({"phase": failed.phase, "ok": False})
         self.report["finished"] = datetime.now(UTC).isoformat()
         self._write_report()
-        yield ReleaseFailed(phase=phase, error=error, registry_state=state)
-        yield ReleaseFinished(ok=False, report_path=str(self.report_path))
+        error = failed.error
+        if self._report_error is not None:
+            error += f"; report: {self._report_error}"
+        yield ReleaseFailed(phase=failed.phase, error=error, registry_state=state)
+        path = "" if self._report_error is not None else str(self.report_path)
+        yield ReleaseFinished(ok=False, report_path=path)
 
-    def _roll_back(self) -> list[str]:
-        """Put moved aliases back on the manifest they pointed at (by its exact bytes)."""
+    def _restore(self, *, lost: bool) -> list[str]:
+        """Moved aliases still on this run's digest go back: to where they pointed before, or,
+        when another release holds the version tag, to that release (its exact bytes)."""
         done: list[str] = []
         for state in self._states:
-            repo = state.image.name.path
+            repo = state.repo
             for alias in state.moved:
-                previous = state.previous.get(alias)
-                if previous is None:
-                    continue  # the registry API cannot delete a tag alone; reported below
                 with contextlib.suppress(DockyardError):
-                    manifest = state.client.get_manifest(repo, previous)
+                    now = state.client.head_manifest(repo, alias)
+                    if now is None or now.digest != state.digest:
+                        continue  # someone moved it since: theirs to keep
+                    target = state.image.tags.version_tag if lost else state.previous.get(alias)
+                    if target is None:
+                        continue  # the registry API cannot delete a tag alone; reported below
+                    manifest = state.client.get_manifest(repo, target)
                     state.client.put_manifest(repo, alias, manifest.raw, manifest.media_type)
                     done.append(state.image.name.with_tag(alias))
         return done
 
-    def _registry_state(self, rolled_back: list[str]) -> str:
+    def _registry_state(self, restored: list[str]) -> str:
         """What the registry holds now, in words (asked again, not assumed)."""
         if not self.output.pushes:
             return f"nothing pushed (output {self.output.kind})"
@@ -412,11 +569,13 @@ class Release:
         parts: list[str] = []
         for state in self._states:
             image = state.image
-            repo = image.name.path
+            repo = state.repo
             try:
                 head = state.client.head_manifest(repo, image.tags.version_tag)
-                version = (f"{image.name.with_tag(image.tags.version_tag)} "
+                version = (f"{state.version_ref} "
                            f"{'is ' + head.digest if head else 'was not pushed'}")
+                if state.digest is not None and (head is None or head.digest != state.digest):
+                    version += f" (this run's image {_short(state.digest)} has no tag)"
                 alias_words = []
                 for alias in image.tags.aliases:
                     now = state.client.head_manifest(repo, alias)
@@ -430,9 +589,13 @@ class Release:
                 parts.append(f"{image.name}: registry state unknown ({err})")
                 continue
             parts.append(f"{version}; aliases: {', '.join(alias_words) or 'none'}")
-        if rolled_back:
-            parts.append(f"rolled back: {', '.join(rolled_back)}")
+        if restored:
+            parts.append(f"rolled back: {', '.join(restored)}")
         return " | ".join(parts)
+
+    def _summary(self) -> str:
+        return "; ".join(f"{s.version_ref} -> {s.digest}, aliases {', '.join(s.kept) or 'none'}"
+                         for s in self._states) or "nothing pushed"
 
     # -- report --------------------------------------------------------------------------------
 
@@ -444,16 +607,25 @@ class Release:
         })
         return entry
 
-    def _write_report(self) -> None:
+    def _write_report(self, *, strict: bool = False) -> None:
+        """Write the report atomically. A failure is remembered (the run then fails at its end);
+        with ``strict`` (before anything runs) it stops the run at once."""
         for state in self._states:
             entry = self._image_report(state)
             entry["skip_build"] = state.skip_build
             entry["digest"] = state.digest
-        with contextlib.suppress(OSError):
+            entry["moved"] = list(state.moved)
+            entry["withheld"] = [{"tag": t, "reason": r} for t, r in state.withheld]
+        try:
             self.report_path.parent.mkdir(parents=True, exist_ok=True)
             tmp = self.report_path.with_suffix(".tmp")
             tmp.write_text(json.dumps(self.report, indent=2, default=str) + "\n")
             tmp.replace(self.report_path)
+        except OSError as err:
+            self._report_error = f"cannot write {self.report_path}: {err.strerror or err}"
+            if strict:
+                raise DockyardError(self._report_error, "set XDG_STATE_HOME to a writable "
+                                    "directory", field="report") from None
 
 
 def _short(digest: str | None) -> str:

@@ -11,7 +11,7 @@ A prerelease earns only its own version (plus its git tag and sha tag when enabl
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from core.errors import TagPolicyError
@@ -19,6 +19,7 @@ from core.version import ReleaseVersion
 
 _TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}", re.ASCII)
 _COMMIT = re.compile(r"[0-9a-f]{7,64}", re.ASCII)
+_SHA_TAG = re.compile(r"sha-[0-9a-f]{7,64}", re.ASCII)
 
 
 def validate_tag(tag: str) -> str:
@@ -77,22 +78,18 @@ def compute_tags(
     """The tags ``version`` earns among ``known`` (the repo's versions) under ``policy``."""
     version_tag = validate_tag(version.image_tag)
     major, minor = version.version.major, version.version.minor
-    moving: list[tuple[str, Callable[[ReleaseVersion], bool]]] = []
-    if policy.minor:
-        moving.append(
-            (f"{major}.{minor}", lambda k: k.version.major == major and k.version.minor == minor)
-        )
-    if policy.major:
-        moving.append((f"{major}", lambda k: k.version.major == major))
-    if policy.latest:
-        moving.append(("latest", lambda k: True))
-    moving.extend((tag, lambda k: True) for tag in policy.extra)
+    wanted = [f"{major}.{minor}"] if policy.minor else []
+    wanted += [f"{major}"] if policy.major else []
+    wanted += ["latest"] if policy.latest else []
+    wanted += list(policy.extra)
+    moving = [(alias, series_of(alias, version)) for alias in wanted]
 
     releases = [k for k in known if not k.prerelease]
     aliases: list[str] = []
     withheld: list[tuple[str, str]] = []
     for alias, in_series in moving:
-        newer = [k for k in releases if in_series(k) and k.newer_than(version)]
+        newer = [k for k in releases if in_series is not None and in_series(k)
+                 and k.newer_than(version)]
         if version.prerelease:
             withheld.append((alias, f"{version.image_tag} is a prerelease"))
         elif newer:
@@ -115,3 +112,52 @@ def compute_tags(
     given = {version_tag, *unique}
     held = [w for w in dict.fromkeys(withheld) if w[0] not in given]
     return TagSet(version_tag=version_tag, aliases=tuple(unique), withheld=tuple(held))
+
+
+Series = Callable[[ReleaseVersion], bool]
+
+
+def series_of(alias: str, version: ReleaseVersion) -> Series | None:
+    """Which releases compete with ``version`` for ``alias``: ``X.Y`` its minor series, ``X`` its
+    major series, any other moving tag (``latest``, extra tags) every release. None for tags that
+    name this release alone (the version, its git tag, ``sha-...``)."""
+    major, minor = version.version.major, version.version.minor
+    if alias == f"{major}.{minor}":
+        return lambda k: k.version.major == major and k.version.minor == minor
+    if alias == f"{major}":
+        return lambda k: k.version.major == major
+    if alias in (version.image_tag, version.git_tag) or _SHA_TAG.fullmatch(alias):
+        return None
+    return lambda k: True
+
+
+def hold_back(
+    tags: TagSet,
+    version: ReleaseVersion,
+    published: Sequence[ReleaseVersion],
+    pointed: Mapping[str, ReleaseVersion | None] | None = None,
+) -> TagSet:
+    """``tags`` less the moving aliases a newer *published* release holds (never backwards).
+
+    ``published`` are the release versions the registry holds (version tags); ``pointed`` the
+    version of the image each alias points at now, where one was found. Prereleases neither
+    take nor block a moving alias.
+    """
+    pointed = pointed or {}
+    keep: list[str] = []
+    held = list(tags.withheld)
+    for alias in tags.aliases:
+        in_series = series_of(alias, version)
+        if in_series is None:
+            keep.append(alias)
+            continue
+        rivals = [k for k in published if not k.prerelease and in_series(k)]
+        current = pointed.get(alias)
+        if current is not None and not current.prerelease:
+            rivals.append(current)  # whatever the alias holds counts, in its series or not
+        newer = [k for k in rivals if k.newer_than(version)]
+        if newer:
+            held.append((alias, f"{max(newer).image_tag} is published"))
+        else:
+            keep.append(alias)
+    return TagSet(tags.version_tag, tuple(keep), tuple(dict.fromkeys(held)))

@@ -224,31 +224,32 @@ def _verify_version(
 ) -> _VersionOutcome:
     manifest = client.find_manifest(repo, tag)
     if manifest is None:
-        problems.append(f"{name}:{tag} does not exist in the registry")
+        problems.append(f"{_ref(name, tag)} does not exist in the registry")
         return _VersionOutcome(TagResult(tag, "version", None, None, False, "not found"))
     if manifest.media_type in IMAGE_TYPES:
         return _verify_single(client, repo, name, tag, manifest.digest, manifest.media_type,
                               manifest.json, expected, problems)
     if manifest.media_type not in INDEX_TYPES:
-        problem = f"{name}:{tag} has media type {manifest.media_type}, not an image index"
+        problem = f"{_ref(name, tag)} has media type {manifest.media_type}, not an image index"
         problems.append(problem)
         return _VersionOutcome(TagResult(tag, "version", manifest.digest, manifest.media_type,
                                          False, problem))
     summary = summarize_index(manifest.json)
-    problems.extend(f"{name}:{tag}: {p}" for p in summary.problems)
+    problems.extend(f"{_ref(name, tag)}: {p}" for p in summary.problems)
     found = {entry.platform: entry for entry in summary.entries}
     cells: list[PlatformResult] = []
     for platform in expected:
         entry = found.get(platform)
         if entry is None:
-            problem = f"{name}:{tag} has no {platform} image"
+            problem = f"{_ref(name, tag)} has no {platform} image"
             problems.append(problem)
             cells.append(PlatformResult(str(platform), None, None, False, "missing"))
             continue
         cells.append(_check_platform(client, repo, name, tag, entry, problems))
     unexpected = [entry for entry in summary.entries if entry.platform not in expected]
     for entry in unexpected:
-        problems.append(f"{name}:{tag} has an unexpected {entry.platform} image ({entry.digest})")
+        problems.append(f"{_ref(name, tag)} has an unexpected {entry.platform} image "
+                        f"({entry.digest})")
         cells.append(PlatformResult(str(entry.platform), entry.digest, None, False, "unexpected"))
     cell_ok = all(cell.ok for cell in cells) and not summary.problems
     return _VersionOutcome(
@@ -266,16 +267,16 @@ def _check_platform(
 ) -> PlatformResult:
     child = client.find_manifest(repo, entry.digest)
     if child is None:
-        problem = f"{name}:{tag} {entry.platform} entry points at a missing manifest"
+        problem = f"{_ref(name, tag)} {entry.platform} entry points at a missing manifest"
         problems.append(problem)
         return PlatformResult(str(entry.platform), entry.digest, None, False, problem)
     if child.media_type not in IMAGE_TYPES:
-        problem = f"{name}:{tag} {entry.platform} entry is {child.media_type}, not an image"
+        problem = f"{_ref(name, tag)} {entry.platform} entry is {child.media_type}, not an image"
         problems.append(problem)
         return PlatformResult(str(entry.platform), entry.digest, None, False, problem)
     declared = _declared(client, repo, child.json)
     if declared != entry.platform:
-        problem = (f"{name}:{tag} {entry.platform} image's config says "
+        problem = (f"{_ref(name, tag)} {entry.platform} image's config says "
                    f"{declared or 'no platform'}")
         problems.append(problem)
         return PlatformResult(str(entry.platform), entry.digest,
@@ -298,10 +299,10 @@ def _verify_single(
     declared = _declared(client, repo, manifest)
     found = str(declared) if declared else None
     if len(expected) > 1:
-        problem = (f"{name}:{tag} is a single-platform image ({found or 'no platform'}), "
+        problem = (f"{_ref(name, tag)} is a single-platform image ({found or 'no platform'}), "
                    f"not an index of {len(expected)} platforms")
     elif declared != expected[0]:
-        problem = f"{name}:{tag} is a {found or 'platform-less'} image, not {expected[0]}"
+        problem = f"{_ref(name, tag)} is a {found or 'platform-less'} image, not {expected[0]}"
     else:
         problem = ""
     if problem:
@@ -314,7 +315,7 @@ def _verify_single(
         TagResult(tag, "version", digest, media_type, not problem, problem, cells),
         missing=tuple(str(p) for p in expected if p != declared),
         unexpected=(found,) if found and declared not in expected else (),
-        notes=(f"{name}:{tag} is a single image manifest, not an index",),
+        notes=(f"{_ref(name, tag)} is a single image manifest, not an index",),
     )
 
 
@@ -335,3 +336,8 @@ def _verify_alias(
         problems.append(problem)
     return TagResult(alias, "alias", head.digest if head else None,
                      head.media_type if head else None, not problem, problem)
+
+
+def _ref(name: str, tag: str) -> str:
+    """``name:tag``, or ``name@sha256:...`` when a digest is verified before it has a tag."""
+    return f"{name}@{tag}" if tag.startswith("sha256:") else f"{name}:{tag}"

@@ -25,6 +25,7 @@ from textual.widgets import Button, DataTable, Footer, Log, ProgressBar, Static
 
 from core.events import (
     AliasMoved,
+    AliasWithheld,
     Event,
     LogLine,
     PhaseFinished,
@@ -36,6 +37,7 @@ from core.events import (
     StepStarted,
     VerifyReported,
 )
+from core.release import PHASES
 from tui.draft import Draft
 from tui.messages import BuildDone
 from tui.table import Table
@@ -44,7 +46,6 @@ from tui.widgets import ConfirmModal, DockyardScreen, StepBar
 if TYPE_CHECKING:
     from tui.services import Services
 
-PHASES = ("preflight", "resolve", "build", "verify", "aliases", "verify-aliases")
 LOG_CAP = 5000
 # The most log lines one drain writes (20,000 lines/s at 50 ms drains): writing a Log line costs
 # the UI ~10 µs, so a bigger burst would hold keys up for tens of ms. Beyond it the screen says
@@ -70,6 +71,7 @@ class BuildOutcome:
     seconds: float = 0.0
     verify: list[dict[str, Any]] = field(default_factory=list)
     moved: list[AliasMoved] = field(default_factory=list)
+    withheld: list[AliasWithheld] = field(default_factory=list)
 
 
 @dataclass
@@ -286,6 +288,8 @@ class BuildScreen(DockyardScreen[BuildOutcome]):
             outcome.verify.append(event.report)
         elif isinstance(event, AliasMoved):
             outcome.moved.append(event)
+        elif isinstance(event, AliasWithheld):
+            outcome.withheld.append(event)
         elif isinstance(event, ReleaseFailed):
             outcome.failed_phase, outcome.error = event.phase, event.error
             outcome.registry_state = event.registry_state

@@ -158,12 +158,14 @@ class SummaryScreen(DockyardScreen[str]):
         table.add_columns("alias", "was", "now")
         for moved in self.outcome.moved:
             table.add_row(f"{moved.image}:{moved.tag}", short(moved.previous), short(moved.digest))
+        held = [(w.image, w.tag, w.reason) for w in self.outcome.withheld]
         plan = self.draft.plan
         if plan is not None:
-            for image in plan.images:
-                for alias, reason in image.tags.withheld:
-                    table.add_row(f"{image.name}:{alias}", "unchanged",
-                                  Text(f"not moved: {reason}", style="yellow"))
+            held += [(str(image.name), alias, reason) for image in plan.images
+                     for alias, reason in image.tags.withheld]
+        for image, alias, reason in dict.fromkeys(held):
+            table.add_row(f"{image}:{alias}", "unchanged",
+                          Text(f"not moved: {reason}", style="yellow"))
 
     @work(thread=True, exit_on_error=False, group="sizes")
     def read_sizes(self) -> None:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from core.events import (
     AliasMoved,
+    AliasWithheld,
     CredentialChosen,
     DigestPushed,
     Event,
@@ -60,6 +61,8 @@ def format_event(event: Event) -> str | None:
             return f"verify {report.get('image', '')}: {'ok' if ok else 'FAILED: ' + problems}"
         case AliasMoved(image=image, tag=tag, previous=previous, digest=digest):
             return f"moved {image}:{tag} -> {digest} (was {previous or 'absent'})"
+        case AliasWithheld(image=image, tag=tag, reason=reason):
+            return f"withheld: {image}:{tag} — {reason}"
         case ReleaseFailed(phase=phase, error=error, registry_state=state):
             return f"release FAILED in phase {phase}: {error}\nregistry now: {state}"
         case ReleaseFinished(ok=ok, report_path=path):

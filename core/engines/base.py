@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -15,13 +15,17 @@ from core.events import Event
 if TYPE_CHECKING:
     import threading
 
-    from core.plan import ImagePlan, Plan
+    from core.plan import Plan
     from core.platforms import Platform
+    from core.reference import ImageName
     from core.registry import RegistryClient
 
 #: Image config labels both engines set; release.py reads them back to recognise a re-run.
 REVISION_LABEL = "org.opencontainers.image.revision"
 VERSION_LABEL = "org.opencontainers.image.version"
+
+#: A logged-in registry client for an image's registry (one per run and host).
+ClientFactory = Callable[["ImageName"], "RegistryClient"]
 
 
 @dataclass(frozen=True)
@@ -121,7 +125,7 @@ class BuilderSupport:
 
 
 class Engine(Protocol):
-    """A build backend. ``build`` and ``move_aliases`` stream events and honour ``cancel``."""
+    """A build backend. ``build`` streams events and honours ``cancel``."""
 
     name: str
     options: EngineOptions
@@ -140,16 +144,12 @@ class Engine(Protocol):
         ...
 
     def build(
-        self, plan: Plan, output: Output = PUSH, *, cancel: threading.Event | None = None
+        self, plan: Plan, output: Output = PUSH, *, cancel: threading.Event | None = None,
+        client_for: ClientFactory | None = None,
     ) -> Iterator[Event]:
-        """Build every platform; with a push output, push each image's version tag and yield
-        one DigestPushed per image."""
-        ...
-
-    def move_aliases(
-        self, image: ImagePlan, client: RegistryClient, *, cancel: threading.Event | None = None
-    ) -> Iterator[Event]:
-        """Point every alias of ``image`` at its version tag's index, without rebuilding."""
+        """Build every platform; with a push output, push each image by digest with no tag
+        (``client_for`` gives registry clients to engines that upload through the API) and
+        yield one ``DigestPushed(str(image.name), digest)`` per image. Tags are the release's."""
         ...
 
 

@@ -1,4 +1,7 @@
-"""docker buildx: one multi-platform build that pushes the version tag, imagetools for aliases.
+"""docker buildx: one multi-platform build that pushes each image by digest, with no tag.
+
+The release writes the tags afterwards from the verified bytes (core/publish.py), so buildx
+never tags anything itself: ``--output type=image,push-by-digest=true,name-canonical=true``.
 
 The build runs as our own subprocess (not python-on-whales' log stream, which cannot stop a
 build); python-on-whales is used only to ask the builder which platforms its nodes offer.
@@ -19,6 +22,7 @@ from core.engines.base import (
     REVISION_LABEL,
     VERSION_LABEL,
     BuilderSupport,
+    ClientFactory,
     EngineOptions,
     Output,
     PlatformSupport,
@@ -26,14 +30,14 @@ from core.engines.base import (
 from core.engines.process import run_quiet, stream_lines
 from core.engines.progress import PlainParser, ProgressParser, RawJsonParser
 from core.errors import EngineError, PlatformError
-from core.events import DigestPushed, Event, LogLine
+from core.events import DigestPushed, Event
+from core.publish import alias_step, tag_step
 
 if TYPE_CHECKING:
     import threading
 
-    from core.plan import ImagePlan, Plan
+    from core.plan import Plan
     from core.platforms import Platform
-    from core.registry import RegistryClient
 
 METADATA_PLACEHOLDER = "<metadata.json>"
 
@@ -139,8 +143,9 @@ class BuildxEngine:
         argv += [f"--sbom={str(options.sbom).lower()}"]
         argv += ["--label", f"{REVISION_LABEL}={plan.commit}"]
         argv += ["--label", f"{VERSION_LABEL}={plan.version.text}"]
-        for image in plan.images:
-            argv += ["--tag", image.name.with_tag(image.tags.version_tag)]
+        if not output.pushes:
+            for image in plan.images:
+                argv += ["--tag", image.name.with_tag(image.tags.version_tag)]
         argv += self._output_args(plan, output)
         argv += ["--metadata-file", metadata, f"--progress={self.options.progress}"]
         argv.append(str(plan.context))
@@ -151,25 +156,20 @@ class BuildxEngine:
             return ["--output", f"type=oci,dest={output.path}"]
         if output.kind == "load":
             return ["--load"]
+        names = ",".join(str(image.name) for image in plan.images)
+        fields = ["type=image", f'"name={names}"' if "," in names else f"name={names}",
+                  "push-by-digest=true", "name-canonical=true", "push=true"]
         explicit = {i.name.domain for i in plan.images} & set(self.options.insecure_registries)
         if explicit:  # BuildKit needs to be told per push; loopback needs nothing
-            return ["--output", "type=image,push=true,registry.insecure=true"]
-        return ["--push"]
-
-    def alias_argv(self, image: ImagePlan) -> list[str]:
-        """One imagetools call per image moves all its aliases to the version tag's index as is."""
-        argv = [self.docker, "buildx", "imagetools", "create"]
-        if self.options.builder:
-            argv += ["--builder", self.options.builder]
-        for alias in image.tags.aliases:
-            argv += ["--tag", image.name.with_tag(alias)]
-        argv.append(image.name.with_tag(image.tags.version_tag))
-        return argv
+            fields.append("registry.insecure=true")
+        return ["--output", ",".join(fields)]
 
     def commands(self, plan: Plan, output: Output = PUSH) -> list[list[str]]:
         steps = [self.build_argv(plan, output)]
         if output.pushes:
-            steps += [self.alias_argv(image) for image in plan.images if image.tags.aliases]
+            for image in plan.images:
+                steps += [tag_step(image)]
+                steps += [alias_step(image)] if image.tags.aliases else []
         return steps
 
     # -- checks --------------------------------------------------------------------------------
@@ -237,7 +237,8 @@ class BuildxEngine:
         return RawJsonParser() if self.options.progress == "rawjson" else PlainParser()
 
     def build(
-        self, plan: Plan, output: Output = PUSH, *, cancel: threading.Event | None = None
+        self, plan: Plan, output: Output = PUSH, *, cancel: threading.Event | None = None,
+        client_for: ClientFactory | None = None,
     ) -> Iterator[Event]:
         parser = self.parser()
         with tempfile.TemporaryDirectory(prefix="dockyard-buildx-") as tmp:
@@ -250,28 +251,12 @@ class BuildxEngine:
                 return
             digest = _metadata_digest(metadata)
         if digest is None:
-            pushed = getattr(parser, "pushed", [])
-            digest = pushed[-1][1] if pushed else None
-        if digest is None:
             raise EngineError(
                 "buildx finished but reported no pushed digest",
                 "check the build log; the registry may have refused the push",
             )
         for image in plan.images:
-            yield DigestPushed(image.name.with_tag(image.tags.version_tag), digest)
-
-    def move_aliases(
-        self, image: ImagePlan, client: RegistryClient, *, cancel: threading.Event | None = None
-    ) -> Iterator[Event]:
-        if not image.tags.aliases:
-            return
-        parser = PlainParser()
-        argv = self.alias_argv(image)
-        label = "docker buildx imagetools create"
-        for line in stream_lines(argv, env=_env(self.options), cancel=cancel, label=label):
-            for event in parser.feed(line):
-                if isinstance(event, LogLine):
-                    yield event
+            yield DigestPushed(str(image.name), digest)
 
 
 def _metadata_digest(path: Path) -> str | None:

@@ -1,16 +1,15 @@
-"""podman, for machines without buildx: build into a local manifest list, push it with --all.
+"""podman, for machines without buildx: build into a local manifest list, then publish it by
+digest through the registry API.
 
-Aliases are not pushed from the local list. Checked with podman 4.3 here: a second
-``podman manifest push --all`` of the same list gave the same digest, but it re-checks every
-blob per tag (about 10x slower than a PUT, see bench/bench_aliases.py), nothing guarantees the
-bytes are re-serialised identically, and the local list is gone on a re-run that skips the
-build. So the version tag's index is read once and PUT under each alias with its exact bytes:
-the digest is identical by construction, one request per alias, no rebuild, engine-independent.
+podman 4.3 cannot push a list without a tag, so the list is written as an OCI layout
+(``podman manifest push --all LIST oci:DIR``) and dockyard uploads its blobs and manifests by
+digest itself (core/publish.py). Tags are written later, by the release, from the verified bytes.
 """
 
 from __future__ import annotations
 
 import platform as host_platform
+import secrets
 import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -21,23 +20,24 @@ from core.engines.base import (
     REVISION_LABEL,
     VERSION_LABEL,
     BuilderSupport,
+    ClientFactory,
     EngineOptions,
     Output,
     PlatformSupport,
 )
-from core.engines.process import run_quiet, stream_lines
+from core.engines.process import BuildCancelled, run_quiet, stream_lines
 from core.engines.progress import PodmanParser
 from core.errors import EngineError
 from core.events import DigestPushed, Event, LogLine
+from core.publish import LAYOUT_PLACEHOLDER, alias_step, tag_step, upload_layout, upload_step
 
 if TYPE_CHECKING:
     import threading
 
-    from core.plan import ImagePlan, Plan
+    from core.plan import Plan
     from core.platforms import Platform
-    from core.registry import RegistryClient
 
-DIGEST_PLACEHOLDER = "<digest-file>"
+RUN_PLACEHOLDER = "<run>"
 _BINFMT = Path("/proc/sys/fs/binfmt_misc")
 _QEMU_NAMES = {"amd64": "x86_64", "arm64": "aarch64", "arm": "arm", "386": "i386",
                "ppc64le": "ppc64le", "s390x": "s390x", "riscv64": "riscv64"}
@@ -89,17 +89,15 @@ class PodmanEngine:
             return []
         return ["--authfile", str(self.options.docker_config / "config.json")]
 
-    def _tls(self, host: str) -> list[str]:
-        return ["--tls-verify=false"] if self.options.is_insecure(host) else []
-
     @staticmethod
-    def manifest_name(plan: Plan) -> str:
-        """A local list name per release, so reruns replace it instead of adding to it."""
-        return f"localhost/dockyard-release:{plan.version.image_tag}-{plan.commit[:7]}"
+    def manifest_name(plan: Plan, run: str = RUN_PLACEHOLDER) -> str:
+        """The local list a run builds into: one per run (two runs of one release at once must
+        not add to each other's list), removed when the run ends."""
+        return f"localhost/dockyard-release:{plan.version.image_tag}-{plan.commit[:7]}-{run}"
 
     # -- what would run ------------------------------------------------------------------------
 
-    def build_argv(self, plan: Plan, output: Output = PUSH) -> list[str]:
+    def build_argv(self, plan: Plan, output: Output = PUSH, name: str | None = None) -> list[str]:
         argv = [*self.base_argv(), "build"]
         if self.options.isolation:
             argv += ["--isolation", self.options.isolation]
@@ -122,42 +120,30 @@ class PodmanEngine:
             for image in plan.images:
                 argv += ["--tag", image.name.with_tag(image.tags.version_tag)]
         else:
-            argv += ["--manifest", self.manifest_name(plan)]
+            argv += ["--manifest", name or self.manifest_name(plan)]
         argv.append(str(plan.context))
         return argv
 
-    def push_argv(self, plan: Plan, image: ImagePlan, digest_file: str = DIGEST_PLACEHOLDER
-                  ) -> list[str]:
-        target = image.name.with_tag(image.tags.version_tag)
-        return [
-            *self.base_argv(), "manifest", "push", "--all", *self._auth(),
-            *self._tls(image.name.domain), "--digestfile", digest_file,
-            self.manifest_name(plan), f"docker://{target}",
-        ]
+    def push_list_argv(self, name: str, destination: str) -> list[str]:
+        """The built list out of local storage: ``oci:DIR`` for the upload by digest, or
+        ``oci-archive:PATH``."""
+        return [*self.base_argv(), "manifest", "push", "--all", name, destination]
 
-    def archive_argv(self, plan: Plan, path: Path) -> list[str]:
-        return [*self.base_argv(), "manifest", "push", "--all", self.manifest_name(plan),
-                f"oci-archive:{path}"]
-
-    def remove_argv(self, plan: Plan) -> list[str]:
-        return [*self.base_argv(), "manifest", "rm", self.manifest_name(plan)]
-
-    def alias_steps(self, image: ImagePlan) -> list[str]:
-        """Aliases go through the registry API (see the module docstring); rendered readably."""
-        source = image.name.with_tag(image.tags.version_tag)
-        return [
-            "registry-put-manifest", source,
-            *[image.name.with_tag(alias) for alias in image.tags.aliases],
-        ]
+    def remove_argv(self, name: str) -> list[str]:
+        return [*self.base_argv(), "manifest", "rm", name]
 
     def commands(self, plan: Plan, output: Output = PUSH) -> list[list[str]]:
         if output.kind == "load":
             return [self.build_argv(plan, output)]
-        steps = [self.remove_argv(plan), self.build_argv(plan, output)]
+        name = self.manifest_name(plan)
+        steps = [self.build_argv(plan, output)]
         if output.kind == "oci-archive" and output.path is not None:
-            return [*steps, self.archive_argv(plan, output.path)]
-        steps += [self.push_argv(plan, image) for image in plan.images]
-        steps += [self.alias_steps(image) for image in plan.images if image.tags.aliases]
+            return [*steps, self.push_list_argv(name, f"oci-archive:{output.path}"),
+                    self.remove_argv(name)]
+        steps += [self.push_list_argv(name, f"oci:{LAYOUT_PLACEHOLDER}"), self.remove_argv(name)]
+        for image in plan.images:
+            steps += [upload_step(image), tag_step(image)]
+            steps += [alias_step(image)] if image.tags.aliases else []
         return steps
 
     # -- checks --------------------------------------------------------------------------------
@@ -193,49 +179,47 @@ class PodmanEngine:
     # -- running -------------------------------------------------------------------------------
 
     def build(
-        self, plan: Plan, output: Output = PUSH, *, cancel: threading.Event | None = None
+        self, plan: Plan, output: Output = PUSH, *, cancel: threading.Event | None = None,
+        client_for: ClientFactory | None = None,
     ) -> Iterator[Event]:
         if plan.build.provenance and output.pushes:
             yield LogLine(text="podman does not make provenance attestations; none attached")
-        if output.kind != "load":
-            run_quiet(self.remove_argv(plan))  # a leftover list would collect duplicate entries
+        name = self.manifest_name(plan, secrets.token_hex(4))
+        try:
+            yield from self._build(plan, output, name, cancel, client_for)
+        finally:
+            if output.kind != "load":
+                run_quiet(self.remove_argv(name))
+
+    def _build(
+        self, plan: Plan, output: Output, name: str, cancel: threading.Event | None,
+        client_for: ClientFactory | None,
+    ) -> Iterator[Event]:
         single = str(output.platform or plan.platforms[0]) if (
             output.platform is not None or len(plan.platforms) == 1) else ""
         parser = PodmanParser(platform=single)
-        build = self.build_argv(plan, output)
+        build = self.build_argv(plan, output, name)
         for line in stream_lines(build, cwd=plan.root, cancel=cancel, label="podman build"):
             yield from parser.feed(line)
         if output.kind == "oci-archive" and output.path is not None:
-            archive = self.archive_argv(plan, output.path)
+            archive = self.push_list_argv(name, f"oci-archive:{output.path}")
             for line in stream_lines(archive, cancel=cancel, label="podman manifest push"):
                 yield LogLine(text=line)
         if not output.pushes:
             return
+        if client_for is None:
+            raise EngineError("no registry client to publish with", "this is a dockyard bug")
         with tempfile.TemporaryDirectory(prefix="dockyard-podman-") as tmp:
+            layout = Path(tmp) / "layout"
+            argv = self.push_list_argv(name, f"oci:{layout}")
+            for line in stream_lines(argv, cancel=cancel, label="podman manifest push"):
+                yield LogLine(text=line)
             for image in plan.images:
-                digest_file = Path(tmp) / "digest"
-                push = self.push_argv(plan, image, str(digest_file))
-                for line in stream_lines(push, cancel=cancel, label="podman manifest push"):
-                    yield LogLine(text=line)
-                digest = digest_file.read_text().strip() if digest_file.exists() else ""
-                if not digest.startswith("sha256:"):
-                    raise EngineError(
-                        "podman pushed but wrote no digest",
-                        "check the push log; the registry may have refused the push",
-                    )
-                yield DigestPushed(image.name.with_tag(image.tags.version_tag), digest)
-
-    def move_aliases(
-        self, image: ImagePlan, client: RegistryClient, *, cancel: threading.Event | None = None
-    ) -> Iterator[Event]:
-        source = client.get_manifest(image.name.path, image.tags.version_tag)
-        for alias in image.tags.aliases:
-            if cancel is not None and cancel.is_set():
-                from core.engines.process import BuildCancelled
-
-                raise BuildCancelled("alias move was cancelled", "run the release again")
-            digest = client.put_manifest(image.name.path, alias, source.raw, source.media_type)
-            yield LogLine(text=f"{image.name.with_tag(alias)} -> {digest}")
+                if cancel is not None and cancel.is_set():
+                    raise BuildCancelled("the upload was cancelled", "run the release again")
+                yield LogLine(text=f"uploading to {image.name} by digest (no tag yet)")
+                manifest = upload_layout(client_for(image.name), image.name.path, layout)
+                yield DigestPushed(str(image.name), manifest.digest)
 
 
 def _cache_repo(ref: str) -> str:

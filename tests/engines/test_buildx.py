@@ -23,7 +23,7 @@ DIGEST = "sha256:b5cb6ab415dabb468720f5d30a58fa202c6ed7e9c00097880c7752a2e4c6715
 
 # Stands in for the docker CLI by replaying what a real buildx printed (nothing is invented):
 # the build replays REPLAY (a recorded log) on stderr and copies the recorded metadata.json to
-# --metadata-file; imagetools create replays its recording. Every call is logged with argv and
+# --metadata-file. Every call is logged with argv and
 # DOCKER_CONFIG so tests can check what dockyard ran.
 FAKE_DOCKER = r'''
 import json, os, shutil, sys, time
@@ -45,8 +45,6 @@ if args[:2] == ["buildx", "build"]:
         shutil.copy(os.path.join(fixtures, "metadata.json"), target)
     replay(open(replay_file).read().splitlines(), int(os.environ.get("FAKE_CODE", "0")),
            os.environ.get("FAKE_GATE"))
-if args[:3] == ["buildx", "imagetools", "create"]:
-    replay(open(os.path.join(fixtures, "imagetools-create.txt")).read().splitlines())
 sys.stderr.write("docker: unknown command: docker " + " ".join(args[:1]) + "\n")
 sys.exit(1)
 '''
@@ -69,26 +67,34 @@ def calls(tmp_path: Path) -> list[dict[str, object]]:
     return [json.loads(line) for line in lines]
 
 
-def test_build_command_has_platforms_push_metadata_and_progress(plan_factory: PlanFactory) -> None:
+def test_build_command_pushes_by_digest_and_tags_come_after(plan_factory: PlanFactory) -> None:
     plan = plan_factory(images=("127.0.0.1:5000/demo", "ghcr.io/acme/demo"))
-    build, *aliases = BuildxEngine().commands(plan)
+    build, *after = BuildxEngine().commands(plan)
     assert build[:3] == ["docker", "buildx", "build"]
     assert build[build.index("--platform") + 1] == "linux/amd64,linux/arm64"
-    assert "--push" in build
+    # both names in one quoted CSV field, as buildx's --output parser reads it; no tag at all
+    assert build[build.index("--output") + 1] == (
+        'type=image,"name=127.0.0.1:5000/demo,ghcr.io/acme/demo",push-by-digest=true,'
+        "name-canonical=true,push=true")
+    assert "--tag" not in build and "--push" not in build
     assert build[build.index("--metadata-file") + 1] == "<metadata.json>"
     assert "--progress=rawjson" in build
-    tags = [build[i + 1] for i, arg in enumerate(build) if arg == "--tag"]
-    assert tags == ["127.0.0.1:5000/demo:1.2.3", "ghcr.io/acme/demo:1.2.3"]
     assert f"org.opencontainers.image.revision={plan.commit}" in build
     assert build[-1] == str(plan.context)
-    assert aliases == [
-        ["docker", "buildx", "imagetools", "create", "--tag", "127.0.0.1:5000/demo:1.2",
-         "--tag", "127.0.0.1:5000/demo:1", "--tag", "127.0.0.1:5000/demo:latest",
-         "127.0.0.1:5000/demo:1.2.3"],
-        ["docker", "buildx", "imagetools", "create", "--tag", "ghcr.io/acme/demo:1.2",
-         "--tag", "ghcr.io/acme/demo:1", "--tag", "ghcr.io/acme/demo:latest",
-         "ghcr.io/acme/demo:1.2.3"],
+    assert after == [
+        ["registry-put-manifest", "127.0.0.1:5000/demo@<digest>", "127.0.0.1:5000/demo:1.2.3"],
+        ["registry-put-manifest", "127.0.0.1:5000/demo@<digest>", "127.0.0.1:5000/demo:1.2",
+         "127.0.0.1:5000/demo:1", "127.0.0.1:5000/demo:latest"],
+        ["registry-put-manifest", "ghcr.io/acme/demo@<digest>", "ghcr.io/acme/demo:1.2.3"],
+        ["registry-put-manifest", "ghcr.io/acme/demo@<digest>", "ghcr.io/acme/demo:1.2",
+         "ghcr.io/acme/demo:1", "ghcr.io/acme/demo:latest"],
     ]
+
+
+def test_one_image_needs_no_quoting(plan_factory: PlanFactory) -> None:
+    (build, *_) = BuildxEngine().commands(plan_factory())
+    assert build[build.index("--output") + 1] == (
+        "type=image,name=127.0.0.1:5000/demo,push-by-digest=true,name-canonical=true,push=true")
 
 
 def test_build_mode_options_are_passed(plan_factory: PlanFactory) -> None:
@@ -124,9 +130,9 @@ def test_an_insecure_registry_the_user_named_is_told_to_buildkit(plan_factory: P
     plan = plan_factory(images=("registry.lan:5000/demo",))
     (build, *_) = BuildxEngine(EngineOptions(insecure_registries=("registry.lan:5000",))).commands(
         plan)
-    assert build[build.index("--output") + 1] == "type=image,push=true,registry.insecure=true"
+    assert build[build.index("--output") + 1].endswith(",push=true,registry.insecure=true")
     (build, *_) = BuildxEngine().commands(plan)
-    assert "--push" in build
+    assert "registry.insecure" not in build[build.index("--output") + 1]
 
 
 def test_streams_recorded_rawjson_build_and_reports_the_digest(
@@ -136,7 +142,7 @@ def test_streams_recorded_rawjson_build_and_reports_the_digest(
     engine = BuildxEngine(EngineOptions(docker_config=config), docker=str(fake_docker))
     events = list(engine.build(plan_factory()))
     assert [e for e in events if isinstance(e, DigestPushed)] == [
-        DigestPushed("127.0.0.1:5000/demo:1.2.3", DIGEST)
+        DigestPushed("127.0.0.1:5000/demo", DIGEST)  # by digest: the tag is written later
     ]
     started = [e for e in events if isinstance(e, StepStarted)]
     assert {e.platform for e in started} >= {"linux/amd64", "linux/arm64"}
@@ -193,17 +199,6 @@ def test_events_arrive_live_and_cancel_stops_the_build(
     cancel.set()
     with pytest.raises(EngineError, match="cancelled"):
         list(events)
-
-
-def test_aliases_run_one_imagetools_create_per_image(
-    plan_factory: PlanFactory, fake_docker: Path, tmp_path: Path
-) -> None:
-    plan = plan_factory()
-    engine = BuildxEngine(docker=str(fake_docker))
-    events = list(engine.move_aliases(plan.images[0], client=None))  # type: ignore[arg-type]
-    assert any("pushing sha256:b5cb6ab4" in e.text for e in events if isinstance(e, LogLine))
-    (call,) = calls(tmp_path)
-    assert call["argv"] == engine.alias_argv(plan.images[0])[1:]
 
 
 def test_builder_platform_support_native_and_emulated() -> None:

@@ -23,25 +23,30 @@ from tests.support.podman import podman_storage
 VFS = EngineOptions(storage_driver="vfs", isolation="chroot")
 
 
-def test_build_and_push_commands(plan_factory: PlanFactory, tmp_path: Path) -> None:
+def test_build_and_publish_by_digest_commands(plan_factory: PlanFactory, tmp_path: Path) -> None:
     engine = PodmanEngine(EngineOptions(docker_config=tmp_path / "cfg"))
     plan = plan_factory(images=("127.0.0.1:5000/demo", "ghcr.io/acme/demo"))
-    rm, build, push_local, push_ghcr, aliases_local, aliases_ghcr = engine.commands(plan)
+    build, layout, rm, *rest = engine.commands(plan)
     name = engine.manifest_name(plan)
+    assert name.endswith("-<run>")  # each run builds into a list of its own, removed after
     assert rm == ["podman", "manifest", "rm", name]
     assert build[:2] == ["podman", "build"]
     assert build[build.index("--platform") + 1] == "linux/amd64,linux/arm64"
     assert build[build.index("--manifest") + 1] == name
     assert build[build.index("--authfile") + 1] == str(tmp_path / "cfg" / "config.json")
     assert "--isolation" not in build and "--storage-driver" not in build  # only when configured
-    assert push_local[-2:] == [name, "docker://127.0.0.1:5000/demo:1.2.3"]
-    assert "--tls-verify=false" in push_local  # loopback registry: plain http is fine
-    assert "--tls-verify=false" not in push_ghcr  # a real registry keeps TLS checks
-    assert push_ghcr[push_ghcr.index("--digestfile") + 1] == "<digest-file>"
-    assert aliases_local == ["registry-put-manifest", "127.0.0.1:5000/demo:1.2.3",
-                             "127.0.0.1:5000/demo:1.2", "127.0.0.1:5000/demo:1",
-                             "127.0.0.1:5000/demo:latest"]
-    assert aliases_ghcr[1] == "ghcr.io/acme/demo:1.2.3"
+    # the list goes to an OCI layout on disk; dockyard uploads it by digest, then tags
+    assert layout == ["podman", "manifest", "push", "--all", name, "oci:<oci-layout>"]
+    assert rest == [
+        ["registry-upload", "<oci-layout>", "127.0.0.1:5000/demo"],
+        ["registry-put-manifest", "127.0.0.1:5000/demo@<digest>", "127.0.0.1:5000/demo:1.2.3"],
+        ["registry-put-manifest", "127.0.0.1:5000/demo@<digest>", "127.0.0.1:5000/demo:1.2",
+         "127.0.0.1:5000/demo:1", "127.0.0.1:5000/demo:latest"],
+        ["registry-upload", "<oci-layout>", "ghcr.io/acme/demo"],
+        ["registry-put-manifest", "ghcr.io/acme/demo@<digest>", "ghcr.io/acme/demo:1.2.3"],
+        ["registry-put-manifest", "ghcr.io/acme/demo@<digest>", "ghcr.io/acme/demo:1.2",
+         "ghcr.io/acme/demo:1", "ghcr.io/acme/demo:latest"],
+    ]
 
 
 def test_machine_options_and_build_options(plan_factory: PlanFactory) -> None:
@@ -50,20 +55,19 @@ def test_machine_options_and_build_options(plan_factory: PlanFactory) -> None:
     build_options = BuildOptions(cache_from="ghcr.io/acme/cache:main", target="runtime",
                                  build_args=(("A", "1"),))
     plan = plan_factory(images=("registry.lan:5000/demo",), build=build_options)
-    _, build, push, _ = PodmanEngine(options).commands(plan)
+    build, layout, *_ = PodmanEngine(options).commands(plan)
     assert build[:4] == ["podman", "--storage-driver", "vfs", "build"]
     assert build[4:6] == ["--isolation", "chroot"]
     joined = " ".join(build)
     assert "--cache-from ghcr.io/acme/cache" in joined and "--target runtime" in joined
     assert "--build-arg A=1" in joined
-    assert push[:3] == ["podman", "--storage-driver", "vfs"]
-    assert "--tls-verify=false" in push
+    assert layout[:3] == ["podman", "--storage-driver", "vfs"]
 
 
 def test_other_outputs_commands(plan_factory: PlanFactory, tmp_path: Path) -> None:
     plan = plan_factory()
     engine = PodmanEngine()
-    *_, archive = engine.commands(plan, parse_output(f"oci-archive:{tmp_path}/a.tar"))
+    *_, archive, _ = engine.commands(plan, parse_output(f"oci-archive:{tmp_path}/a.tar"))
     assert archive[-1] == f"oci-archive:{tmp_path}/a.tar"
     (load,) = engine.commands(plan, parse_output(None, "linux/arm64"))
     assert load[load.index("--platform") + 1] == "linux/arm64"

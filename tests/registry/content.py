@@ -75,14 +75,15 @@ class Pusher:
         return Pushed(digest_of(raw), len(raw), media_type, raw)
 
     def image(self, repo: str, os: str, arch: str, variant: str = "", *,
-              config_platform: tuple[str, str, str] | None = None) -> Pushed:
+              config_platform: tuple[str, str, str] | None = None,
+              labels: dict[str, str] | None = None) -> Pushed:
         """An image whose file content is unique per platform; the config may lie on purpose."""
         layer = _layer(f"app for {os}/{arch}/{variant}\n".encode())
         c_os, c_arch, c_variant = config_platform or (os, arch, variant)
         config: dict[str, Any] = {
             "architecture": c_arch, "os": c_os,
             "rootfs": {"type": "layers", "diff_ids": [digest_of(gzip.decompress(layer))]},
-            "config": {"Cmd": ["/app"]},
+            "config": {"Cmd": ["/app"], **({"Labels": labels} if labels else {})},
         }
         if c_variant:
             config["variant"] = c_variant
@@ -115,7 +116,8 @@ class Pusher:
         return self.manifest(repo, digest_of(canonical(manifest)), manifest)
 
     def index(self, repo: str, tag: str, platforms: list[str], *, attest: bool = True,
-              media_type: str = OCI_INDEX, lie: dict[str, str] | None = None) -> Pushed:
+              media_type: str = OCI_INDEX, lie: dict[str, str] | None = None,
+              labels: dict[str, str] | None = None) -> Pushed:
         """Push one image per platform ("linux/arm/v7") plus attestations, then the index.
 
         ``lie`` maps a platform to the os/arch/variant its config should claim instead.
@@ -126,7 +128,8 @@ class Pusher:
             os, arch, variant = _triple(text)
             claimed = (lie or {}).get(text)
             image = self.image(repo, os, arch, variant,
-                               config_platform=_triple(claimed) if claimed else None)
+                               config_platform=_triple(claimed) if claimed else None,
+                               labels=labels)
             platform = {"architecture": arch, "os": os}
             if variant:
                 platform["variant"] = variant

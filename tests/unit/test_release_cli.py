@@ -355,7 +355,8 @@ def test_engine_from_config_and_flag_picks_the_commands(
         assert (code, err) == (0, "")
         plan = json.loads(out)
         assert plan["engine"] == "podman"
-        assert all(step[0] in ("podman", "registry-put-manifest") for step in plan["steps"])
+        assert all(step[0] in ("podman", "registry-upload", "registry-put-manifest")
+                   for step in plan["steps"])
         assert any("build" in step for step in plan["steps"])
 
 

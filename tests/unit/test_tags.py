@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from core.errors import TagPolicyError
-from core.tags import TagPolicy, TagSet, compute_tags, validate_tag
+from core.tags import TagPolicy, TagSet, compute_tags, hold_back, series_of, validate_tag
 from core.version import ReleaseVersion, parse_version
 
 COMMIT = "abc1234def5678abc1234def5678abc1234def56"
@@ -175,3 +175,75 @@ def test_never_backwards(known: list[ReleaseVersion], version: ReleaseVersion) -
     for tag in got.all:
         validate_tag(tag)
     assert len(set(got.all)) == len(got.all)
+
+
+# -- the rule against what the registry holds (core/published.py reads it) ----------------------
+
+
+def _tags(version: str, *aliases: str) -> TagSet:
+    return TagSet(parse_version(version).image_tag, aliases, ())
+
+
+def test_a_published_newer_release_holds_latest_and_major_back() -> None:
+    """A shallow CI checkout knows only v1.0.1; the registry knows 1.1.0 was released."""
+    version = parse_version("v1.0.1")
+    held = hold_back(_tags("v1.0.1", "1.0", "1", "latest"), version, [parse_version("1.1.0")])
+    assert held.aliases == ("1.0",)
+    assert dict(held.withheld) == {"1": "1.1.0 is published", "latest": "1.1.0 is published"}
+
+
+def test_published_releases_of_other_series_only_hold_what_they_share() -> None:
+    version = parse_version("v1.4.2")
+    held = hold_back(_tags("v1.4.2", "1.4", "1", "latest", "stable"), version,
+                     [parse_version("2.0.0"), parse_version("1.3.9"), parse_version("1.4.1")])
+    assert held.aliases == ("1.4", "1")
+    assert dict(held.withheld) == {"latest": "2.0.0 is published",
+                                   "stable": "2.0.0 is published"}
+
+
+def test_what_an_alias_points_at_counts_even_out_of_its_series() -> None:
+    """Someone pointed `1` at a 2.x image by hand: releasing 1.5.0 does not take it back."""
+    version = parse_version("v1.5.0")
+    held = hold_back(_tags("v1.5.0", "1.5", "1"), version, [],
+                     {"1": parse_version("2.0.0"), "1.5": None})
+    assert held.aliases == ("1.5",)
+    assert held.withheld == (("1", "2.0.0 is published"),)
+
+
+def test_published_prereleases_neither_take_nor_block() -> None:
+    version = parse_version("v1.2.0")
+    held = hold_back(_tags("v1.2.0", "1.2", "1", "latest"), version,
+                     [parse_version("1.3.0-rc.1"), parse_version("2.0.0-beta.2")],
+                     {"latest": parse_version("2.0.0-beta.2")})
+    assert held.aliases == ("1.2", "1", "latest")
+
+
+def test_an_equal_version_does_not_hold_an_alias_back() -> None:
+    """A re-run of 1.2.0 (its version tag is published) still moves its aliases."""
+    version = parse_version("v1.2.0")
+    held = hold_back(_tags("v1.2.0", "1.2", "latest"), version, [parse_version("1.2.0")],
+                     {"latest": parse_version("1.2.0")})
+    assert held.aliases == ("1.2", "latest")
+
+
+def test_tags_naming_this_release_alone_are_never_held() -> None:
+    version = parse_version("v1.0.1")
+    tags = _tags("v1.0.1", "v1.0.1", "sha-0123abc", "latest")
+    held = hold_back(tags, version, [parse_version("9.0.0")])
+    assert held.aliases == ("v1.0.1", "sha-0123abc")
+    assert series_of("v1.0.1", version) is None and series_of("sha-0123abc", version) is None
+
+
+@given(st.lists(_releases, max_size=8), _releases)
+def test_hold_back_never_lets_an_alias_go_backwards(
+    published: list[ReleaseVersion], version: ReleaseVersion
+) -> None:
+    tags = _tags(version.git_tag, f"{version.version.major}.{version.version.minor}",
+                 f"{version.version.major}", "latest")
+    held = hold_back(tags, version, published)
+    for alias in held.aliases:
+        in_series = series_of(alias, version)
+        assert in_series is not None
+        assert not any(in_series(k) and k.newer_than(version) and not k.prerelease
+                       for k in published)
+    assert set(held.aliases) | {a for a, _ in held.withheld} == set(tags.aliases)

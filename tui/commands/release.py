@@ -64,12 +64,21 @@ def run(args: argparse.Namespace) -> int:
     output = parse_output(args.output, args.load)
     options = EngineOptions.from_env(insecure_registries=tuple(args.insecure_registry))
     if args.dry_run:
+        from core.published import judge_plan
+        from core.release import default_client_for, plan_logins
+
+        if output.pushes:  # the same registry reads the run makes before moving an alias
+            plan, notes = judge_plan(plan, default_client_for(options.insecure_registries,
+                                                              plan_logins(plan)))
+        else:
+            notes = []
         steps = plan_steps(plan, plan.engine, output, options)
         if args.json:
-            json.dump(plan.to_dict(steps), sys.stdout, indent=2)
+            json.dump({**plan.to_dict(steps), "notes": notes}, sys.stdout, indent=2)
             sys.stdout.write("\n")
         else:
             sys.stdout.write(plan_text(plan, steps))
+            sys.stdout.writelines(f"note: {note}\n" for note in notes)
         return 0
     from tui.headless import run_release_headless
 
