@@ -70,6 +70,7 @@ class ImagesScreen(StepScreen):
         self.policy: TagPolicy = draft.tag_policy or TagPolicy()
         self.tag_set: TagSet | None = None
         self.lookups: dict[str, Lookup] = {}
+        self.judged: dict[str, TagSet] = {}  # tag sets after the registry's releases weighed in
         self._debounce: Timer | None = None
         self._computed: tuple[object, ...] = ()  # the inputs the table was computed from
 
@@ -132,6 +133,7 @@ class ImagesScreen(StepScreen):
         if not self.names and not self.problems:
             self.problems.append("image: no image given; e.g. ghcr.io/acme/app")
         self.tag_set = None
+        self.judged = {}
         try:
             extra = tuple(split_names(self.query_one("#extra", Input).value))
             for tag in extra:
@@ -154,8 +156,13 @@ class ImagesScreen(StepScreen):
         tags = self.tag_set
         if tags is None:
             return
+        computed = tags
+        held_by_registry: list[str] = []
         for name in self.names:
             lookup = self.lookups.get(str(name))
+            tags = self.judged.get(str(name), computed)
+            held_by_registry += [f"{alias}: {reason}" for alias, reason in tags.withheld
+                                 if (alias, reason) not in computed.withheld]
             table.add_row(str(name), tags.version_tag, "version",
                           *self._where(lookup, tags.version_tag, version=True))
             for alias in tags.aliases:
@@ -164,7 +171,8 @@ class ImagesScreen(StepScreen):
                 now = self._now(lookup, alias)
                 table.add_row("", alias, "withheld", now,
                               Text(f"stays: {reason}", style="yellow"))
-        withheld = "; ".join(f"{alias}: {reason}" for alias, reason in tags.withheld)
+        withheld = "; ".join([*(f"{alias}: {reason}" for alias, reason in computed.withheld),
+                              *dict.fromkeys(held_by_registry)])
         self.query_one("#withheld", Static).update(
             Text(f"Not moved (never backwards): {withheld}", style="yellow") if withheld else "")
 
@@ -201,7 +209,11 @@ class ImagesScreen(StepScreen):
     @work(thread=True, exit_on_error=False, exclusive=True, group="registry")
     def lookup_tags(self, names: list[ImageName], tags: tuple[str, ...]) -> None:
         """Where each tag points now; a registry problem is shown per image, not as a modal."""
+        from core.published import guard, read_published
+
         found: dict[str, Lookup] = {}
+        judged: dict[str, TagSet] = {}
+        tag_set, version = self.tag_set, self.draft.version
         for name in names:
             try:
                 client = self.services.registry_client(name)
@@ -211,16 +223,22 @@ class ImagesScreen(StepScreen):
                         head = client.head_manifest(name.path, tag)
                         result[tag] = head.digest if head else None
                     found[str(name)] = result
+                    if tag_set is not None and version is not None:  # never backwards, as
+                        published = read_published(  # the run will judge it again
+                            client, name.path, version, tag_set.aliases)
+                        judged[str(name)] = guard(tag_set, version, published)
                 finally:
                     client.close()
             except DockyardError as err:
                 found[str(name)] = str(err)
-        self.post_message(Loaded("lookups", found))
+        self.post_message(Loaded("lookups", (found, judged)))
 
     def on_loaded(self, message: Loaded) -> None:
         message.stop()
         if message.what == "lookups":
-            self.lookups.update(message.data)
+            found, judged = message.data
+            self.lookups.update(found)
+            self.judged.update(judged)
             self.show_table()
 
     # -- next ----------------------------------------------------------------------------------

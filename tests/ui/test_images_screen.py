@@ -66,6 +66,24 @@ async def test_older_release_withholds_aliases_with_reason(repo_factory, host, r
         assert "never backwards" in str(screen.query_one("#withheld", Static).render())
 
 
+async def test_a_release_the_checkout_does_not_know_withholds_latest(repo_factory, host,
+                                                                   registry) -> None:
+    """A shallow CI checkout: git knows v1.0.1 only, the registry already holds 1.1.0."""
+    root = repo_factory("v1.0.1")
+    image = f"{registry.host}/ui/images-registry-newer"
+    push_tiny_image(registry.url, "ui/images-registry-newer", "1.1.0")
+    draft = draft_for(root, "v1.0.1", ("v1.0.1",), (image,))
+    app = host(lambda: ImagesScreen(draft, Services()))
+    async with app.run_test(size=(140, 40)) as pilot:
+        screen = app.screen
+        await settle(pilot, lambda: image in screen.judged)
+        kinds = {row[1]: (row[2], row[4]) for row in table_rows(screen)}
+        assert kinds["1.0"] == ("alias", "created → new version")
+        assert kinds["1"] == ("withheld", "stays: 1.1.0 is published")
+        assert kinds["latest"] == ("withheld", "stays: 1.1.0 is published")
+        assert "latest: 1.1.0 is published" in str(screen.query_one("#withheld", Static).render())
+
+
 async def test_policy_and_names_are_edited_and_invalid_names_refused(repo_factory, host,
                                                                      registry) -> None:
     root = repo_factory("v1.0.0")
