@@ -299,3 +299,88 @@ def test_a_shallow_ci_clone_of_a_backport_withholds_latest_and_major(
     assert digest(registry, repo, "latest") == newest
     assert digest(registry, repo, "1") == newest
     assert digest(registry, repo, "1.0") == digest(registry, repo, "1.0.1") != newest
+
+
+# -- stops and faults in the alias phase ---------------------------------------------------------
+
+
+def test_a_cancel_during_the_alias_phase_keeps_what_moved_and_a_rerun_completes_it(
+    project: Callable[..., Path], registry: RunningRegistry, podman: PodmanEngine,
+    tmp_path: Path,
+) -> None:
+    from core.release import Release
+
+    root = project()
+    release_tag(root, "v1.0.0")
+    repo = "stops/alias-cancel"
+    image = f"{registry.host}/{repo}"
+    plan = plan_for(root, image)
+    release = Release(plan, podman, client_for=lambda n: RegistryClient(n.api_host),
+                      report_dir=tmp_path / "reports")
+    events: list[Event] = []
+    for event in release.events():
+        events.append(event)
+        if isinstance(event, AliasMoved):
+            release.cancel()  # as SIGTERM does: after the first alias moved
+    (failed,) = [e for e in events if isinstance(e, ReleaseFailed)]
+    assert failed.phase == "aliases" and "cancelled" in failed.error
+    moved = [e.tag for e in events if isinstance(e, AliasMoved)]
+    assert moved == ["1.0"]
+    version = digest(registry, repo, "1.0.0")
+    assert digest(registry, repo, "1.0") == version  # kept: a cancel rolls nothing back
+    assert digest(registry, repo, "1") is None and digest(registry, repo, "latest") is None
+    report = json.loads(release.report_path.read_text())
+    assert report["ok"] is False
+    assert report["failure"]["kind"] == "cancelled"
+    assert report["failure"]["moved"] == {image: ["1.0"]}
+
+    again = list(run_release(plan, podman, report_dir=tmp_path / "reports"))
+    assert outcome(again).ok
+    assert [e.tag for e in again if isinstance(e, AliasMoved)] == ["1", "latest"]
+    for tag in ALIASES:
+        assert digest(registry, repo, tag) == version
+
+
+def test_a_report_that_cannot_be_written_stops_the_run_before_anything_is_pushed(
+    project: Callable[..., Path], registry: RunningRegistry, podman: PodmanEngine,
+    tmp_path: Path,
+) -> None:
+    root = project()
+    release_tag(root, "v1.0.0")
+    blocked = tmp_path / "not-a-dir"
+    blocked.write_text("a file where the report directory should be\n")
+    events = list(run_release(plan_for(root, f"{registry.host}/stops/report"), podman,
+                              report_dir=blocked / "runs"))
+    (failed,) = [e for e in events if isinstance(e, ReleaseFailed)]
+    assert failed.error.startswith("report: cannot write")
+    assert not outcome(events).ok and outcome(events).report_path == ""
+    assert not [e for e in events if isinstance(e, DigestPushed)]
+    assert digest(registry, "stops/report", "1.0.0") is None
+
+
+def test_a_registry_read_error_before_the_aliases_moves_none(
+    project: Callable[..., Path], registry: RunningRegistry, podman: PodmanEngine,
+    tmp_path: Path,
+) -> None:
+    """The never-backwards read is refused (the tag list answers 401): no alias moves on a
+    guess, the version tag stays published."""
+
+    class NoTagList(RegistryClient):
+        def list_tags(self, repo: str, *, page_size: int | None = None,
+                      missing_ok: bool = False) -> list[str]:
+            from core.errors import CredentialError
+
+            raise CredentialError(f"{self.host}/{repo}: anonymous access was refused (HTTP 401)")
+
+    root = project()
+    release_tag(root, "v1.0.0")
+    repo = "stops/read-error"
+    events = list(run_release(plan_for(root, f"{registry.host}/{repo}"), podman,
+                              client_for=lambda n: NoTagList(n.api_host),
+                              report_dir=tmp_path / "reports"))
+    (failed,) = [e for e in events if isinstance(e, ReleaseFailed)]
+    assert failed.phase == "aliases" and "401" in failed.error
+    assert not [e for e in events if isinstance(e, AliasMoved)]
+    assert digest(registry, repo, "1.0.0") is not None
+    for tag in ALIASES:
+        assert digest(registry, repo, tag) is None
