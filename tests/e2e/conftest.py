@@ -10,6 +10,7 @@ import pytest
 
 from core.engines.base import EngineOptions
 from core.engines.podman import PodmanEngine
+from core.events import Event, ReleaseFailed, ReleaseFinished
 from core.plan import Plan, PlanRequest, make_plan
 from core.registry import RegistryClient
 from tests.support.elf import write_elf
@@ -69,3 +70,14 @@ def digest(registry: RunningRegistry, repo: str, tag: str) -> str | None:
     with RegistryClient(registry.host) as client:
         head = client.head_manifest(repo, tag)
     return head.digest if head else None
+
+
+def finished(events: list[Event]) -> ReleaseFinished:
+    last = events[-1]
+    assert isinstance(last, ReleaseFinished), last
+    return last
+
+
+def failure(events: list[Event]) -> ReleaseFailed:
+    (failed,) = [e for e in events if isinstance(e, ReleaseFailed)]
+    return failed

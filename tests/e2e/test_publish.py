@@ -25,7 +25,6 @@ from core.events import (
     LogLine,
     PhaseFinished,
     ReleaseFailed,
-    ReleaseFinished,
     StepFailed,
     StepStarted,
     VerifyReported,
@@ -34,7 +33,15 @@ from core.plan import BuildOptions, Plan
 from core.reference import ImageName
 from core.registry import RegistryClient
 from core.release import run_release
-from tests.e2e.conftest import DOCKERFILE, PLATFORMS, digest, plan_for, release_tag
+from tests.e2e.conftest import (
+    DOCKERFILE,
+    PLATFORMS,
+    digest,
+    failure,
+    finished,
+    plan_for,
+    release_tag,
+)
 from tests.registry.proxy import Fault, FaultProxy, running
 from tests.support.registry import RunningRegistry
 from tui.headless import run_release_headless
@@ -62,17 +69,6 @@ def run(plan: Plan, engine: object, tmp_path: Path) -> list[Event]:
     events: Iterator[Event] = run_release(plan, engine, client_for=client_for,  # type: ignore[arg-type]
                                           report_dir=tmp_path / "reports")
     return list(events)
-
-
-def finished(events: list[Event]) -> ReleaseFinished:
-    last = events[-1]
-    assert isinstance(last, ReleaseFinished), last
-    return last
-
-
-def failure(events: list[Event]) -> ReleaseFailed:
-    (failed,) = [e for e in events if isinstance(e, ReleaseFailed)]
-    return failed
 
 
 def test_a_release_pushes_verifies_and_moves_aliases(

@@ -32,7 +32,7 @@ from core.plan import Plan
 from core.reference import ImageName
 from core.registry import RegistryClient
 from core.release import run_release
-from tests.e2e.conftest import digest, plan_for, release_tag
+from tests.e2e.conftest import digest, finished, plan_for, release_tag
 from tests.support.gitrepo import git
 from tests.support.registry import RunningRegistry
 
@@ -70,12 +70,6 @@ def release_in_thread(
     return thread
 
 
-def outcome(events: list[Event]) -> ReleaseFinished:
-    last = events[-1]
-    assert isinstance(last, ReleaseFinished), last
-    return last
-
-
 def pushed(events: list[Event]) -> str:
     (event,) = [e for e in events if isinstance(e, DigestPushed)]
     return event.digest
@@ -111,7 +105,7 @@ def test_two_releases_of_one_tag_with_different_content_have_exactly_one_winner(
             thread.join(timeout=300)
         assert all(isinstance(events[-1], ReleaseFinished) for events in runs), [
             e for events in runs for e in events if isinstance(e, ReleaseFailed)]
-        oks = [outcome(events).ok for events in runs]
+        oks = [finished(events).ok for events in runs]
         assert sorted(oks) == [False, True], (pair, [
             e for events in runs for e in events if isinstance(e, ReleaseFailed)])
         won, lost = (runs[0], runs[1]) if oks[0] else (runs[1], runs[0])
@@ -149,7 +143,7 @@ def test_a_ci_rerun_of_the_same_commit_at_once_ends_as_already_published(
                for events in runs]
     for thread in threads:
         thread.join(timeout=300)
-    assert [outcome(events).ok for events in runs] == [True, True], [
+    assert [finished(events).ok for events in runs] == [True, True], [
         e for events in runs for e in events if isinstance(e, ReleaseFailed)]
     held = digest(registry, "race/rerun", "1.0.0")
     for alias in ALIASES:
@@ -170,7 +164,7 @@ def test_an_older_release_racing_a_newer_one_never_leaves_latest_behind(
     release_tag(root, "v1.0.0")
     repo = "race/versions"
     image = f"{registry.host}/{repo}"
-    assert outcome(list(run_release(plan_for(root, image), podman,
+    assert finished(list(run_release(plan_for(root, image), podman,
                                     report_dir=tmp_path / "r"))).ok
     backport = tmp_path / "backport"
     subprocess.run(["git", "clone", "-q", str(root), str(backport)], check=True)
@@ -200,7 +194,7 @@ def test_an_older_release_racing_a_newer_one_never_leaves_latest_behind(
     newer_thread.join(timeout=300)
     newer_done.set()
     threads[0].join(timeout=300)
-    assert outcome(new_events).ok and outcome(old_events).ok
+    assert finished(new_events).ok and finished(old_events).ok
     newest = digest(registry, repo, "1.1.0")
     assert digest(registry, repo, "latest") == newest
     assert digest(registry, repo, "1") == newest
@@ -335,7 +329,7 @@ def test_a_cancel_during_the_alias_phase_keeps_what_moved_and_a_rerun_completes_
     assert report["failure"]["moved"] == {image: ["1.0"]}
 
     again = list(run_release(plan, podman, report_dir=tmp_path / "reports"))
-    assert outcome(again).ok
+    assert finished(again).ok
     assert [e.tag for e in again if isinstance(e, AliasMoved)] == ["1", "latest"]
     for tag in ALIASES:
         assert digest(registry, repo, tag) == version
@@ -353,7 +347,7 @@ def test_a_report_that_cannot_be_written_stops_the_run_before_anything_is_pushed
                               report_dir=blocked / "runs"))
     (failed,) = [e for e in events if isinstance(e, ReleaseFailed)]
     assert failed.error.startswith("report: cannot write")
-    assert not outcome(events).ok and outcome(events).report_path == ""
+    assert not finished(events).ok and finished(events).report_path == ""
     assert not [e for e in events if isinstance(e, DigestPushed)]
     assert digest(registry, "stops/report", "1.0.0") is None
 
