@@ -214,6 +214,11 @@ class Release:
             kind = "cancelled" if self.cancel_event.is_set() else "error"
             yield from self._fail(_Failed(phase, str(err), kind))
             return
+        except Exception as err:
+            # a bug of ours or an error a library let through: still a failed phase with a
+            # report and the registry's state, never a traceback half-way through a publish
+            yield from self._fail(_Failed(phase, f"unexpected {type(err).__name__}: {err}"))
+            return
         self.report["ok"] = True
         self.report["finished"] = datetime.now(UTC).isoformat()
         self._write_report()
@@ -548,7 +553,7 @@ class Release:
         for state in self._states:
             repo = state.repo
             for alias in state.moved:
-                with contextlib.suppress(DockyardError):
+                with contextlib.suppress(Exception):  # best effort: the report says the rest
                     now = state.client.head_manifest(repo, alias)
                     if now is None or now.digest != state.digest:
                         continue  # someone moved it since: theirs to keep
@@ -585,7 +590,7 @@ class Release:
                         alias_words.append(f"{alias} unchanged ({_short(digest)})")
                     else:
                         alias_words.append(f"{alias} now {_short(digest)} (was {_short(was)})")
-            except DockyardError as err:
+            except Exception as err:  # whatever went wrong, the failure is still reported
                 parts.append(f"{image.name}: registry state unknown ({err})")
                 continue
             parts.append(f"{version}; aliases: {', '.join(alias_words) or 'none'}")
