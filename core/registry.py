@@ -569,3 +569,22 @@ def _tls_failure(err: BaseException) -> ssl.SSLError | None:
             return seen
         seen = seen.__cause__ or seen.__context__
     return None
+
+
+def check_ca_file(path: Path) -> Path:
+    """``--ca-file``: a readable PEM file with at least one CA certificate, else a one-line
+    error naming it (the path may be anywhere; it is read, never written)."""
+    from core.errors import DockyardError
+
+    problem = ""
+    if not path.is_file():
+        problem = "is not a file"
+    else:
+        try:
+            ssl.create_default_context().load_verify_locations(cafile=str(path))
+        except (ssl.SSLError, OSError, ValueError) as err:
+            problem = f"holds no usable PEM certificate ({type(err).__name__})"
+    if problem:
+        raise DockyardError(f"{path} {problem}", "give the PEM CA certificate of the registry",
+                            field="ca-file")
+    return path.resolve()

@@ -82,16 +82,19 @@ def plan_logins(plan: Plan) -> list[RegistryLogin]:
 
 
 def default_client_for(
-    insecure_registries: tuple[str, ...] = (), logins: Sequence[RegistryLogin] | None = None
+    insecure_registries: tuple[str, ...] = (), logins: Sequence[RegistryLogin] | None = None,
+    *, ca_file: Path | None = None,
 ) -> ClientFactory:
-    """Registry clients logged in with the run's stored credential for their registry."""
+    """Registry clients logged in with the run's stored credential for their registry;
+    ``ca_file`` is trusted besides the system's CAs (a private registry's CA)."""
     from core.credentials import canonical_registry, logged_in_client
 
     known = {login.registry: login for login in logins or ()}
 
     def make(image: ImageName) -> RegistryClient:
         login = known.get(canonical_registry(image.domain))
-        return logged_in_client(image, insecure_registries=insecure_registries, login=login)
+        return logged_in_client(image, insecure_registries=insecure_registries, login=login,
+                                ca_file=ca_file)
 
     return make
 
@@ -662,6 +665,7 @@ def release_with_stored_logins(
     output: Output = PUSH,
     cancel: threading.Event | None = None,
     report_dir: Path | None = None,
+    ca_file: Path | None = None,
 ) -> Iterator[Event]:
     """A release as the CLI and the TUI run it: the stored logins are looked up once, handed to
     the engine through a throw-away docker config (removed afterwards), and one registry client
@@ -675,7 +679,7 @@ def release_with_stored_logins(
         ).with_builder(plan.builder)
         selected = select_engine(None if engine in (None, "auto") else engine, options)
         clients: dict[str, RegistryClient] = {}
-        factory = default_client_for(insecure_registries, logins)
+        factory = default_client_for(insecure_registries, logins, ca_file=ca_file)
 
         def client_for(image: ImageName) -> RegistryClient:
             if image.api_host not in clients:

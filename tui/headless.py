@@ -99,6 +99,7 @@ def run_release_headless(plan: Plan, args: argparse.Namespace) -> int:
         insecure_registries=tuple(getattr(args, "insecure_registry", None) or ()),
         output=parse_output(getattr(args, "output", None), getattr(args, "load", None)),
         cancel=cancel,
+        ca_file=getattr(args, "ca_file", None),
     )
     main = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGINT, _cancel_handler(cancel)) if main else None

@@ -48,6 +48,9 @@ def register(subparsers: Any) -> None:
                         help="attach an SBOM attestation (default: off)")
     parser.add_argument("--insecure-registry", action="append", default=[], metavar="HOST",
                         help="allow plain http to this registry (loopback is always allowed)")
+    parser.add_argument("--ca-file", type=Path, metavar="PEM",
+                        help="CA certificate of a registry with a private CA (trusted besides "
+                        "the system's CAs)")
     parser.add_argument("--output", metavar="oci-archive:PATH",
                         help="write an OCI archive instead of pushing")
     parser.add_argument("--load", metavar="PLATFORM",
@@ -60,6 +63,10 @@ def run(args: argparse.Namespace) -> int:
     from core.plan import make_plan
     from core.rendering import plan_steps, plan_text
 
+    if args.ca_file is not None:
+        from core.registry import check_ca_file
+
+        args.ca_file = check_ca_file(args.ca_file)
     plan = make_plan(request_from_args(args))
     output = parse_output(args.output, args.load)
     options = EngineOptions.from_env(insecure_registries=tuple(args.insecure_registry))
@@ -68,8 +75,9 @@ def run(args: argparse.Namespace) -> int:
         from core.release import default_client_for, plan_logins
 
         if output.pushes:  # the same registry reads the run makes before moving an alias
-            plan, notes = judge_plan(plan, default_client_for(options.insecure_registries,
-                                                              plan_logins(plan)))
+            clients = default_client_for(options.insecure_registries, plan_logins(plan),
+                                         ca_file=args.ca_file)
+            plan, notes = judge_plan(plan, clients)
         else:
             notes = []
         steps = plan_steps(plan, plan.engine, output, options)
