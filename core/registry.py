@@ -528,8 +528,10 @@ class RegistryClient:
             raise self._error(repo, f"POST upload {digest}", session,
                               "the registry did not open an upload session (202)")
         target = self._upload_url(repo, session, f"POST upload {digest}")
+        # The session's query (distribution keeps its state there) stays as sent, byte for byte.
+        query = target.query + (b"&" if target.query else b"") + b"digest=" + digest.encode()
         response = self._request(
-            "PUT", str(target), repo=repo, push=True, params={"digest": digest},
+            "PUT", str(target.copy_with(query=query)), repo=repo, push=True,
             headers={"Content-Type": "application/octet-stream", "Content-Length": str(size)},
             content=_FileChunks(path, self._cancel))
         self._raise_for(repo, f"PUT blob {digest}", response)
