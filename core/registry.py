@@ -308,6 +308,9 @@ class RegistryClient:
     verification. ``request_count`` counts every HTTP request sent, retries, redirects and token
     requests included (the failed TLS probe of a plain-http registry is not an HTTP request).
 
+    ``insecure_hosts`` (HOST or HOST:PORT, the run's --insecure-registry list) are the other
+    hosts a redirect may lead to over plain http; loopback always may.
+
     Bounds: a TCP connect plus TLS handshake gets ``connect_timeout`` seconds; a request that
     moves no bytes for ``stall_timeout`` seconds fails; ``timeout`` (for quick probes) caps both.
     Setting ``cancel`` (from any thread) ends the request under way with RequestCancelled.
@@ -320,6 +323,7 @@ class RegistryClient:
         username: str | None = None,
         secret: str | None = None,
         insecure: bool = False,
+        insecure_hosts: Iterable[str] = (),
         ca_file: Path | None = None,
         timeout: float | None = None,
         connect_timeout: float = 10.0,
@@ -336,6 +340,7 @@ class RegistryClient:
         self.username = username
         self._secret = secret
         self.insecure = insecure
+        self._insecure_hosts = frozenset(insecure_hosts)
         self.max_retries = max_retries
         self.backoff = backoff
         self.max_retry_after = max_retry_after
@@ -728,12 +733,13 @@ class RegistryClient:
         return response
 
     def _check_scheme(self, repo: str | None, what: str, target: httpx.URL) -> None:
-        """Plain http only to loopback or to this registry when it is marked insecure."""
+        """Plain http only to loopback, or to a host marked insecure (this one or another)."""
         if target.scheme == "https":
             return
-        own = self.insecure and target.host == self._host_only
-        if target.scheme != "http" or not (own or is_loopback(target.host)):
-            where = target.netloc.decode("ascii", "replace")
+        where = target.netloc.decode("ascii", "replace")
+        marked = ((self.insecure and target.host == self._host_only)
+                  or not self._insecure_hosts.isdisjoint({where, target.host}))
+        if target.scheme != "http" or not (marked or is_loopback(target.host)):
             raise RegistryError(f"{self._where(repo)}: {what} was sent on to {target.scheme} "
                                 f"{where}, which is not https",
                                 f"not followed; if {where} is meant to serve plain http, "
@@ -876,7 +882,7 @@ def client_for(
     marked = set(insecure_registries)
     insecure = image.domain in marked or image.api_host in marked
     return RegistryClient(image.api_host, username=username, secret=secret, insecure=insecure,
-                          ca_file=ca_file)
+                          insecure_hosts=marked, ca_file=ca_file)
 
 
 class _FileChunks:
