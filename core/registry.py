@@ -354,7 +354,6 @@ class RegistryClient:
         self._scheme = "https"
         self._may_fall_back = (insecure or is_loopback(host)) and ca_file is None
         transport = httpx.HTTPTransport(retries=0)
-        transport.close()
         # httpx has no public hook for the network layer; this pool is the one it would build,
         # with sockets that wait in slices (cancel and stall checks) instead of blocking.
         transport._pool = httpcore.ConnectionPool(

@@ -7,6 +7,7 @@ registry plays a TLS-terminating front end; a second proxy on another port plays
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -15,6 +16,7 @@ import pytest
 from core.errors import RegistryError
 from core.registry import RegistryClient
 from tests.registry.conftest import Published
+from tests.registry.content import digest_of
 from tests.registry.proxy import Fault, FaultProxy, TokenServer, running
 from tests.support.registry import (
     RunningRegistry,
@@ -179,3 +181,20 @@ def test_a_plain_http_token_realm_off_loopback_gets_no_credentials(
         marked = make_client(front.host, username="bob", secret=SECRET, insecure=True)
         assert marked.head_manifest(published.repo, published.version) is not None
         assert [user for user, _ in tokens.requests] == ["bob"]
+
+
+def test_upload_over_tls(
+    https_front: tuple[FaultProxy, Path], registry: RunningRegistry, make_client: Make,
+    tmp_path: Path
+) -> None:
+    """The sliced socket layer under TLS: a body larger than the socket buffers, in full."""
+    data = os.urandom(6 * 1024 * 1024 + 3)
+    path = tmp_path / "layer"
+    path.write_bytes(data)
+    digest = digest_of(data)
+    front, ca = https_front
+    make_client(front.host, ca_file=ca).upload_blob("dy/tls-upload", digest, path, len(data))
+    assert [(s.method, s.status) for s in front.requests()] == [
+        ("HEAD", 404), ("POST", 202), ("PUT", 201)]
+    direct = make_client(registry.host)
+    assert direct.blob_exists("dy/tls-upload", digest)
