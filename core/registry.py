@@ -65,6 +65,10 @@ class RequestCancelled(RegistryError):
     """The cancel event was set (Ctrl+C) while a request was under way; nothing is retried."""
 
 
+class _GaveUp(RegistryError):
+    """Unreachable, or 429/5xx, until the retries ran out: worth a new upload session."""
+
+
 class _Cancelled(Exception):
     """Raised at the socket level; the client turns it into RequestCancelled naming the request."""
 
@@ -526,18 +530,26 @@ class RegistryClient:
         if actual != size:
             raise RegistryError(f"{self.host}/{repo}: blob {digest} file {path} has {actual} "
                                 f"bytes, expected {size}", "the file changed since it was built")
-        session = self._request("POST", f"/v2/{repo}/blobs/uploads/", repo=repo, push=True)
-        self._raise_for(repo, f"POST upload {digest}", session)
-        if session.status_code != 202:
-            raise self._error(repo, f"POST upload {digest}", session,
-                              "the registry did not open an upload session (202)")
-        target = self._upload_url(repo, session, f"POST upload {digest}")
-        # The session's query (distribution keeps its state there) stays as sent, byte for byte.
-        query = target.query + (b"&" if target.query else b"") + b"digest=" + digest.encode()
-        response = self._request(
-            "PUT", str(target.copy_with(query=query)), repo=repo, push=True,
-            headers={"Content-Type": "application/octet-stream", "Content-Length": str(size)},
-            content=_FileChunks(path, self._cancel))
+        attempt = 0
+        while True:
+            target = self._open_upload(repo, digest)
+            # The session's query (distribution keeps its state there) stays byte for byte.
+            query = target.query + (b"&" if target.query else b"") + b"digest=" + digest.encode()
+            try:
+                # Not sent again to the same session: after a broken PUT it holds an unknown
+                # part of the file, so a retry starts a new one.
+                response = self._request(
+                    "PUT", str(target.copy_with(query=query)), repo=repo, push=True, retries=0,
+                    headers={"Content-Type": "application/octet-stream",
+                             "Content-Length": str(size)},
+                    content=_FileChunks(path, self._cancel))
+                break
+            except _GaveUp as err:
+                if attempt >= self.max_retries:
+                    raise RegistryError(f"{err.problem} (upload tried in {attempt + 1} "
+                                        "sessions)", err.valid) from None
+            self._pause(self.backoff * 2**attempt, repo, f"upload of {digest}")
+            attempt += 1
         self._raise_for(repo, f"PUT blob {digest}", response)
         stored = response.headers.get("Docker-Content-Digest")
         if stored is None and not self._blob_exists(repo, digest, push=True):
@@ -579,6 +591,15 @@ class RegistryClient:
         self._raise_for(repo, f"HEAD blob {digest}", response)
         return True
 
+    def _open_upload(self, repo: str, digest: str) -> httpx.URL:
+        """POST for a new upload session; its URL."""
+        session = self._request("POST", f"/v2/{repo}/blobs/uploads/", repo=repo, push=True)
+        self._raise_for(repo, f"POST upload {digest}", session)
+        if session.status_code != 202:
+            raise self._error(repo, f"POST upload {digest}", session,
+                              "the registry did not open an upload session (202)")
+        return self._upload_url(repo, session, f"POST upload {digest}")
+
     def _upload_url(self, repo: str, response: httpx.Response, what: str) -> httpx.URL:
         """The upload session's URL from ``Location`` (relative or absolute), on this host only."""
         location = response.headers.get("Location")
@@ -609,15 +630,17 @@ class RegistryClient:
         headers: dict[str, str] | None = None,
         params: dict[str, str] | None = None,
         content: bytes | Iterable[bytes] | None = None,
+        retries: int | None = None,
     ) -> httpx.Response:
         """Send with retries; on a 401 answer the challenge once and send again.
 
         ``path`` is a path on the registry or (an upload session) an absolute URL on it;
-        ``scope`` is the token scope when it is more than ``repo``'s pull (or pull,push).
+        ``scope`` is the token scope when it is more than ``repo``'s pull (or pull,push);
+        ``retries`` overrides ``max_retries`` (an upload retries with a new session instead).
         """
         if scope is None:
             scope = f"repository:{repo}:{'pull,push' if push else 'pull'}" if repo else ""
-        response = self._send(method, path, repo, headers, params, content, scope)
+        response = self._send(method, path, repo, headers, params, content, scope, retries)
         if response.status_code == 401 and authenticate:
             self._remember_challenge(response)
             _, challenge = parse_challenge(response.headers.get("WWW-Authenticate", ""))
@@ -626,7 +649,7 @@ class RegistryClient:
                 return response
             if self._auth_scheme == "bearer":
                 self._tokens.pop(scope, None)
-            response = self._send(method, path, repo, headers, params, content, scope)
+            response = self._send(method, path, repo, headers, params, content, scope, retries)
         return response
 
     def _send(
@@ -638,6 +661,7 @@ class RegistryClient:
         params: dict[str, str] | None,
         content: bytes | Iterable[bytes] | None,
         scope: str,
+        retries: int | None,
     ) -> httpx.Response:
         merged = dict(headers or {})
         authorization = self._authorization(scope, repo)
@@ -650,10 +674,12 @@ class RegistryClient:
         except httpx.InvalidURL as err:
             raise RegistryError(f"{self._where(repo)}: {method} {path} is not a valid URL "
                                 f"({err})", "check the image name") from None
-        return self._with_retries(request, repo)
+        return self._with_retries(request, repo, retries)
 
-    def _with_retries(self, request: httpx.Request, repo: str | None) -> httpx.Response:
+    def _with_retries(self, request: httpx.Request, repo: str | None,
+                      retries: int | None = None) -> httpx.Response:
         what = f"{request.method} {request.url.path}"
+        limit = self.max_retries if retries is None else retries
         attempt = 0
         while True:
             self._check_cancel(repo, what)
@@ -678,9 +704,9 @@ class RegistryClient:
                         extensions=request.extensions)
                     continue
                 self.request_count += 1
-                if attempt >= self.max_retries:
-                    raise RegistryError(
-                        f"{self._where(repo)}: {what} failed after {attempt + 1} attempts "
+                if attempt >= limit:
+                    raise _GaveUp(
+                        f"{self._where(repo)}: {what} failed after {_attempts(attempt + 1)} "
                         f"({type(err).__name__}: {err})",
                         "check the registry is reachable, then retry") from None
                 delay = self.backoff * 2**attempt
@@ -692,8 +718,9 @@ class RegistryClient:
             else:
                 if response.status_code not in _RETRY_STATUS:
                     return response
-                if attempt >= self.max_retries:
-                    raise self._error(repo, f"{what} (after {attempt + 1} attempts)", response)
+                if attempt >= limit:
+                    raise self._error(repo, f"{what} (after {_attempts(attempt + 1)})", response,
+                                      kind=_GaveUp)
                 delay = self._retry_after(response, self.backoff * 2**attempt)
                 response.close()
             self._pause(delay, repo, what)
@@ -854,8 +881,8 @@ class RegistryClient:
             "log in with a username and token allowed to access this repository")
 
     def _error(self, repo: str | None, what: str, response: httpx.Response,
-               hint: str = "") -> RegistryError:
-        return RegistryError(
+               hint: str = "", kind: type[RegistryError] = RegistryError) -> RegistryError:
+        return kind(
             f"{self._where(repo)}: {what} answered HTTP {response.status_code}"
             f"{_registry_message(response)}",
             hint or "retry later, or check the registry's status")
@@ -897,6 +924,10 @@ class _FileChunks:
                 if self._cancel is not None and self._cancel.is_set():
                     raise _Cancelled
                 yield chunk
+
+
+def _attempts(count: int) -> str:
+    return "1 attempt" if count == 1 else f"{count} attempts"
 
 
 def _check_digest(host: str, repo: str, digest: str) -> None:

@@ -14,6 +14,7 @@ import pytest
 
 from core.errors import CredentialError, RegistryError
 from core.registry import RegistryClient, RequestCancelled
+from tests.registry.conftest import Sleeps
 from tests.registry.content import Pusher, digest_of
 from tests.registry.proxy import Fault, FaultProxy, TokenServer, running
 from tests.support.registry import RunningRegistry
@@ -78,6 +79,35 @@ def test_upload_never_holds_the_whole_file_in_memory(
         tracemalloc.stop()
     assert peak < 8 * 1024 * 1024  # a few chunks of the file, never the whole 24 MiB
     assert stored_digest(registry, "dy/memory", digest) == digest
+
+
+def test_a_broken_upload_starts_a_new_session(
+    proxy: FaultProxy, registry: RunningRegistry, make_client: Make, sleeps: Sleeps,
+    tmp_path: Path
+) -> None:
+    """A reset PUT leaves the session holding an unknown part of the file: never re-sent."""
+    path, digest = layer_file(tmp_path, 2 * 1024 * 1024)
+    proxy.inject(Fault(reset=True, method="PUT"))
+    make_client(proxy.host, backoff=0.25).upload_blob("dy/retry", digest, path, 2 * 1024 * 1024)
+    assert [(s.method, s.status) for s in proxy.requests()] == [
+        ("HEAD", 404), ("POST", 202), ("PUT", 0), ("POST", 202), ("PUT", 201)]
+    assert sleeps.calls == [0.25]
+    assert stored_digest(registry, "dy/retry", digest) == digest
+
+
+def test_an_upload_that_keeps_failing_gives_up_in_one_line(
+    proxy: FaultProxy, make_client: Make, sleeps: Sleeps, tmp_path: Path
+) -> None:
+    path, digest = layer_file(tmp_path, 1000)
+    proxy.inject(Fault(status=503, method="PUT", times=99))
+    with pytest.raises(RegistryError) as caught:
+        make_client(proxy.host, max_retries=1).upload_blob("dy/down", digest, path, 1000)
+    message = str(caught.value)
+    assert message.startswith(f"registry: {proxy.host}/dy/down: PUT /v2/dy/down/blobs/uploads/")
+    assert "(after 1 attempt) answered HTTP 503, INJECTED: fault injected by the test proxy " \
+        "(upload tried in 2 sessions); retry later" in message
+    assert [s.method for s in proxy.requests()] == ["HEAD", "POST", "PUT", "POST", "PUT"]
+    assert len(sleeps.calls) == 1
 
 
 def test_upload_follows_a_relative_location(
