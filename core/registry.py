@@ -919,11 +919,16 @@ class _FileChunks:
         self._cancel = cancel
 
     def __iter__(self) -> Iterator[bytes]:
-        with self._path.open("rb") as handle:
-            while chunk := handle.read(_CHUNK):
-                if self._cancel is not None and self._cancel.is_set():
-                    raise _Cancelled
-                yield chunk
+        try:
+            with self._path.open("rb") as handle:
+                while chunk := handle.read(_CHUNK):
+                    if self._cancel is not None and self._cancel.is_set():
+                        raise _Cancelled
+                    yield chunk
+        except OSError as err:  # raised inside httpx's send, which passes it through as is
+            raise RegistryError(f"{self._path} could not be read while uploading it "
+                                f"({err.strerror})", "keep the build output until the push "
+                                "is done") from None
 
 
 def _attempts(count: int) -> str:

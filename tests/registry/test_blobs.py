@@ -148,6 +148,30 @@ def test_upload_under_a_wrong_digest_is_refused_by_the_registry(
     assert "\n" not in message
 
 
+def test_a_stored_digest_other_than_the_one_sent_is_an_error(
+    proxy: FaultProxy, make_client: Make, tmp_path: Path
+) -> None:
+    path, digest = layer_file(tmp_path, 700)
+    other = digest_of(b"not the file")
+    proxy.inject(Fault(status=201, method="PUT", headers={"Docker-Content-Digest": other}))
+    with pytest.raises(RegistryError, match=f"upload of {digest} stored {other}; the file is "
+                       "not the blob it was named as"):
+        make_client(proxy.host).upload_blob("dy/other", digest, path, 700)
+
+
+def test_a_file_that_cannot_be_read_mid_upload_is_one_line(
+    proxy: FaultProxy, make_client: Make, tmp_path: Path
+) -> None:
+    path, digest = layer_file(tmp_path, 700)
+    path.chmod(0)
+    if os.access(path, os.R_OK):  # root reads anything: make it a directory instead
+        path.chmod(0o600)
+        path.unlink()
+        path.mkdir()
+    with pytest.raises(RegistryError, match=r"could not be read while uploading it"):
+        make_client(proxy.host).upload_blob("dy/unreadable", digest, path, path.stat().st_size)
+
+
 def test_upload_checks_the_file_size_before_sending(
     proxy: FaultProxy, make_client: Make, tmp_path: Path
 ) -> None:
