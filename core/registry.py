@@ -518,6 +518,8 @@ class RegistryClient:
         One POST opens the upload, one PUT streams the file from disk in chunks (the cancel
         event is checked between chunks; a registry that accepts no bytes for
         ``stall_timeout`` fails it) and names the digest, which the registry checks and echoes.
+        A PUT broken by the network or a 429/5xx is tried again in a new session, at most
+        ``max_retries`` times.
         """
         _check_digest(self.host, repo, digest)
         if self._blob_exists(repo, digest, push=True):
