@@ -84,10 +84,12 @@ def plan_logins(plan: Plan) -> list[RegistryLogin]:
 
 def default_client_for(
     insecure_registries: tuple[str, ...] = (), logins: Sequence[RegistryLogin] | None = None,
-    *, ca_file: Path | None = None,
+    *, ca_file: Path | None = None, cancel: threading.Event | None = None,
+    stall_timeout: float | None = None,
 ) -> ClientFactory:
     """Registry clients logged in with the run's stored credential for their registry;
-    ``ca_file`` is trusted besides the system's CAs (a private registry's CA)."""
+    ``ca_file`` is trusted besides the system's CAs (a private registry's CA); ``cancel`` (the
+    run's) ends a waiting request within a second."""
     from core.credentials import canonical_registry, logged_in_client
 
     known = {login.registry: login for login in logins or ()}
@@ -95,7 +97,7 @@ def default_client_for(
     def make(image: ImageName) -> RegistryClient:
         login = known.get(canonical_registry(image.domain))
         return logged_in_client(image, insecure_registries=insecure_registries, login=login,
-                                ca_file=ca_file)
+                                ca_file=ca_file, cancel=cancel, stall_timeout=stall_timeout)
 
     return make
 
@@ -754,6 +756,7 @@ def release_with_stored_logins(
     from core.engines.base import EngineOptions, select_engine
 
     logins = plan_logins(plan)
+    cancel = cancel or threading.Event()  # one event stops the engine and the registry calls
     with engine_credentials(logins) as docker_config:
         options = EngineOptions.from_env(
             docker_config=docker_config, insecure_registries=insecure_registries
@@ -761,7 +764,8 @@ def release_with_stored_logins(
         selected = None if merge else select_engine(
             None if engine in (None, "auto") else engine, options)  # a merge builds nothing
         clients: dict[str, RegistryClient] = {}
-        factory = default_client_for(insecure_registries, logins, ca_file=ca_file)
+        factory = default_client_for(insecure_registries, logins, ca_file=ca_file,
+                                     cancel=cancel)
 
         def client_for(image: ImageName) -> RegistryClient:
             if image.api_host not in clients:
