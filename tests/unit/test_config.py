@@ -220,6 +220,9 @@ def test_save_refuses_what_load_would_refuse(tmp_path: Path) -> None:
 
 
 _text = st.text(min_size=1, max_size=20)
+# paths in dockyard.toml must stay inside the project (tested on their own below)
+_inside = _text.filter(
+    lambda t: "\0" not in t and not t.startswith("/") and ".." not in t.split("/"))
 _tag = st.from_regex(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,20}", fullmatch=True)
 # images and platforms are validated on load, so they are drawn from valid values
 _images = st.lists(
@@ -232,9 +235,9 @@ configs = st.builds(
     images=_images,
     platforms=_platforms,
     mode=st.none() | st.sampled_from(MODES),
-    binary=st.none() | _text,
-    dockerfile=st.none() | _text,
-    context=st.none() | _text,
+    binary=st.none() | _inside,
+    dockerfile=st.none() | _inside,
+    context=st.none() | _inside,
     engine=st.none() | st.sampled_from(ENGINES),
     tags=st.builds(
         TagPolicy,
