@@ -58,12 +58,19 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from core.engines.base import EngineOptions, parse_output
+    from core.errors import PlatformError
     from core.plan import make_plan
     from core.rendering import plan_steps, plan_text
 
     plan = make_plan(request_from_args(args))
     _check_output_path(args.output)
-    output = parse_output(args.output, args.load)
+    if args.output and args.load:
+        raise DockyardError("--output and --load cannot be combined",
+                            "pick one: an OCI archive or a local load", field="load")
+    try:
+        output = parse_output(args.output, args.load)
+    except PlatformError as err:
+        raise DockyardError(err.problem, err.valid, field="load") from None
     _check_output(output, plan.platforms)
     options = EngineOptions.from_env(insecure_registries=_insecure(args.insecure_registry))
     steps = plan_steps(plan, plan.engine, output, options)  # the run refuses what this refuses
