@@ -194,7 +194,12 @@ def parse_reference(text: str) -> Reference:
         )
     if not text:
         raise ImageRefError("image reference is empty", "give e.g. ghcr.io/acme/app")
-    found_domain, path, tag, digest = _split(f"{domain}/{remainder}", text)
+    try:
+        found_domain, path, tag, digest = _split(f"{domain}/{remainder}", text)
+    except ImageRefError:
+        if explicit and "://" not in text:
+            check_registry_host(domain, shown=text)  # the more precise message, when it applies
+        raise
     if explicit:
         check_registry_host(domain, shown=text)
     return Reference(ImageName(found_domain, path), tag, digest)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -675,3 +676,37 @@ def test_the_plan_carries_the_builder_and_says_so(project: Path) -> None:
     unset = make_plan(PlanRequest(root=project, images=("ghcr.io/acme/app",),
                                   platforms=("linux/amd64",)))
     assert unset.builder is None and "Builder" not in plan_text(unset, [])
+
+
+def test_requests_built_without_the_cli_are_checked_too(project: Path) -> None:
+    """The assistant builds PlanRequests itself: reserved build args and empty values are
+    refused by make_plan, not only by the CLI's parsing."""
+    from core.errors import DockyardError
+    from core.plan import BuildOptions, PlanRequest, make_plan
+
+    base = PlanRequest(root=project, images=("ghcr.io/acme/app",), platforms=("linux/amd64",))
+    for changed, field in (
+        ({"build": BuildOptions(build_args=(("TARGETARCH", "arm64"),))}, "build-arg"),
+        ({"build": BuildOptions(build_args=(("1X", "y"),))}, "build-arg"),
+        ({"binary": ""}, "binary"),
+        ({"context": " "}, "context"),
+        ({"build": BuildOptions(target="nosuch")}, "target"),
+    ):
+        with pytest.raises(DockyardError) as caught:
+            make_plan(dataclasses.replace(base, **changed))
+        assert caught.value.field == field, caught.value
+
+
+def test_target_names_a_stage_case_insensitively(tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    dockerfile = ("FROM --platform=$BUILDPLATFORM golang:1.22 AS Build\nRUN true\n"
+                  "FROM scratch AS final\nCOPY --from=build /x /x\n")
+    project = make_project(tmp_path / "app", "v1.2.3", dockerfile=dockerfile)
+    for target in ("build", "BUILD", "final"):
+        code, _, err = run_cli(capsys, "release", "--dry-run", "--json", "--repo", str(project),
+                               *IMG, *PLAT, "--target", target)
+        assert (code, err) == (0, "")
+    code, _, err = run_cli(capsys, "release", "--dry-run", "--repo", str(project), *IMG, *PLAT,
+                           "--target", "test")
+    assert code == 2 and err == "error: target: 'test' is not a stage of Dockerfile; stages: " \
+        "build, final\n"
