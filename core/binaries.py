@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import filecmp
 import json
+import os
 import re
 import string
 import struct
@@ -193,7 +194,7 @@ def binary_path(template: str, platform: Platform, root: Path) -> Path:
                 f"template {template!r} uses {{{name}}} but {platform} has no Rust target triple",
                 "use {arch} and {variant} for that platform's path",
             ) from None
-    return root / "".join(out)
+    return Path(os.path.normpath(root / "".join(out)))  # cleaned lexically, as COPY sources are
 
 
 def check_binaries(root: Path, template: str, platforms: Sequence[Platform]) -> list[BinaryCheck]:
@@ -203,9 +204,11 @@ def check_binaries(root: Path, template: str, platforms: Sequence[Platform]) -> 
     may not lead out of it, by ``..``, an absolute path or a symlink.
     """
     found = [binary_path(template, platform, root) for platform in platforms]
-    for platform, path in zip(platforms, found, strict=True):
-        paths.inside(root, str(path), BinaryError, where="the build context",
-                     label=f"template {template!r} for {platform}")
+    for index, (platform, path) in enumerate(zip(platforms, found, strict=True)):
+        real = paths.inside(root, str(path), BinaryError, where="the build context",
+                            label=f"template {template!r} for {platform}")
+        if path != root and root not in path.parents:  # absolute, through a symlink to it
+            found[index] = real
     _require_distinct(template, platforms, found, root)
     checks = [
         _check_one(root, template, platform, path)

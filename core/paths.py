@@ -17,6 +17,7 @@ from typing import BinaryIO
 from core.errors import DockyardError
 
 _KINDS = (
+    (stat.S_ISREG, "a file"),
     (stat.S_ISDIR, "a directory"),
     (stat.S_ISFIFO, "a FIFO (named pipe)"),
     (stat.S_ISCHR, "a character device"),
@@ -72,7 +73,7 @@ def status(
 
 
 def kind(result: os.stat_result) -> str:
-    """What a non-regular file is, in words ("a FIFO (named pipe)", "a directory", ...)."""
+    """What a file is, in words ("a file", "a directory", "a FIFO (named pipe)", ...)."""
     return next((name for test, name in _KINDS if test(result.st_mode)), "not a regular file")
 
 

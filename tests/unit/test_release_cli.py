@@ -710,3 +710,19 @@ def test_target_names_a_stage_case_insensitively(tmp_path: Path,
                            "--target", "test")
     assert code == 2 and err == "error: target: 'test' is not a stage of Dockerfile; stages: " \
         "build, final\n"
+
+
+def test_binary_paths_inside_the_project_may_be_spelled_any_way(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Absolute, with ``..`` or through a symlink to the project: accepted, shown relative."""
+    project = make_project(tmp_path / "app", "v1.2.3")
+    (tmp_path / "alias").symlink_to(project)
+    templates = (f"{project}/dist/{{arch}}/app", "dist/../dist/{arch}/app",
+                 f"{tmp_path}/../{tmp_path.name}/app/dist/{{arch}}/app",
+                 f"{tmp_path}/alias/dist/{{arch}}/app")
+    for template in templates:
+        code, out, err = run_cli(capsys, "release", "--dry-run", "--repo", str(project), *IMG,
+                                 *PLAT, "--binary", template)
+        assert (code, err) == (0, ""), template
+        assert "  linux/amd64: dist/amd64/app (x86-64, static)\n" in out
