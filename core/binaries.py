@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import filecmp
 import json
+import os
 import re
 import string
 import struct
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from core import paths
 from core.errors import BinaryError, DockerfileError, PlatformError
 from core.platforms import Platform
 
@@ -32,6 +34,8 @@ _MACHINES = {
 }
 _ET_EXEC, _ET_DYN = 2, 3
 _PT_INTERP = 3
+_MAX_INTERP = 4096  # PATH_MAX: the kernel refuses a longer interpreter path anyway
+_MAX_DOCKERFILE = 1024 * 1024
 
 _PLACEHOLDERS: dict[str, Callable[[Platform], str]] = {
     "os": lambda platform: platform.os,
@@ -68,21 +72,23 @@ class BinaryCheck:
 
 
 def read_elf(path: Path) -> ElfInfo:
-    """Read the ELF identification, machine and program headers of ``path``."""
-    try:
-        with path.open("rb") as handle:
-            return _read_elf(handle, path)
-    except FileNotFoundError:
-        raise BinaryError(f"{path} does not exist", "give the path of a built binary") from None
-    except IsADirectoryError:
-        raise BinaryError(f"{path} is a directory", "give the path of the binary file") from None
-    except OSError as err:
-        raise BinaryError(
-            f"{path} cannot be read ({err.strerror})", "make the file readable"
-        ) from None
+    """Read the ELF identification, machine and program headers of ``path``.
+
+    Every offset and count in the header is checked against the file's size before it is used,
+    so a hostile header cannot make dockyard seek past the end or read gigabytes.
+    """
+    handle, size = paths.open_regular(path, str(path), BinaryError,
+                                      missing="give the path of a built binary")
+    with handle:
+        try:
+            return _read_elf(handle, path, size)
+        except OSError as err:
+            raise BinaryError(
+                f"{path} cannot be read ({err.strerror})", "make the file readable"
+            ) from None
 
 
-def _read_elf(handle: BinaryIO, path: Path) -> ElfInfo:
+def _read_elf(handle: BinaryIO, path: Path, size: int) -> ElfInfo:
     head = handle.read(64)
     if head[:4] != b"\x7fELF":
         raise BinaryError(
@@ -105,7 +111,7 @@ def _read_elf(handle: BinaryIO, path: Path) -> ElfInfo:
     else:
         (phoff,) = struct.unpack_from(order + "I", head, 28)
         phentsize, phnum = struct.unpack_from(order + "HH", head, 42)
-    interpreter = _interpreter(handle, path, order, bits, phoff, phentsize, phnum)
+    interpreter = _interpreter(handle, path, size, order, bits, (phoff, phentsize, phnum))
     return ElfInfo(
         machine=_MACHINES.get(e_machine, f"machine {e_machine}"),
         bits=bits,
@@ -116,13 +122,19 @@ def _read_elf(handle: BinaryIO, path: Path) -> ElfInfo:
 
 
 def _interpreter(
-    handle: BinaryIO, path: Path, order: str, bits: int, phoff: int, phentsize: int, phnum: int
+    handle: BinaryIO, path: Path, size: int, order: str, bits: int,
+    table_at: tuple[int, int, int],
 ) -> str | None:
     """The PT_INTERP path, or None: without one the kernel runs the file as is (static or
     static-pie, even when a PT_DYNAMIC segment is present for self-relocation)."""
+    phoff, phentsize, phnum = table_at
     entry_format = order + ("IIQQQQ" if bits == 64 else "IIIII")
-    if phnum and phentsize < struct.calcsize(entry_format):
+    if not phnum:
+        return None
+    if phentsize < struct.calcsize(entry_format):
         raise BinaryError(f"{path} has damaged ELF program headers", "rebuild the binary")
+    if phoff + phentsize * phnum > size:
+        raise BinaryError(f"{path} has truncated ELF program headers", "rebuild the binary")
     handle.seek(phoff)
     table = handle.read(phentsize * phnum)
     if len(table) < phentsize * phnum:
@@ -131,9 +143,11 @@ def _interpreter(
         fields = struct.unpack_from(entry_format, table, index * phentsize)
         if fields[0] != _PT_INTERP:
             continue
-        offset, size = (fields[2], fields[5]) if bits == 64 else (fields[1], fields[4])
+        offset, length = (fields[2], fields[5]) if bits == 64 else (fields[1], fields[4])
+        if length > _MAX_INTERP or offset + length > size:
+            raise BinaryError(f"{path} has a damaged ELF interpreter entry", "rebuild the binary")
         handle.seek(offset)
-        data = handle.read(size)
+        data = handle.read(length)
         return data.split(b"\0", 1)[0].decode("utf-8", "replace")
     return None
 
@@ -180,16 +194,25 @@ def binary_path(template: str, platform: Platform, root: Path) -> Path:
                 f"template {template!r} uses {{{name}}} but {platform} has no Rust target triple",
                 "use {arch} and {variant} for that platform's path",
             ) from None
-    return root / "".join(out)
+    return Path(os.path.normpath(root / "".join(out)))  # cleaned lexically, as COPY sources are
 
 
 def check_binaries(root: Path, template: str, platforms: Sequence[Platform]) -> list[BinaryCheck]:
-    """One check per platform; template errors raise, per-binary faults are reported."""
-    paths = [binary_path(template, platform, root) for platform in platforms]
-    _require_distinct(template, platforms, paths, root)
+    """One check per platform; template errors raise, per-binary faults are reported.
+
+    Paths are relative to ``root`` (the build context: the engine copies only from there) and
+    may not lead out of it, by ``..``, an absolute path or a symlink.
+    """
+    found = [binary_path(template, platform, root) for platform in platforms]
+    for index, (platform, path) in enumerate(zip(platforms, found, strict=True)):
+        real = paths.inside(root, str(path), BinaryError, where="the build context",
+                            label=f"template {template!r} for {platform}")
+        if path != root and root not in path.parents:  # absolute, through a symlink to it
+            found[index] = real
+    _require_distinct(template, platforms, found, root)
     checks = [
         _check_one(root, template, platform, path)
-        for platform, path in zip(platforms, paths, strict=True)
+        for platform, path in zip(platforms, found, strict=True)
     ]
     return _flag_identical(checks, root)
 
@@ -213,11 +236,11 @@ def _shown(path: Path, root: Path) -> str:
 
 
 def _require_distinct(
-    template: str, platforms: Sequence[Platform], paths: Sequence[Path], root: Path
+    template: str, platforms: Sequence[Platform], found: Sequence[Path], root: Path
 ) -> None:
     """Two platforms reading one file would ship the same binary to both."""
     owner: dict[Path, Platform] = {}
-    for platform, path in zip(platforms, paths, strict=True):
+    for platform, path in zip(platforms, found, strict=True):
         first = owner.setdefault(path, platform)
         if first is platform:
             continue
@@ -236,10 +259,15 @@ def _require_distinct(
 def _check_one(root: Path, template: str, platform: Platform, path: Path) -> BinaryCheck:
     shown = _shown(path, root)
 
-    def failed(problem: str, fix: str, elf: ElfInfo | None = None) -> BinaryCheck:
-        return BinaryCheck(platform, path, path.exists(), elf, False, problem, fix)
+    try:
+        exists = paths.status(path, shown, BinaryError) is not None
+    except BinaryError as err:
+        return BinaryCheck(platform, path, True, None, False, err.problem, err.valid)
 
-    if not path.exists():
+    def failed(problem: str, fix: str, elf: ElfInfo | None = None) -> BinaryCheck:
+        return BinaryCheck(platform, path, exists, elf, False, problem, fix)
+
+    if not exists:
         return failed(
             f"{shown} does not exist (template {template!r} for {platform})",
             f"build the {platform} binary first, or point the template at where it is",
@@ -315,18 +343,7 @@ def check_dockerfile_copy(dockerfile: Path) -> None:
     Some COPY or ADD source must use ``$TARGETARCH`` or ``$TARGETPLATFORM`` in a stage that
     declares that ``ARG``: without the declaration the variable expands to nothing.
     """
-    try:
-        text = dockerfile.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise DockerfileError(
-            f"{dockerfile} does not exist", "create it or pass --dockerfile PATH"
-        ) from None
-    except IsADirectoryError:
-        raise DockerfileError(
-            f"{dockerfile} is a directory", "pass the Dockerfile itself"
-        ) from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise DockerfileError(f"{dockerfile} cannot be read ({err})", "fix the file") from None
+    text = read_dockerfile(dockerfile)
     escape = _escape_char(text)
     variable = re.compile(
         rf"(?<!{re.escape(escape)})\$(?:\{{({'|'.join(_PLATFORM_ARGS)})(?:[:#%/][^}}]*)?\}}"
@@ -361,6 +378,26 @@ def check_dockerfile_copy(dockerfile: Path) -> None:
         "same binary",
         "declare `ARG TARGETARCH` in the stage and copy e.g. `COPY dist/${TARGETARCH}/app /app`",
     )
+
+
+def read_dockerfile(dockerfile: Path) -> str:
+    """The Dockerfile's text: a regular file, at most 1 MiB, UTF-8."""
+    data = paths.read_regular(dockerfile, str(dockerfile), _MAX_DOCKERFILE, DockerfileError,
+                              missing="create it or pass --dockerfile PATH")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise DockerfileError(f"{dockerfile} is not UTF-8 text", "save it as UTF-8") from None
+
+
+def dockerfile_stages(text: str) -> list[str]:
+    """The stage names (``FROM image AS name``), lowercased as BuildKit compares them."""
+    stages = []
+    for _, keyword, args in _instructions(text, _escape_char(text)):
+        words = [word for word in args.split() if not word.startswith("--")]
+        if keyword == "FROM" and len(words) == 3 and words[1].upper() == "AS":
+            stages.append(words[2].lower())
+    return stages
 
 
 def _escape_char(text: str) -> str:

@@ -32,10 +32,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from core import paths
 from core.errors import ConfigError, DockyardError
 from core.tags import TagPolicy
 
 FILENAME = "dockyard.toml"
+MAX_BYTES = 256 * 1024  # far more than any real settings file; /dev/zero must not be read whole
 MODES = ("build", "copy")
 ENGINES = ("auto", "buildx", "podman")
 _LISTS = ("images", "platforms")
@@ -62,19 +64,48 @@ class ProjectConfig:
 
 
 def load_config(root: Path) -> ProjectConfig:
-    """Read ``root/dockyard.toml``; a missing file gives the defaults."""
+    """Read ``root/dockyard.toml``; a missing file gives the defaults.
+
+    The file must be a regular file inside the project (a symlink to one is fine) of at most
+    MAX_BYTES; paths it names must stay inside the project.
+    """
     path = root / FILENAME
     try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        return ProjectConfig()
-    except OSError as err:
-        raise ConfigError(f"{path.name}: cannot read: {err.strerror}", "check the file") from None
+        if paths.status(path, FILENAME, ConfigError) is None:
+            return ProjectConfig()
+        paths.inside(root, FILENAME, ConfigError)
+        data = paths.read_regular(path, FILENAME, MAX_BYTES, ConfigError)
+    except ConfigError as err:
+        raise ConfigError(f"{FILENAME}: {err.problem.removeprefix(FILENAME + ' ')}",
+                          err.valid) from None
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         raise ConfigError(f"{path.name}: not UTF-8 text", "save it as UTF-8") from None
-    return dataclasses.replace(_parse(text, path.name), path=path)
+    config = _parse(text, path.name)
+    _check_paths(config, root, _Locator(text, path.name))
+    return dataclasses.replace(config, path=path)
+
+
+def _check_paths(config: ProjectConfig, root: Path, where: _Locator) -> None:
+    """``dockerfile`` and ``context`` stay inside the project; ``binary`` (relative to the
+    context, placeholders never hold '/') may not climb out with ``..`` or be absolute."""
+    for key in ("dockerfile", "context"):
+        value = getattr(config, key)
+        if value is not None:
+            try:
+                paths.inside(root, value, ConfigError)
+            except ConfigError as err:
+                raise where.error((key,), err.problem, err.valid) from None
+    template = config.binary
+    if template is not None:
+        normal = os.path.normpath(template)
+        if os.path.isabs(template) or normal == ".." or normal.startswith("../"):
+            raise where.error(
+                ("binary",),
+                f"binary template {paths.shown(template)!r} leads outside the build context",
+                'write it relative to the context, e.g. binary = "dist/{arch}/app"',
+            )
 
 
 def save_config(root: Path, config: ProjectConfig) -> Path:
@@ -83,7 +114,7 @@ def save_config(root: Path, config: ProjectConfig) -> Path:
     path = root / FILENAME
     existing = path.read_text(encoding="utf-8") if path.exists() else None
     text = render_config(config) if existing is None else update_config_text(existing, config)
-    _parse(text, FILENAME)  # never write a file load_config would refuse
+    _check_paths(_parse(text, FILENAME), root, _Locator(text, FILENAME))  # as load_config does
     temporary = path.with_name(f".{FILENAME}.tmp")
     temporary.write_text(text, encoding="utf-8")
     os.replace(temporary, path)
@@ -136,6 +167,11 @@ def _assign(table: Any, values: dict[str, Any]) -> None:
 def _parse(text: str, name: str) -> ProjectConfig:
     try:
         raw = tomllib.loads(text)
+    except RecursionError:
+        raise ConfigError(
+            f"{name}:1: arrays or tables are nested too deeply to read",
+            "dockyard.toml needs at most two levels ([tags] and its arrays)",
+        ) from None
     except tomllib.TOMLDecodeError as err:
         message = str(err)
         found = re.search(r"\(at line (\d+), column \d+\)", message)

@@ -4,14 +4,30 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import stat
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from core.binaries import BinaryCheck, check_dockerfile_copy, require_binaries
+from core import paths
+from core.binaries import (
+    BinaryCheck,
+    check_dockerfile_copy,
+    dockerfile_stages,
+    read_dockerfile,
+    require_binaries,
+)
 from core.config import ProjectConfig, load_config
-from core.errors import DockerfileError, EngineError, ImageRefError, ModeError, PlatformError
+from core.errors import (
+    BinaryError,
+    DockerfileError,
+    DockyardError,
+    EngineError,
+    ImageRefError,
+    ModeError,
+    PlatformError,
+)
 from core.platforms import Platform, parse_platforms
 from core.reference import ImageName, parse_image_name, parse_reference
 from core.repo import ProjectRepo
@@ -21,6 +37,11 @@ from core.version import ReleaseVersion
 MODES = ("build", "copy")
 _BUILD_ARG = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _BUILDER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")  # buildx builder (and context) names
+# Set by the engine per platform: an override would label one platform's bytes as another's.
+RESERVED_BUILD_ARGS = (
+    "TARGETPLATFORM", "TARGETOS", "TARGETARCH", "TARGETVARIANT",
+    "BUILDPLATFORM", "BUILDOS", "BUILDARCH", "BUILDVARIANT",
+)
 
 
 @dataclass(frozen=True)
@@ -128,15 +149,33 @@ def parse_build_arg(text: str) -> tuple[str, str]:
     key, sep, value = text.partition("=")
     if not sep or not _BUILD_ARG.match(key):
         raise ModeError(
-            f"build arg {text!r} is not KEY=VALUE",
+            f"build arg {paths.shown(text)!r} is not KEY=VALUE",
             "write it as NAME=value with NAME made of letters, digits and _",
             field="build-arg",
         )
+    check_build_arg_name(key)
     return key, value
+
+
+def check_build_arg_name(key: str) -> None:
+    """Refuse the platform args the engine sets itself, in either mode: in copy mode
+    ``TARGETARCH=arm64`` would publish the amd64 binary in the arm64 image."""
+    if key.upper() in RESERVED_BUILD_ARGS:
+        raise ModeError(
+            f"{key} is set by the build engine for each platform and cannot be overridden",
+            "choose platforms with --platform; reserved: " + ", ".join(RESERVED_BUILD_ARGS),
+            field="build-arg",
+        )
 
 
 def make_plan(request: PlanRequest) -> Plan:
     """Validate every part of the request against the repo and config; raise on the first fault."""
+    _refuse_empty(request)
+    for key, _ in request.build.build_args:
+        if not _BUILD_ARG.match(key):
+            raise ModeError(f"{key!r} is not a build arg name", "use letters, digits and _",
+                            field="build-arg")
+        check_build_arg_name(key)
     repo = ProjectRepo.open(request.root)
     config = load_config(repo.root)
     merged = _merge(request, config)
@@ -144,19 +183,10 @@ def make_plan(request: PlanRequest) -> Plan:
     platforms = _platforms(merged.platforms)
     mode = _mode(merged.mode, merged.binary)
     builder = _builder(merged.builder, merged.engine)
-    dockerfile = _inside(repo.root, merged.dockerfile or "Dockerfile", "dockerfile")
-    context = _inside(repo.root, merged.context or ".", "context")
-    if not dockerfile.is_file():
-        raise DockerfileError(
-            f"{_relative(dockerfile, repo.root)} does not exist",
-            "pass --dockerfile PATH relative to the project root",
-        )
-    if not context.is_dir():
-        raise DockerfileError(
-            f"build context {_relative(context, repo.root)} is not a directory",
-            "pass --context DIR relative to the project root",
-            field="context",
-        )
+    dockerfile = _dockerfile(repo.root, merged.dockerfile or "Dockerfile")
+    context = _context(repo.root, merged.context or ".")
+    if merged.build.target is not None:
+        _target(dockerfile, merged.build.target)
     binaries: tuple[BinaryCheck, ...] = ()
     if mode == "copy":
         if not merged.binary:
@@ -240,16 +270,60 @@ def _mode(mode: str | None, binary: str | None) -> str:
     return mode
 
 
-def _inside(root: Path, relative: str, field_name: str) -> Path:
-    """Resolve a project path and refuse one that escapes the project."""
-    path = (root / relative).resolve()
-    if path != root and root not in path.parents:
+def _refuse_empty(request: PlanRequest) -> None:
+    """A flag given as "" is a mistake, not "use the default": ``--binary ''`` must not
+    quietly switch to build mode, nor ``--dockerfile ''`` to ./Dockerfile."""
+    given = {
+        "tag": request.tag, "mode": request.mode, "binary": request.binary,
+        "dockerfile": request.dockerfile, "context": request.context, "engine": request.engine,
+        "builder": request.builder, "cache-from": request.build.cache_from,
+        "cache-to": request.build.cache_to, "target": request.build.target,
+    }
+    for name, value in given.items():
+        if value is not None and not value.strip():
+            error = BinaryError if name == "binary" else DockyardError
+            raise error(f"--{name} is empty", f"give a value, or leave --{name} out for the "
+                        "default", field=name)
+
+
+def _dockerfile(root: Path, relative: str) -> Path:
+    """The Dockerfile: inside the project (symlinks too) and a regular file."""
+    path = paths.inside(root, relative, DockerfileError)
+    found = paths.status(path, relative, DockerfileError)
+    if found is None:
         raise DockerfileError(
-            f"{relative} is outside the project {root}",
-            "give a path inside the project",
-            field=field_name,
+            f"{paths.shown(relative)} does not exist",
+            "pass --dockerfile PATH relative to the project root",
+        )
+    if not stat.S_ISREG(found.st_mode):
+        raise DockerfileError(f"{paths.shown(relative)} is {paths.kind(found)}, not a file",
+                              "pass --dockerfile PATH of the Dockerfile itself")
+    return path
+
+
+def _context(root: Path, relative: str) -> Path:
+    """The build context: a directory inside the project (symlinks too)."""
+    path = paths.inside(root, relative, DockerfileError, field="context")
+    found = paths.status(path, relative, DockerfileError, field="context")
+    if found is None or not stat.S_ISDIR(found.st_mode):
+        what = "does not exist" if found is None else f"is {paths.kind(found)}"
+        raise DockerfileError(
+            f"build context {paths.shown(relative)} {what}",
+            "pass --context DIR relative to the project root",
+            field="context",
         )
     return path
+
+
+def _target(dockerfile: Path, target: str) -> None:
+    """``--target`` names a stage of the Dockerfile (BuildKit compares names lowercased)."""
+    stages = dockerfile_stages(read_dockerfile(dockerfile))
+    if target.lower() not in stages:
+        raise DockerfileError(
+            f"{paths.shown(target)!r} is not a stage of {dockerfile.name}",
+            "stages: " + ", ".join(stages) if stages else "name a stage with FROM image AS name",
+            field="target",
+        )
 
 
 def _builder(name: str | None, engine: str | None) -> str | None:

@@ -25,6 +25,8 @@ _DIGEST = r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}
 
 _REFERENCE_RE = re.compile(rf"^((?:{_DOMAIN}/)?{_PATH})(?::({_TAG}))?(?:@({_DIGEST}))?$")
 _NAME_RE = re.compile(rf"^(?:({_DOMAIN})/)?({_PATH})$")
+_DOMAIN_RE = re.compile(rf"^{_DOMAIN}$")
+_PORT_RE = re.compile(r":([0-9]+)$")
 _TAG_RE = re.compile(rf"^{_TAG}$")
 _IDENTIFIER_RE = re.compile(r"^[a-f0-9]{64}$")
 _DIGEST_HEX = {"sha256": 64, "sha512": 128}
@@ -192,8 +194,41 @@ def parse_reference(text: str) -> Reference:
         )
     if not text:
         raise ImageRefError("image reference is empty", "give e.g. ghcr.io/acme/app")
-    found_domain, path, tag, digest = _split(f"{domain}/{remainder}", text)
+    try:
+        found_domain, path, tag, digest = _split(f"{domain}/{remainder}", text)
+    except ImageRefError:
+        if explicit and "://" not in text:
+            check_registry_host(domain, shown=text)  # the more precise message, when it applies
+        raise
+    if explicit:
+        check_registry_host(domain, shown=text)
     return Reference(ImageName(found_domain, path), tag, digest)
+
+
+def check_registry_host(host: str, *, shown: str | None = None) -> str:
+    """``host[:port]`` as the reference grammar writes a registry, with a port of 1-65535.
+
+    Docker takes a first component with '.' or ':' as the registry, but the grammar's host is a
+    DNS name (no '_') or an IP address: ``my_registry.example.com/acme/app`` would otherwise parse
+    as a Docker Hub-less path with an empty registry.
+    """
+    where = f" in {_short(shown)!r}" if shown is not None and shown != host else ""
+    if not _DOMAIN_RE.match(host):
+        problem = f"registry host {_short(host)!r}{where} is not a valid host name"
+        if "_" in host:
+            problem += " ('_' is not allowed in DNS names)"
+        raise ImageRefError(
+            problem,
+            "use letters, digits, '-' and '.' (or an IP address) with an optional :PORT, "
+            "e.g. registry.example.com:5000",
+        )
+    port = _PORT_RE.search(host)
+    if port is not None and (len(port.group(1)) > 5 or not 1 <= int(port.group(1)) <= 65535):
+        raise ImageRefError(
+            f"registry port {_short(port.group(1))}{where} is out of range",
+            "use a port from 1 to 65535",
+        )
+    return host
 
 
 def parse_image_name(text: str) -> ImageName:

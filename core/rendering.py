@@ -14,8 +14,14 @@ def plan_steps(
     plan: Plan, engine: str | None, output: Output = PUSH, options: EngineOptions | None = None
 ) -> list[list[str]]:
     """The commands a run would execute. A dry run never fails for want of an engine: with
-    none usable here it shows the default engine's (buildx) commands."""
+    none usable here it shows the default engine's (buildx) commands.
+
+    podman's ``check`` runs nothing (it refuses options podman lacks, such as SBOMs, and reads
+    binfmt_misc), so it is called here too: the dry run refuses what the run would refuse.
+    buildx's asks the builder, so the run alone makes it.
+    """
     from core.engines.buildx import BuildxEngine
+    from core.engines.podman import PodmanEngine
 
     chosen = None if engine in (None, "auto") else engine
     if plan.builder is not None:
@@ -26,6 +32,8 @@ def plan_steps(
         if chosen is not None:
             raise
         selected = BuildxEngine(options)
+    if isinstance(selected, PodmanEngine):
+        selected.check(plan, output)
     return selected.commands(plan, output)
 
 

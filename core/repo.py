@@ -7,12 +7,16 @@ should start without it. Calls that reach a remote run with a timeout and with
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING
 
 from core.errors import RepoError, VersionError
+from core.paths import shown as shown_path
 from core.version import ReleaseVersion, latest_release, next_version, parse_version
 
 if TYPE_CHECKING:
@@ -46,8 +50,7 @@ class ProjectRepo:
     @classmethod
     def open(cls, path: Path, *, network_timeout: float = NETWORK_TIMEOUT) -> ProjectRepo:
         """Open the work tree containing ``path`` (a subdirectory works too)."""
-        import git
-
+        git = _git_module(find_program=True)
         try:
             repo = git.Repo(path, search_parent_directories=True)
         except git.NoSuchPathError:
@@ -58,6 +61,11 @@ class ProjectRepo:
             raise RepoError(
                 f"{str(path)!r} is not inside a git work tree",
                 "pass --repo DIR of a git checkout, or run git init",
+            ) from None
+        except OSError as err:
+            raise RepoError(
+                f"{shown_path(path)!r} cannot be opened: {(err.strerror or 'error').lower()}",
+                "pass --repo DIR of a git checkout",
             ) from None
         if repo.bare or repo.working_tree_dir is None:
             raise RepoError(f"{str(path)!r} is a bare repository", "use a checkout with files")
@@ -318,14 +326,35 @@ class ProjectRepo:
 
     def _git(self, *args: str, network: bool = False) -> str:
         """Run git in the repo; failures become RepoError without credentials in the text."""
-        import git
-
+        git = _git_module()
         timeout = self.network_timeout if network else None
         try:
             run = getattr(self._repo.git, args[0].replace("-", "_"))
             return str(run(*args[1:], kill_after_timeout=timeout))
+        except git.GitCommandNotFound:
+            raise _no_git() from None
         except git.GitCommandError as err:
             raise RepoError(f"git {args[0]} failed: {_stderr(err)}", _advice(args[0])) from None
+
+
+def _git_module(*, find_program: bool = False) -> ModuleType:
+    """GitPython, as a one-line error when git is missing: GitPython itself fails at import
+    time with a long ImportError, or later with GitCommandNotFound."""
+    program = os.environ.get("GIT_PYTHON_GIT_EXECUTABLE") or "git"
+    if find_program and shutil.which(program) is None:
+        raise _no_git()
+    try:
+        import git
+    except ImportError:
+        raise _no_git() from None
+    return git
+
+
+def _no_git() -> RepoError:
+    return RepoError(
+        "git is not installed or not on PATH",
+        "install git (Debian: apt install git) so that `git --version` works",
+    )
 
 
 def _stderr(err: Exception) -> str:

@@ -10,7 +10,9 @@ import argparse
 import importlib
 import pkgutil
 import sys
+import traceback
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import core
 from core.errors import DockyardError
@@ -68,6 +70,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("error: interrupted\n")
         return 130
+    except Exception as err:  # the last line of defence: no traceback, no secrets
+        sys.stderr.write(f"error: dockyard: internal error {_where(err)}; this is a bug, please "
+                         "report it with the command you ran\n")
+        return 70
+
+
+def _where(err: Exception) -> str:
+    """The exception's type and innermost frame; its message is left out, as it may quote input
+    such as a password given in the wrong place."""
+    frame = traceback.extract_tb(err.__traceback__)[-1:] if err.__traceback__ else []
+    place = f" at {Path(frame[0].filename).name}:{frame[0].lineno}" if frame else ""
+    return f"({type(err).__name__}{place})"
 
 
 def _open_assistant(parser: argparse.ArgumentParser) -> int:

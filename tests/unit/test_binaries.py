@@ -6,6 +6,7 @@ following the ELF specification: identification bytes, the file header and progr
 
 from __future__ import annotations
 
+import os
 import platform as host
 import shutil
 import struct
@@ -161,6 +162,78 @@ def test_damaged_elf_files(tmp_path: Path) -> None:
         path.write_bytes(content)
         with pytest.raises(BinaryError, match=problem):
             read_elf(path)
+
+
+# Byte offsets in a 64-bit little-endian file from make_elf(..., interpreter=...): the file
+# header, then PT_LOAD at 64 and PT_INTERP at 120.
+_ELF64_FIELDS = {"phoff": (32, "Q"), "phentsize": (54, "H"), "phnum": (56, "H"),
+                 "interp_offset": (128, "Q"), "interp_size": (152, "Q")}
+
+
+def hostile_elf(path: Path, **fields: int) -> Path:
+    """An aarch64 binary with an interpreter whose header fields are then overwritten."""
+    make_elf(path, "aarch64", interpreter="/lib/ld-linux-aarch64.so.1")
+    data = bytearray(path.read_bytes())
+    for name, value in fields.items():
+        offset, kind = _ELF64_FIELDS[name]
+        struct.pack_into("<" + kind, data, offset, value)
+    path.write_bytes(bytes(data))
+    return path
+
+
+HOSTILE_ELF = [
+    ("phoff-max", {"phoff": 2**64 - 1}, "has truncated ELF program headers"),
+    ("phoff-past-end", {"phoff": 2**40}, "has truncated ELF program headers"),
+    ("phnum-bogus", {"phnum": 0xFFFF, "phentsize": 0xFFFF}, "has truncated ELF program headers"),
+    ("phentsize-small", {"phentsize": 8}, "has damaged ELF program headers"),
+    ("interp-size-huge", {"interp_size": 2**62}, "has a damaged ELF interpreter entry"),
+    ("interp-offset-max", {"interp_offset": 2**64 - 1}, "has a damaged ELF interpreter entry"),
+]
+
+
+@pytest.mark.parametrize(("fields", "problem"), [case[1:] for case in HOSTILE_ELF],
+                         ids=[case[0] for case in HOSTILE_ELF])
+def test_hostile_elf_headers_are_one_binary_error(
+    tmp_path: Path, fields: dict[str, int], problem: str
+) -> None:
+    """Offsets and counts are checked against the file size before any seek or read."""
+    path = hostile_elf(tmp_path / "app", **fields)
+    with pytest.raises(BinaryError, match=problem):
+        read_elf(path)
+
+
+def test_hostile_elf_baseline_is_readable(tmp_path: Path) -> None:
+    """The unpatched file reads, so each hostile case above fails for its own field."""
+    assert read_elf(hostile_elf(tmp_path / "app")).interpreter == "/lib/ld-linux-aarch64.so.1"
+
+
+def test_a_fifo_or_device_is_never_read_as_a_binary(tmp_path: Path) -> None:
+    fifo = tmp_path / "app"
+    os.mkfifo(fifo)
+    with pytest.raises(BinaryError, match=r"is a FIFO \(named pipe\), not a file"):
+        read_elf(fifo)
+    with pytest.raises(BinaryError, match="is a character device, not a file"):
+        read_elf(Path("/dev/zero"))
+
+
+def test_binary_templates_stay_in_the_context(tmp_path: Path) -> None:
+    """``..``, absolute paths and symlinks may not lead out of the build context; a symlink
+    inside it is fine, and a loop is a failed check, not an exception."""
+    context = tmp_path / "ctx"
+    make_elf(context / "dist/real/app", "aarch64")
+    (context / "dist/arm64").mkdir()
+    (context / "dist/arm64/app").symlink_to(context / "dist/real/app")
+    arm64 = [parse_platform("linux/arm64")]
+    assert check_binaries(context, "dist/{arch}/app", arm64)[0].ok
+    make_elf(tmp_path / "outside/arm64/app", "aarch64")
+    (context / "out").symlink_to(tmp_path / "outside")
+    for template in ("../outside/{arch}/app", f"{tmp_path}/outside/{{arch}}/app",
+                     "out/{arch}/app"):
+        with pytest.raises(BinaryError, match="leads outside the build context"):
+            check_binaries(context, template, arm64)
+    (context / "loop").symlink_to("loop")
+    (check,) = check_binaries(context, "loop", arm64)
+    assert not check.ok and "symlink loop" in check.problem
 
 
 def test_object_files_are_not_executables(tmp_path: Path) -> None:

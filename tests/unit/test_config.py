@@ -220,6 +220,9 @@ def test_save_refuses_what_load_would_refuse(tmp_path: Path) -> None:
 
 
 _text = st.text(min_size=1, max_size=20)
+# paths in dockyard.toml must stay inside the project (tested on their own below)
+_inside = _text.filter(
+    lambda t: "\0" not in t and not t.startswith("/") and ".." not in t.split("/"))
 _tag = st.from_regex(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,20}", fullmatch=True)
 # images and platforms are validated on load, so they are drawn from valid values
 _images = st.lists(
@@ -232,9 +235,9 @@ configs = st.builds(
     images=_images,
     platforms=_platforms,
     mode=st.none() | st.sampled_from(MODES),
-    binary=st.none() | _text,
-    dockerfile=st.none() | _text,
-    context=st.none() | _text,
+    binary=st.none() | _inside,
+    dockerfile=st.none() | _inside,
+    context=st.none() | _inside,
     engine=st.none() | st.sampled_from(ENGINES),
     tags=st.builds(
         TagPolicy,
@@ -315,3 +318,53 @@ def test_saving_over_a_commented_file_round_trips_and_keeps_comments(
     text = save_config(tmp_path, config).read_text()
     assert load_config(tmp_path) == config
     assert all(comment in text for comment in COMMENTS[2:])  # comment lines of their own
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ('dockerfile = "../Dockerfile"\n', "dockyard.toml:1: ../Dockerfile leads outside"),
+        ('context = "/etc"\n', "dockyard.toml:1: /etc leads outside the project"),
+        ('mode = "copy"\nbinary = "../dist/{arch}/app"\n', "dockyard.toml:2: binary template"),
+        ('binary = "/opt/{arch}/app"\n', "dockyard.toml:1: binary template"),
+        ("images = " + "[" * 5000 + "]" * 5000 + "\n", "nested too deeply"),
+    ],
+)
+def test_load_refuses_paths_leaving_the_project(tmp_path: Path, text: str, problem: str) -> None:
+    (tmp_path / FILENAME).write_text(text)
+    with pytest.raises(ConfigError, match=problem):
+        load_config(tmp_path)
+
+
+def test_save_refuses_what_load_would_refuse_about_paths(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="leads outside the project"):
+        save_config(tmp_path, ProjectConfig(dockerfile="../Dockerfile"))
+    assert not (tmp_path / FILENAME).exists()
+
+
+def test_the_file_itself_must_be_a_small_regular_file_in_the_project(tmp_path: Path) -> None:
+    """A FIFO is never opened, /dev/zero never read, a loop or an outside target refused."""
+    import os
+
+    project = tmp_path / "p"
+    project.mkdir()
+    config = project / FILENAME
+    os.mkfifo(config)
+    with pytest.raises(ConfigError, match=r"dockyard.toml: is a FIFO"):
+        load_config(project)
+    for target, problem in (("/dev/zero", "leads outside the project"),
+                            (FILENAME, "symlink loop"),
+                            (str(tmp_path / "other.toml"), "leads outside the project")):
+        (tmp_path / "other.toml").write_text('mode = "build"\n')
+        config.unlink()
+        config.symlink_to(target)
+        with pytest.raises(ConfigError, match=problem):
+            load_config(project)
+    config.unlink()
+    config.write_text("# padding\n" * 30000)
+    with pytest.raises(ConfigError, match="is larger than 256 KiB"):
+        load_config(project)
+    (project / "real.toml").write_text('mode = "copy"\n')
+    config.unlink()
+    config.symlink_to("real.toml")
+    assert load_config(project).mode == "copy"

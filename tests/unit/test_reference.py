@@ -12,6 +12,7 @@ from core.errors import ImageRefError
 from core.reference import (
     ImageName,
     Reference,
+    check_registry_host,
     parse_image_name,
     parse_reference,
     split_reference,
@@ -214,3 +215,34 @@ def test_familiar_names() -> None:
     assert parse_image_name("docker.io/library/alpine").familiar == "alpine"
     assert parse_image_name("acme/app").familiar == "acme/app"
     assert parse_image_name("ghcr.io/acme/app").familiar == "ghcr.io/acme/app"
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("my_registry.example.com/acme/app", "'_' is not allowed in DNS names"),
+        ("my_registry.example.com:5000/acme/app", "'_' is not allowed in DNS names"),
+        ("localhost:99999/acme/app", "registry port 99999 "),
+        ("localhost:65536/acme/app", "registry port 65536 "),
+        ("localhost:0/acme/app", "registry port 0 "),
+        ("127.0.0.1:000000080/acme/app", "is out of range"),
+    ],
+)
+def test_registry_hosts_follow_the_grammar_and_ports_fit(text: str, problem: str) -> None:
+    """distribution's grammar has no '_' in a host, so Docker would give such a name an empty
+    registry; dockyard refuses it, and ports outside 1-65535 (99999 would wrap to 34463)."""
+    with pytest.raises(ImageRefError, match=problem):
+        parse_image_name(text)
+
+
+@pytest.mark.parametrize("text", ["localhost:1/a", "localhost:65535/a", "[::1]:5000/a",
+                                  "foo_bar/app", "LOCALDOMAIN/fooo/bar"])
+def test_hosts_and_ports_at_the_edges_are_accepted(text: str) -> None:
+    parse_image_name(text)
+
+
+def test_check_registry_host_alone() -> None:
+    assert check_registry_host("registry.example.com:5000") == "registry.example.com:5000"
+    for bad in ("", "http://x", "my_host", "x:65536", "[::1]:0"):
+        with pytest.raises(ImageRefError):
+            check_registry_host(bad)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -14,6 +16,7 @@ import pytest
 
 from tests.support.elf import write_elf
 from tests.support.gitrepo import add_bare_remote, git, make_repo
+from tests.unit.test_binaries import hostile_elf
 from tui.cli import main
 
 COPY_DOCKERFILE = "FROM scratch\nARG TARGETARCH\nCOPY dist/${TARGETARCH}/app /app\n"
@@ -46,7 +49,10 @@ def snapshot(path: Path) -> dict[str, str]:
 
 
 def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
+    try:
+        code = main(list(argv))
+    except SystemExit as usage:  # argparse's one-line usage error
+        code = int(usage.code or 0)
     out, err = capsys.readouterr()
     return code, out, err
 
@@ -217,7 +223,7 @@ def _toml(text: str) -> Callable[[Path], None]:
     return write
 
 
-def _untracked_ok(setup: Callable[[Path], None]) -> Callable[[Path], None]:
+def _untracked_ok(setup: Callable[[Path], object]) -> Callable[[Path], None]:
     """Files the case adds are committed, so the only fault is the one under test."""
     def apply(p: Path) -> None:
         setup(p)
@@ -227,11 +233,69 @@ def _untracked_ok(setup: Callable[[Path], None]) -> Callable[[Path], None]:
     return apply
 
 
+def _fifo(name: str, *, outside: bool = False) -> Callable[[Path], None]:
+    """A FIFO in the project (git does not see one) or beside it: opening it would block."""
+    def make(p: Path) -> None:
+        target = (p.parent if outside else p) / name
+        if target.is_file():
+            target.unlink()
+        os.mkfifo(target)
+    return make
+
+
+def _link(name: str, target: str) -> Callable[[Path], None]:
+    """``name`` -> ``target``; ``{outside}`` is a folder beside the project with a Dockerfile,
+    a dockyard.toml and an aarch64 binary (so an escape is the only fault)."""
+    def make(p: Path) -> None:
+        outside = p.parent / "outside"
+        outside.mkdir(exist_ok=True)
+        (outside / "Dockerfile").write_text(COPY_DOCKERFILE)
+        (outside / "dockyard.toml").write_text('mode = "build"\n')
+        write_elf(outside / "arm64/app", "aarch64")
+        link = p / name
+        if link.is_file():
+            link.unlink()
+        link.parent.mkdir(parents=True, exist_ok=True)
+        link.symlink_to(target.replace("{outside}", str(outside)))
+    return make
+
+
+def _fifo_binary(p: Path) -> None:
+    """dist/arm64/app replaced by a FIFO; the removal is committed, the FIFO git cannot see."""
+    _untracked_ok(lambda q: (q / "dist/arm64/app").unlink())(p)
+    os.mkfifo(p / "dist/arm64/app")
+
+
+def _loop_beside(p: Path) -> None:
+    (p.parent / "loop").symlink_to("loop")
+
+
+def _no_git_on_path(p: Path) -> dict[str, str]:
+    return {"PATH": str(p / "no-such-bin")}
+
+
+def _needs_podman(setup: Callable[[Path], object] | None = None) -> Callable[[Path], object]:
+    def apply(p: Path) -> object:
+        if shutil.which("podman") is None:
+            pytest.skip("podman is not installed (scripts/test installs it)")
+        return setup(p) if setup else None
+    return apply
+
+
+def _hostile(**fields: int) -> Callable[[Path], None]:
+    return _untracked_ok(lambda p: hostile_elf(p / "dist/arm64/app", **fields))
+
+
 LONG_PATH = "ghcr.io/" + "/".join(["abcdefghij"] * 24)  # 263 characters of path
 DIGEST = "sha256:" + "a" * 64
+LONG_NAME = "x" * 300  # longer than a file name may be (255 bytes)
+ARM64 = ("--platform", "linux/arm64")
+LOCAL_IMG = ("--image", "127.0.0.1:9/acme/app")  # for --yes cases: nothing listens on port 9
+USAGE = "dockyard release"  # argparse errors name the command
 
-# (id, setup, extra argv, expected field)
-BAD: list[tuple[str, Callable[[Path], None] | None, tuple[str, ...], str]] = [
+# (id, setup, extra argv, expected field). ``{project}`` and ``{tmp}`` in argv are replaced;
+# a setup may return environment variables for the run. Cases without --yes run --dry-run.
+BAD: list[tuple[str, Callable[[Path], object] | None, tuple[str, ...], str]] = [
     ("tag-incomplete", None, ("--tag", "1.2", *IMG, *PLAT), "tag"),
     ("tag-leading-zero", None, ("--tag", "v01.2.3", *IMG, *PLAT), "tag"),
     ("tag-capital-v", None, ("--tag", "V1.2.3", *IMG, *PLAT), "tag"),
@@ -298,21 +362,189 @@ BAD: list[tuple[str, Callable[[Path], None] | None, tuple[str, ...], str]] = [
      "config"),
     ("config-bad-extra-tag", _untracked_ok(_toml('[tags]\nextra = ["bad tag"]\n')), (*IMG, *PLAT),
      "config"),
+    # -- every release flag is refused at least once (issue 9) --
+    ("yes-and-dry-run", None, ("--yes", "--dry-run", *IMG, *PLAT), USAGE),
+    ("json-with-value", None, (*IMG, *PLAT, "--json=yes"), USAGE),
+    ("engine-unknown", None, (*IMG, *PLAT, "--engine", "kaniko"), USAGE),
+    ("provenance-with-value", None, (*IMG, *PLAT, "--provenance=no"), USAGE),
+    ("repo-empty", None, (*IMG, *PLAT, "--repo", ""), "repo"),
+    ("repo-missing", None, (*IMG, *PLAT, "--repo", "{tmp}/nope"), "repo"),
+    ("repo-is-a-file", None, (*IMG, *PLAT, "--repo", "{project}/Dockerfile"), "repo"),
+    ("mode-empty", None, (*IMG, *PLAT, "--mode", ""), "mode"),
+    ("builder-empty", None, (*IMG, *PLAT, "--builder", ""), "builder"),
+    ("cache-from-empty", None, (*IMG, *PLAT, "--cache-from", ""), "cache-from"),
+    ("cache-to-bad-ref", None, (*IMG, *PLAT, "--cache-to", "ghcr.io/acme/Cache"), "cache-to"),
+    ("target-not-a-stage", None, (*IMG, *PLAT, "--target", "nosuch"), "target"),
+    ("target-empty", None, (*IMG, *PLAT, "--target", ""), "target"),
+    ("dockerfile-empty", None, (*IMG, *PLAT, "--dockerfile", ""), "dockerfile"),
+    ("dockerfile-is-a-directory", None, (*IMG, *PLAT, "--dockerfile", "dist"), "dockerfile"),
+    ("context-empty", None, (*IMG, *PLAT, "--context", ""), "context"),
+    ("context-is-a-file", None, (*IMG, *PLAT, "--context", "Dockerfile"), "context"),
+    ("context-outside", None, (*IMG, *PLAT, "--context", ".."), "context"),
+    ("insecure-registry-underscore", None,
+     (*IMG, *PLAT, "--insecure-registry", "my_registry.local"), "insecure-registry"),
+    ("insecure-registry-port-range", None,
+     (*IMG, *PLAT, "--insecure-registry", "localhost:99999"), "insecure-registry"),
+    ("insecure-registry-url", None,
+     (*IMG, *PLAT, "--insecure-registry", "http://registry.local"), "insecure-registry"),
+    ("output-unknown-kind", None, (*IMG, *PLAT, "--output", "tar:app.tar"), "output"),
+    ("output-dir-missing", None, (*IMG, *PLAT, "--output", "oci-archive:{tmp}/nope/app.tar"),
+     "output"),
+    ("output-is-a-directory", None, (*IMG, *PLAT, "--output", "oci-archive:{tmp}"), "output"),
+    ("output-and-load", None, (*IMG, *PLAT, "--output", "oci-archive:{tmp}/a.tar", "--load",
+                               "linux/amd64"), "load"),
+    ("load-bad-platform", None, (*IMG, *PLAT, "--load", "linux/sparc"), "load"),
+    # -- absolute --binary and templates or symlinks that leave the build context --
+    ("binary-absolute-outside", _link("unused", "{outside}"),
+     (*IMG, *ARM64, "--binary", "{tmp}/outside/{arch}/app"), "binary"),
+    ("binary-dotdot", _link("unused", "{outside}"),
+     (*IMG, *ARM64, "--binary", "../outside/{arch}/app"), "binary"),
+    ("binary-symlink-escapes", _untracked_ok(_link("dist/arm64/app", "{outside}/arm64/app")),
+     (*IMG, *ARM64, "--binary", "dist/{arch}/app"), "binary"),
+    ("binary-dir-symlink-escapes", _untracked_ok(_link("out", "{outside}")),
+     (*IMG, *ARM64, "--binary", "out/{arch}/app"), "binary"),
+    ("dockerfile-absolute-outside", _link("unused", "{outside}"),
+     (*IMG, *PLAT, "--dockerfile", "{tmp}/outside/Dockerfile"), "dockerfile"),
+    ("dockerfile-symlink-escapes", _untracked_ok(_link("Dockerfile.link", "{outside}/Dockerfile")),
+     (*IMG, *PLAT, "--dockerfile", "Dockerfile.link"), "dockerfile"),
+    ("context-symlink-escapes", _untracked_ok(_link("ctx", "{outside}")),
+     (*IMG, *PLAT, "--context", "ctx"), "context"),
+    # -- symlink loops --
+    ("binary-loop", _untracked_ok(_link("dist/arm64/app", "app")), (*IMG, *ARM64, *COPY),
+     "binary"),
+    ("dockerfile-loop", _untracked_ok(_link("Dockerfile.loop", "Dockerfile.loop")),
+     (*IMG, *PLAT, "--dockerfile", "Dockerfile.loop"), "dockerfile"),
+    ("context-loop", _untracked_ok(_link("ctx", "ctx")), (*IMG, *PLAT, "--context", "ctx"),
+     "context"),
+    ("config-loop", _untracked_ok(_link("dockyard.toml", "dockyard.toml")), (*IMG, *PLAT),
+     "config"),
+    ("repo-loop", _loop_beside, (*IMG, *PLAT, "--repo", "{tmp}/loop"), "repo"),
+    ("output-loop", _loop_beside, (*IMG, *PLAT, "--output", "oci-archive:{tmp}/loop/app.tar"),
+     "output"),
+    # -- names longer than the file system allows --
+    ("binary-long-name", None, (*IMG, *ARM64, "--binary", LONG_NAME + "{arch}"), "binary"),
+    ("dockerfile-long-name", None, (*IMG, *PLAT, "--dockerfile", LONG_NAME), "dockerfile"),
+    ("context-long-name", None, (*IMG, *PLAT, "--context", LONG_NAME), "context"),
+    ("repo-long-name", None, (*IMG, *PLAT, "--repo", "{tmp}/" + LONG_NAME), "repo"),
+    ("output-long-name", None, (*IMG, *PLAT, "--output", "oci-archive:{tmp}/" + LONG_NAME),
+     "output"),
+    ("tag-long", None, ("--tag", "v1.2.3-" + LONG_NAME, *IMG, *PLAT), "tag"),
+    # -- dockyard.toml that must not be read, or not whole --
+    ("config-deeply-nested", _untracked_ok(_toml("images = " + "[" * 5000 + "]" * 5000 + "\n")),
+     (*IMG, *PLAT), "config"),
+    ("config-dev-zero", _untracked_ok(_link("dockyard.toml", "/dev/zero")), (*IMG, *PLAT),
+     "config"),
+    ("config-symlink-escapes", _untracked_ok(_link("dockyard.toml", "{outside}/dockyard.toml")),
+     (*IMG, *PLAT), "config"),
+    ("config-too-large", _untracked_ok(_toml("# padding\n" * 30000)), (*IMG, *PLAT), "config"),
+    ("config-not-utf8", _untracked_ok(lambda p: (p / "dockyard.toml").write_bytes(b"\xff\n")),
+     (*IMG, *PLAT), "config"),
+    # -- FIFOs: never opened --
+    ("binary-fifo", _fifo("fifo"), (*IMG, *ARM64, "--binary", "fifo"), "binary"),
+    ("binary-fifo-in-template", _fifo_binary, (*IMG, *ARM64, *COPY), "binary"),
+    ("dockerfile-fifo", _fifo("Dockerfile.fifo"), (*IMG, *PLAT, "--dockerfile", "Dockerfile.fifo"),
+     "dockerfile"),
+    ("config-fifo", _fifo("dockyard.toml"), (*IMG, *PLAT), "config"),
+    ("output-fifo", _fifo("out.fifo", outside=True),
+     (*IMG, *PLAT, "--output", "oci-archive:{tmp}/out.fifo"), "output"),
+    ("repo-fifo", _fifo("repo.fifo", outside=True), (*IMG, *PLAT, "--repo", "{tmp}/repo.fifo"),
+     "repo"),
+    # -- hostile ELF headers --
+    ("elf-phoff-max", _hostile(phoff=2**64 - 1), (*IMG, *ARM64, *COPY), "binary"),
+    ("elf-phoff-past-end", _hostile(phoff=2**40), (*IMG, *ARM64, *COPY), "binary"),
+    ("elf-phnum-bogus", _hostile(phnum=0xFFFF, phentsize=0xFFFF), (*IMG, *ARM64, *COPY), "binary"),
+    ("elf-phentsize-small", _hostile(phentsize=8), (*IMG, *ARM64, *COPY), "binary"),
+    ("elf-interp-size-huge", _hostile(interp_size=2**62), (*IMG, *ARM64, *COPY), "binary"),
+    ("elf-interp-offset-max", _hostile(interp_offset=2**64 - 1), (*IMG, *ARM64, *COPY), "binary"),
+    ("elf-truncated", _untracked_ok(lambda p: (p / "dist/arm64/app").write_bytes(b"\x7fELF\x02")),
+     (*IMG, *ARM64, *COPY), "binary"),
+    # -- git missing --
+    ("git-not-on-path", _no_git_on_path, (*IMG, *PLAT), "repo"),
+    # -- registry hosts and ports --
+    ("image-port-too-big", None, ("--image", "localhost:99999/acme/app", *PLAT), "image"),
+    ("image-port-zero", None, ("--image", "localhost:0/acme/app", *PLAT), "image"),
+    ("image-host-underscore", None, ("--image", "my_registry.example.com/acme/app", *PLAT),
+     "image"),
+    ("cache-from-port-zero", None, (*IMG, *PLAT, "--cache-from", "localhost:0/cache"),
+     "cache-from"),
+    ("cache-to-host-underscore", None, (*IMG, *PLAT, "--cache-to", "my_cache.example.com/c"),
+     "cache-to"),
+    ("config-image-port", _untracked_ok(_toml('images = ["localhost:99999/acme/app"]\n')), PLAT,
+     "config"),
+    ("config-image-underscore", _untracked_ok(_toml('images = ["my_reg.example.com/a/b"]\n')),
+     PLAT, "config"),
+    # -- --binary '' never means build mode --
+    ("binary-empty", None, (*IMG, *PLAT, "--binary", ""), "binary"),
+    ("binary-blank", None, (*IMG, *PLAT, "--binary", "  "), "binary"),
+    ("binary-empty-copy-mode", None, (*IMG, *PLAT, "--mode", "copy", "--binary", ""), "binary"),
+    # -- --load of a platform the plan does not build --
+    ("load-not-planned", None, (*IMG, *PLAT, "--load", "linux/arm64"), "load"),
+    ("yes-load-not-planned", None, ("--yes", *LOCAL_IMG, *PLAT, "--load", "linux/arm64"), "load"),
+    # -- --sbom with podman: the dry run refuses it as the run does --
+    ("sbom-podman-flag", _needs_podman(), (*IMG, *PLAT, "--sbom", "--engine", "podman"), "sbom"),
+    ("sbom-podman-config", _needs_podman(_untracked_ok(_toml('engine = "podman"\n'))),
+     (*IMG, *PLAT, "--sbom"), "sbom"),
+    ("yes-sbom-podman", _needs_podman(), ("--yes", *LOCAL_IMG, *PLAT, "--sbom", "--engine",
+                                          "podman"), "sbom"),
+    # -- build args the engine sets per platform --
+    ("build-arg-targetarch-copy", None, (*IMG, *BOTH, *COPY, "--build-arg", "TARGETARCH=arm64"),
+     "build-arg"),
+    ("build-arg-targetplatform", None,
+     (*IMG, *PLAT, "--build-arg", "TARGETPLATFORM=linux/arm64"), "build-arg"),
+    ("build-arg-targetos", None, (*IMG, *PLAT, "--build-arg", "TARGETOS=windows"), "build-arg"),
+    ("build-arg-targetvariant", None, (*IMG, *PLAT, "--build-arg", "TARGETVARIANT=v7"),
+     "build-arg"),
+    ("build-arg-buildplatform", None, (*IMG, *PLAT, "--build-arg", "BUILDPLATFORM=linux/amd64"),
+     "build-arg"),
+    ("build-arg-buildarch-lowercase", None, (*IMG, *PLAT, "--build-arg", "buildarch=arm64"),
+     "build-arg"),
+    ("yes-build-arg-targetarch", None,
+     ("--yes", *LOCAL_IMG, *BOTH, *COPY, "--build-arg", "TARGETARCH=arm64"), "build-arg"),
+    # -- every dockyard.toml key is refused at least once --
+    ("config-binary-dotdot", _untracked_ok(_toml('mode = "copy"\nbinary = "../dist/{arch}/app"\n')),
+     (*IMG, *PLAT), "config"),
+    ("config-binary-absolute", _untracked_ok(_toml('binary = "/opt/{arch}/app"\n')),
+     (*IMG, *PLAT), "config"),
+    ("config-binary-empty", _untracked_ok(_toml('binary = ""\n')), (*IMG, *PLAT), "config"),
+    ("config-dockerfile-outside", _untracked_ok(_toml('dockerfile = "../Dockerfile"\n')),
+     (*IMG, *PLAT), "config"),
+    ("config-context-outside", _untracked_ok(_toml('context = "/etc"\n')), (*IMG, *PLAT),
+     "config"),
+    ("config-engine-unknown", _untracked_ok(_toml('engine = "kaniko"\n')), (*IMG, *PLAT),
+     "config"),
+    ("config-platforms-empty-string", _untracked_ok(_toml('platforms = [""]\n')), IMG, "config"),
+    ("config-images-not-list", _untracked_ok(_toml('images = "ghcr.io/acme/app"\n')), PLAT,
+     "config"),
+    ("config-tags-not-table", _untracked_ok(_toml("tags = 1\n")), (*IMG, *PLAT), "config"),
+    ("config-tags-version-off", _untracked_ok(_toml("[tags]\nversion = false\n")), (*IMG, *PLAT),
+     "config"),
+    ("config-tags-minor", _untracked_ok(_toml('[tags]\nminor = "yes"\n')), (*IMG, *PLAT),
+     "config"),
+    ("config-tags-major", _untracked_ok(_toml("[tags]\nmajor = 1\n")), (*IMG, *PLAT), "config"),
+    ("config-tags-latest", _untracked_ok(_toml('[tags]\nlatest = "true"\n')), (*IMG, *PLAT),
+     "config"),
+    ("config-tags-git-tag", _untracked_ok(_toml("[tags]\ngit_tag = []\n")), (*IMG, *PLAT),
+     "config"),
+    ("config-tags-sha", _untracked_ok(_toml("[tags]\nsha = 0\n")), (*IMG, *PLAT), "config"),
+    ("config-tags-unknown", _untracked_ok(_toml("[tags]\nfloating = true\n")), (*IMG, *PLAT),
+     "config"),
 ]
 
 
 @pytest.mark.parametrize(("setup", "argv", "field"), [case[1:] for case in BAD],
                          ids=[case[0] for case in BAD])
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str],
-    setup: Callable[[Path], None] | None, argv: tuple[str, ...], field: str,
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+    setup: Callable[[Path], object] | None, argv: tuple[str, ...], field: str,
 ) -> None:
     project = make_project(tmp_path / "app", "v1.2.3")
-    if setup is not None:
-        setup(project)
+    env = setup(project) if setup is not None else None
+    for name, value in (env if isinstance(env, dict) else {}).items():
+        monkeypatch.setenv(name, value)
+    args = [a.replace("{project}", str(project)).replace("{tmp}", str(tmp_path)) for a in argv]
+    what = [] if "--yes" in args else ["--dry-run"]
     before = snapshot(tmp_path)
-    code, out, err = run_cli(capsys, "release", "--dry-run", "--json", "--repo", str(project),
-                             *argv)
+    code, out, err = run_cli(capsys, "release", *what, "--json", "--repo", str(project), *args)
     assert code == 2
     assert out == ""
     assert err.count("\n") == 1 and err.endswith("\n"), err
@@ -321,6 +553,52 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(
         assert err.startswith("error: config: dockyard.toml:"), err  # file and line
     assert "Traceback" not in err
     assert snapshot(tmp_path) == before
+
+
+def test_the_refusal_table_covers_every_flag_and_config_key() -> None:
+    """Issue 9: each release flag and each dockyard.toml key has at least one refusal case."""
+    from core.config import KEYS, TAG_KEYS
+    from tui.cli import build_parser
+
+    release = next(
+        action.choices["release"] for action in build_parser()._actions
+        if getattr(action, "choices", None) and "release" in action.choices
+    )
+    flags = {option for action in release._actions for option in action.option_strings
+             if option.startswith("--") and option not in ("--help",)}
+    used = " ".join(" ".join(case[2]) for case in BAD)
+    assert {f for f in flags if not f.startswith("--no-") and f not in used} == set()
+    ids = " ".join(case[0] for case in BAD)
+    keys = [k.replace("_", "-") for k in (*KEYS, *TAG_KEYS)]
+    assert [k for k in keys if f"-{k}" not in ids and f"config-{k}" not in ids] == []
+
+
+def test_no_git_in_a_real_process(project: Path) -> None:
+    """Without git GitPython fails at import time; the user still gets one line."""
+    done = subprocess.run(
+        [sys.executable, "-m", "tui.cli", "release", "--dry-run", "--repo", str(project), *IMG,
+         *PLAT], capture_output=True, text=True, env={**os.environ, "PATH": "/nonexistent"},
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr.startswith("error: repo: git is not installed"), done.stderr
+    assert done.stderr.count("\n") == 1
+
+
+def test_an_internal_error_is_one_line_without_its_message(
+    project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The last line of defence: a bug still gives one line, and not the exception's text."""
+    import core.plan
+
+    def broken(request: object) -> object:
+        raise RuntimeError("secret-token-123")
+
+    monkeypatch.setattr(core.plan, "make_plan", broken)
+    code, out, err = run_cli(capsys, "release", "--dry-run", "--repo", str(project), *IMG, *PLAT)
+    assert (code, out) == (70, "")
+    assert err.startswith("error: dockyard: internal error (RuntimeError at ")
+    assert err.count("\n") == 1 and "secret-token" not in err
 
 
 def test_not_a_git_repo_and_missing_dir(tmp_path: Path,
@@ -399,3 +677,53 @@ def test_the_plan_carries_the_builder_and_says_so(project: Path) -> None:
     unset = make_plan(PlanRequest(root=project, images=("ghcr.io/acme/app",),
                                   platforms=("linux/amd64",)))
     assert unset.builder is None and "Builder" not in plan_text(unset, [])
+
+
+def test_requests_built_without_the_cli_are_checked_too(project: Path) -> None:
+    """The assistant builds PlanRequests itself: reserved build args and empty values are
+    refused by make_plan, not only by the CLI's parsing."""
+    from core.errors import DockyardError
+    from core.plan import BuildOptions, PlanRequest, make_plan
+
+    base = PlanRequest(root=project, images=("ghcr.io/acme/app",), platforms=("linux/amd64",))
+    for changed, field in (
+        ({"build": BuildOptions(build_args=(("TARGETARCH", "arm64"),))}, "build-arg"),
+        ({"build": BuildOptions(build_args=(("1X", "y"),))}, "build-arg"),
+        ({"binary": ""}, "binary"),
+        ({"context": " "}, "context"),
+        ({"build": BuildOptions(target="nosuch")}, "target"),
+    ):
+        with pytest.raises(DockyardError) as caught:
+            make_plan(dataclasses.replace(base, **changed))
+        assert caught.value.field == field, caught.value
+
+
+def test_target_names_a_stage_case_insensitively(tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    dockerfile = ("FROM --platform=$BUILDPLATFORM golang:1.22 AS Build\nRUN true\n"
+                  "FROM scratch AS final\nCOPY --from=build /x /x\n")
+    project = make_project(tmp_path / "app", "v1.2.3", dockerfile=dockerfile)
+    for target in ("build", "BUILD", "final"):
+        code, _, err = run_cli(capsys, "release", "--dry-run", "--json", "--repo", str(project),
+                               *IMG, *PLAT, "--target", target)
+        assert (code, err) == (0, "")
+    code, _, err = run_cli(capsys, "release", "--dry-run", "--repo", str(project), *IMG, *PLAT,
+                           "--target", "test")
+    assert code == 2 and err == "error: target: 'test' is not a stage of Dockerfile; stages: " \
+        "build, final\n"
+
+
+def test_binary_paths_inside_the_project_may_be_spelled_any_way(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Absolute, with ``..`` or through a symlink to the project: accepted, shown relative."""
+    project = make_project(tmp_path / "app", "v1.2.3")
+    (tmp_path / "alias").symlink_to(project)
+    templates = (f"{project}/dist/{{arch}}/app", "dist/../dist/{arch}/app",
+                 f"{tmp_path}/../{tmp_path.name}/app/dist/{{arch}}/app",
+                 f"{tmp_path}/alias/dist/{{arch}}/app")
+    for template in templates:
+        code, out, err = run_cli(capsys, "release", "--dry-run", "--repo", str(project), *IMG,
+                                 *PLAT, "--binary", template)
+        assert (code, err) == (0, ""), template
+        assert "  linux/amd64: dist/amd64/app (x86-64, static)\n" in out

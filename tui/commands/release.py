@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ def register(subparsers: Any) -> None:
     what.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
     what.add_argument("--yes", action="store_true", help="run the release without asking")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
-    parser.add_argument("--repo", type=Path, default=Path.cwd(), help="project git checkout")
+    parser.add_argument("--repo", help="project git checkout (default: the current directory)")
     parser.add_argument("--tag", help="release tag (default: the version tag on HEAD)")
     parser.add_argument("--image", action="append", default=[], metavar="REF",
                         help="image name without tag, e.g. ghcr.io/acme/app (repeatable)")
@@ -70,6 +71,7 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from core.engines.base import EngineOptions, parse_output
+    from core.errors import PlatformError
     from core.plan import make_plan
     from core.rendering import plan_steps, plan_text
 
@@ -78,9 +80,19 @@ def run(args: argparse.Namespace) -> int:
 
         args.ca_file = check_ca_file(args.ca_file)
     plan = make_plan(request_from_args(args))
-    output = parse_output(args.output, args.load)
-    options = EngineOptions.from_env(insecure_registries=tuple(args.insecure_registry))
+    _check_output_path(args.output)
+    if args.output and args.load:
+        raise DockyardError("--output and --load cannot be combined",
+                            "pick one: an OCI archive or a local load", field="load")
+    try:
+        output = parse_output(args.output, args.load)
+    except PlatformError as err:
+        raise DockyardError(err.problem, err.valid, field="load") from None
+    _check_output(output, plan.platforms)
+    options = EngineOptions.from_env(insecure_registries=_insecure(args.insecure_registry))
     plan, part_file, parts = _split(args, plan, output, options)
+    # the run refuses what this refuses (a merge builds nothing, so it has no engine steps)
+    steps = [] if parts else plan_steps(plan, plan.engine, output, options)
     if args.dry_run and (part_file is not None or parts):
         from core.parts import merge_steps, part_steps
 
@@ -88,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
             steps = merge_steps(plan, parts)
         else:
             assert part_file is not None
-            steps = part_steps(plan_steps(plan, plan.engine, output, options), part_file)
+            steps = part_steps(steps, part_file)
         if args.json:
             json.dump({**plan.to_dict(steps), "part_file": str(part_file) if part_file else None,
                        "parts": [part.source for part in parts]}, sys.stdout, indent=2)
@@ -106,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
             plan, notes = judge_plan(plan, clients)
         else:
             notes = []
-        steps = plan_steps(plan, plan.engine, output, options)
+        steps = plan_steps(plan, plan.engine, output, options)  # aliases judged again
         if args.json:
             json.dump({**plan.to_dict(steps), "notes": notes}, sys.stdout, indent=2)
             sys.stdout.write("\n")
@@ -153,15 +165,72 @@ def _split(args: argparse.Namespace, plan: Any, output: Any, options: Any
     return plan, path.expanduser().resolve(), ()
 
 
+def _insecure(hosts: list[str]) -> tuple[str, ...]:
+    """``--insecure-registry HOST[:PORT]``, written as an image reference writes the registry."""
+    from core.errors import ImageRefError
+    from core.reference import check_registry_host
+
+    for host in hosts:
+        try:
+            check_registry_host(host)
+        except ImageRefError as err:
+            raise DockyardError(err.problem, err.valid, field="insecure-registry") from None
+    return tuple(hosts)
+
+
+def _check_output(output: Any, planned: tuple[Any, ...]) -> None:
+    """``--load`` builds one of the planned platforms; ``--output`` writes a file anywhere,
+    but into an existing directory and not over a directory, FIFO or device."""
+    import stat
+
+    from core import paths
+
+    if output.kind == "load" and output.platform not in planned:
+        raise DockyardError(
+            f"{output.platform} is not one of the planned platforms",
+            "load one of: " + ", ".join(str(p) for p in planned),
+            field="load",
+        )
+    if output.kind != "oci-archive" or output.path is None:
+        return
+    parent = paths.status(output.path.parent, str(output.path.parent), DockyardError,
+                          field="output")
+    if parent is None or not stat.S_ISDIR(parent.st_mode):
+        raise DockyardError(f"{paths.shown(output.path.parent)} is not a directory",
+                            "write the archive into an existing directory", field="output")
+    found = paths.status(output.path, str(output.path), DockyardError, field="output")
+    if found is not None and not stat.S_ISREG(found.st_mode):
+        raise DockyardError(f"{paths.shown(output.path)} is {paths.kind(found)}",
+                            "give a file name for the archive", field="output")
+
+
+def _check_output_path(text: str | None) -> None:
+    """Look at the archive path before it is resolved (a symlink loop there must be a one-line
+    error, not Path.resolve's RuntimeError)."""
+    from core import paths
+
+    kind, _, path = (text or "").partition(":")
+    if kind == "oci-archive" and path:
+        paths.status(Path(path).expanduser(), path, DockyardError, field="output")
+
+
 def request_from_args(args: argparse.Namespace) -> Any:
+    import stat
+
+    from core import paths
     from core.plan import BuildOptions, PlanRequest, parse_build_arg
 
-    if not args.repo.is_dir():
+    if args.repo is not None and not args.repo.strip():
+        raise DockyardError("--repo is empty", "pass --repo DIR of a git checkout", field="repo")
+    repo = Path.cwd() if args.repo is None else Path(args.repo)
+    found = paths.status(repo, str(repo), DockyardError, field="repo")
+    if found is None or not stat.S_ISDIR(found.st_mode):
         raise DockyardError(
-            f"{args.repo} is not a directory", "pass --repo DIR of a git checkout", field="repo"
+            f"{paths.shown(repo)} is not a directory", "pass --repo DIR of a git checkout",
+            field="repo",
         )
     return PlanRequest(
-        root=args.repo.resolve(),
+        root=Path(os.path.realpath(repo)),
         tag=args.tag,
         images=tuple(args.image),
         platforms=tuple(args.platform),
