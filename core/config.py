@@ -41,7 +41,7 @@ MAX_BYTES = 256 * 1024  # far more than any real settings file; /dev/zero must n
 MODES = ("build", "copy")
 ENGINES = ("auto", "buildx", "podman")
 _LISTS = ("images", "platforms")
-_STRINGS = ("mode", "binary", "dockerfile", "context", "engine")
+_STRINGS = ("mode", "binary", "dockerfile", "context", "engine", "ca_file")
 KEYS = (*_LISTS, *_STRINGS, "tags")
 TAG_KEYS = tuple(f.name for f in dataclasses.fields(TagPolicy))
 _TAG_BOOLS = tuple(k for k in TAG_KEYS if k != "extra")
@@ -60,6 +60,7 @@ class ProjectConfig:
     context: str | None = None
     tags: TagPolicy = field(default_factory=TagPolicy)
     engine: str | None = None
+    ca_file: str | None = None  # a private registry's CA (PEM), relative to the project
     path: Path | None = field(default=None, compare=False)
 
 

@@ -78,6 +78,7 @@ class Plan:
     engine: str = "auto"  # "auto" | "buildx" | "podman": how, kept with what, so the dry
     # run shows the commands the run will use
     builder: str | None = None  # buildx builder; None: the current one (docker buildx use)
+    ca_file: Path | None = None  # a private registry CA, trusted besides the system's
 
     def to_dict(self, steps: Sequence[Sequence[str]] = ()) -> dict[str, Any]:
         """JSON-able form; ``steps`` are the engine's commands, in the order they would run."""
@@ -122,6 +123,7 @@ class Plan:
             },
             "engine": self.engine,
             "builder": self.builder,
+            "ca_file": str(self.ca_file) if self.ca_file else None,
             "steps": [list(step) for step in steps],
         }
 
@@ -142,6 +144,7 @@ class PlanRequest:
     tag_policy: TagPolicy | None = None
     engine: str | None = None
     builder: str | None = None
+    ca_file: Path | None = None
 
 
 def parse_build_arg(text: str) -> tuple[str, str]:
@@ -178,7 +181,7 @@ def make_plan(request: PlanRequest) -> Plan:
         check_build_arg_name(key)
     repo = ProjectRepo.open(request.root)
     config = load_config(repo.root)
-    merged = _merge(request, config)
+    merged = _merge(request, config, repo.root)
     images = _images(merged.images)
     platforms = _platforms(merged.platforms)
     mode = _mode(merged.mode, merged.binary)
@@ -222,10 +225,11 @@ def make_plan(request: PlanRequest) -> Plan:
         build=merged.build,
         engine="buildx" if builder and merged.engine in (None, "auto") else merged.engine or "auto",
         builder=builder,
+        ca_file=_ca_file(merged.ca_file),
     )
 
 
-def _merge(request: PlanRequest, config: ProjectConfig) -> PlanRequest:
+def _merge(request: PlanRequest, config: ProjectConfig, root: Path) -> PlanRequest:
     """Flags win over dockyard.toml; dockyard.toml wins over defaults."""
     return dataclasses.replace(
         request,
@@ -236,6 +240,7 @@ def _merge(request: PlanRequest, config: ProjectConfig) -> PlanRequest:
         dockerfile=request.dockerfile or config.dockerfile,
         context=request.context or config.context,
         engine=request.engine or config.engine,
+        ca_file=request.ca_file or (root / config.ca_file if config.ca_file else None),
     )
 
 
@@ -358,3 +363,13 @@ def _relative(path: Path, root: Path) -> str:
         return str(path.relative_to(root)) or "."
     except ValueError:
         return str(path)
+
+
+def _ca_file(path: Path | None) -> Path | None:
+    """``--ca-file`` or dockyard.toml's ``ca_file`` (relative to the project): may be anywhere,
+    must be a PEM file."""
+    if path is None:
+        return None
+    from core.registry import check_ca_file
+
+    return check_ca_file(path.expanduser())

@@ -104,7 +104,7 @@ def run_release_headless(plan: Plan, args: argparse.Namespace, *,
         insecure_registries=tuple(getattr(args, "insecure_registry", None) or ()),
         output=parse_output(getattr(args, "output", None), getattr(args, "load", None)),
         cancel=cancel,
-        ca_file=getattr(args, "ca_file", None),
+        ca_file=plan.ca_file,
         part_file=part_file,
         merge=merge,
     )

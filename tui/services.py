@@ -82,7 +82,7 @@ def _release(plan: Plan, engine_name: str, cancel: threading.Event) -> Iterator[
 
     return release_with_stored_logins(
         plan, engine=engine_name, cancel=cancel,
-        insecure_registries=EngineOptions.from_env().insecure_registries,
+        insecure_registries=EngineOptions.from_env().insecure_registries, ca_file=plan.ca_file,
     )
 
 

@@ -75,10 +75,6 @@ def run(args: argparse.Namespace) -> int:
     from core.plan import make_plan
     from core.rendering import plan_steps, plan_text
 
-    if args.ca_file is not None:
-        from core.registry import check_ca_file
-
-        args.ca_file = check_ca_file(args.ca_file)
     plan = make_plan(request_from_args(args))
     _check_output_path(args.output)
     if args.output and args.load:
@@ -114,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
 
         if output.pushes:  # the same registry reads the run makes before moving an alias
             clients = default_client_for(options.insecure_registries, plan_logins(plan),
-                                         ca_file=args.ca_file)
+                                         ca_file=plan.ca_file)
             plan, notes = judge_plan(plan, clients)
         else:
             notes = []
@@ -240,6 +236,7 @@ def request_from_args(args: argparse.Namespace) -> Any:
         context=args.context,
         engine=args.engine,
         builder=args.builder,
+        ca_file=args.ca_file,
         build=BuildOptions(
             cache_from=args.cache_from,
             cache_to=args.cache_to,
