@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from core import paths
+from core.ci import CiSettings
 from core.errors import ConfigError, DockyardError
 from core.tags import TagPolicy
 
@@ -42,7 +43,7 @@ MODES = ("build", "copy")
 ENGINES = ("auto", "buildx", "podman")
 _LISTS = ("images", "platforms")
 _STRINGS = ("mode", "binary", "dockerfile", "context", "engine", "ca_file")
-KEYS = (*_LISTS, *_STRINGS, "tags")
+KEYS = (*_LISTS, *_STRINGS, "tags", "ci")
 TAG_KEYS = tuple(f.name for f in dataclasses.fields(TagPolicy))
 _TAG_BOOLS = tuple(k for k in TAG_KEYS if k != "extra")
 _CHOICES = {"mode": MODES, "engine": ENGINES}
@@ -61,6 +62,7 @@ class ProjectConfig:
     tags: TagPolicy = field(default_factory=TagPolicy)
     engine: str | None = None
     ca_file: str | None = None  # a private registry's CA (PEM), relative to the project
+    ci: CiSettings = field(default_factory=CiSettings)  # [ci]: `dockyard ci github` reads it
     path: Path | None = field(default=None, compare=False)
 
 
@@ -188,6 +190,8 @@ def _parse(text: str, name: str) -> ProjectConfig:
             raise where.error((key,), f"{key!r} is not a known key", _known(key, KEYS))
         if key == "tags":
             values["tags"] = _tags(value, where)
+        elif key == "ci":
+            values["ci"] = _ci(value, where)
         elif key in _LISTS:
             values[key] = _string_list(value, (key,), where)
             _check_values(key, values[key], where)
@@ -209,6 +213,18 @@ def _check_values(key: str, items: tuple[str, ...], where: _Locator) -> None:
             parse_platforms(items)
     except DockyardError as err:
         raise where.error((key,), err.problem, err.valid) from None
+
+
+def _ci(value: object, where: _Locator) -> CiSettings:
+    from core.ci import CiError, parse_ci
+
+    if not isinstance(value, dict):
+        raise where.error(("ci",), f"'ci' must be a table, not {_kind(value)}",
+                          "write [ci] with keys: runners, install, build, python")
+    try:
+        return parse_ci(value)
+    except CiError as err:
+        raise where.error(("ci", err.key), err.problem, err.valid) from None
 
 
 def _tags(value: object, where: _Locator) -> TagPolicy:
