@@ -64,13 +64,15 @@ def version_of_tag(tag: str) -> ReleaseVersion | None:
 
 
 def read_published(
-    client: RegistryClient, repo: str, version: ReleaseVersion, aliases: Iterable[str]
+    client: RegistryClient, repo: str, version: ReleaseVersion, aliases: Iterable[str],
+    known: Mapping[str, ReleaseVersion] | None = None,
 ) -> Published:
     """Read the version tags of ``repo`` and, for each moving alias, its image's version.
 
     Costs one tag listing, one HEAD per alias, and per distinct aliased image up to three GETs
     (index, manifest, config) plus HEADs of version tags newer than ``version`` (at most
-    ``MAX_TAG_PROBES``) when the label does not already settle it.
+    ``MAX_TAG_PROBES``) when the label does not already settle it. ``known`` maps digests
+    whose version is known already (this run's own image) to it, saving their reads.
     """
     tags = client.list_tags(repo, missing_ok=True)
     versions = {tag: v for tag in tags if (v := version_of_tag(tag)) is not None}
@@ -79,7 +81,8 @@ def read_published(
                         if not v.prerelease and v.newer_than(version))
     newer_tags.reverse()
     found: dict[str, AliasNow] = {}
-    by_digest: dict[str, tuple[ReleaseVersion | None, str]] = {}
+    by_digest: dict[str, tuple[ReleaseVersion | None, str]] = {
+        digest: (known_version, "this release") for digest, known_version in (known or {}).items()}
     probes: dict[str, str | None] = {}
     for alias in aliases:
         if series_of(alias, version) is None:

@@ -570,7 +570,8 @@ class Release:
         version = self.plan.version
         for _ in range(rounds):
             tags = dataclasses.replace(state.image.tags, aliases=tuple(state.kept), withheld=())
-            published = read_published(state.client, state.repo, version, tags.aliases)
+            published = read_published(state.client, state.repo, version, tags.aliases,
+                                       known={state.digest: version})
             allowed = guard(tags, version, published)
             changed = False
             for alias, reason in allowed.withheld:
