@@ -485,6 +485,8 @@ def release_with_stored_logins(
     output: Output = PUSH,
     cancel: threading.Event | None = None,
     report_dir: Path | None = None,
+    stall_timeout: float | None = None,
+    build_timeout: float | None = None,
 ) -> Iterator[Event]:
     """A release as the CLI and the TUI run it: the stored logins are looked up once, handed to
     the engine through a throw-away docker config (removed afterwards), and one registry client
@@ -496,6 +498,9 @@ def release_with_stored_logins(
         options = EngineOptions.from_env(
             docker_config=docker_config, insecure_registries=insecure_registries
         ).with_builder(plan.builder)
+        options = dataclasses.replace(  # --stall-timeout / --build-timeout win over the env
+            options, stall_timeout=stall_timeout or options.stall_timeout,
+            build_timeout=build_timeout or options.build_timeout)
         selected = select_engine(None if engine in (None, "auto") else engine, options)
         clients: dict[str, RegistryClient] = {}
         factory = default_client_for(insecure_registries, logins)

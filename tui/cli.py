@@ -55,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    _sweep_credentials()
     parser = build_parser()
     args = parser.parse_args(argv)
     handler: Handler | None = getattr(args, "handler", None)
@@ -68,6 +69,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("error: interrupted\n")
         return 130
+
+
+def _sweep_credentials() -> None:
+    """Every command first removes the throw-away credential dirs of runs that were killed
+    (SIGKILL leaves no chance to clean up); a failure here never stops the command."""
+    from core.secretdir import sweep_orphans
+
+    try:
+        sweep_orphans()
+    except OSError:  # no usable temp dir at all: nothing to sweep
+        return
 
 
 def _open_assistant(parser: argparse.ArgumentParser) -> int:

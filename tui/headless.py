@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import signal
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from types import FrameType
 from typing import TYPE_CHECKING, TextIO
 
@@ -28,6 +30,7 @@ from core.events import (
 )
 
 if TYPE_CHECKING:
+    from core.engines.base import Output
     from core.plan import Plan
 
 
@@ -83,33 +86,68 @@ def print_events(events: Iterator[Event], *, as_json: bool, out: TextIO) -> int:
     return code
 
 
+#: What stops a headless run cleanly: Ctrl-C, a CI runner's stop (SIGINT, then SIGTERM 7.5 s
+#: later, then SIGKILL) and a closed terminal.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
 def run_release_headless(plan: Plan, args: argparse.Namespace) -> int:
-    """Run ``plan`` with the engine, registries and output named in ``args``; Ctrl-C cancels
-    the build (its process group is stopped) and still prints where the registry is left."""
-    from core.engines.base import parse_output
+    """Run ``plan`` with the engine, registries and output named in ``args``.
+
+    SIGINT, SIGTERM and SIGHUP cancel the run: the engine's process group is stopped, the
+    release writes its failure report and says where the registry is left, the temporary
+    credentials are removed, and the exit code is 128 + the first signal's number (also when
+    the release had got past the point where a cancel changes anything).
+    """
     from core.release import release_with_stored_logins
 
     cancel = threading.Event()
+    received: list[int] = []
     events = release_with_stored_logins(
         plan,
         engine=plan.engine,
         insecure_registries=tuple(getattr(args, "insecure_registry", None) or ()),
-        output=parse_output(getattr(args, "output", None), getattr(args, "load", None)),
+        output=_output(args),
         cancel=cancel,
+        stall_timeout=getattr(args, "stall_timeout", None),
+        build_timeout=getattr(args, "build_timeout", None),
     )
-    main = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGINT, _cancel_handler(cancel)) if main else None
-    try:
-        return print_events(events, as_json=bool(getattr(args, "json", False)), out=sys.stdout)
-    finally:
-        if main:
-            signal.signal(signal.SIGINT, previous)
+    with _stop_signals_cancel(cancel, received):
+        code = print_events(events, as_json=bool(getattr(args, "json", False)), out=sys.stdout)
+    return 128 + received[0] if received else code
 
 
-def _cancel_handler(cancel: threading.Event) -> Callable[[int, FrameType | None], None]:
-    """Ctrl-C cancels the run cleanly; the release then reports what it left behind."""
+def _output(args: argparse.Namespace) -> Output:
+    from core.engines.base import parse_output
+
+    return parse_output(getattr(args, "output", None), getattr(args, "load", None))
+
+
+@contextlib.contextmanager
+def _stop_signals_cancel(cancel: threading.Event, received: list[int]) -> Iterator[None]:
+    """While the block runs, each stop signal sets ``cancel`` and is noted in ``received``.
+
+    The handler never raises, so a second signal while stopping only repeats the note instead
+    of interrupting the clean-up with a traceback. Outside the main thread (where Python cannot
+    take signals) this does nothing.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
 
     def handler(signum: int, frame: FrameType | None) -> None:
+        first = not received
+        received.append(signum)
         cancel.set()
+        name = signal.Signals(signum).name
+        note = (f"{name}: stopping the release (the engine, then the clean-up)\n" if first
+                else f"{name}: already stopping\n")
+        with contextlib.suppress(OSError):
+            os.write(sys.stderr.fileno(), note.encode())
 
-    return handler
+    previous = {sig: signal.signal(sig, handler) for sig in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)

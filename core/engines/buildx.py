@@ -244,7 +244,8 @@ class BuildxEngine:
             metadata = Path(tmp) / "metadata.json"
             argv = self.build_argv(plan, output, str(metadata))
             for line in stream_lines(argv, env=_env(self.options), cwd=plan.root, cancel=cancel,
-                                     label="docker buildx build"):
+                                     label="docker buildx build",
+                                     time_limit=self.options.build_timeout):
                 yield from parser.feed(line)
             if not output.pushes:
                 return
@@ -268,7 +269,8 @@ class BuildxEngine:
         parser = PlainParser()
         argv = self.alias_argv(image)
         label = "docker buildx imagetools create"
-        for line in stream_lines(argv, env=_env(self.options), cancel=cancel, label=label):
+        for line in stream_lines(argv, env=_env(self.options), cancel=cancel, label=label,
+                                 stall_timeout=self.options.stall_timeout):
             for event in parser.feed(line):
                 if isinstance(event, LogLine):
                     yield event

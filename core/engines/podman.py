@@ -203,7 +203,8 @@ class PodmanEngine:
             output.platform is not None or len(plan.platforms) == 1) else ""
         parser = PodmanParser(platform=single)
         build = self.build_argv(plan, output)
-        for line in stream_lines(build, cwd=plan.root, cancel=cancel, label="podman build"):
+        for line in stream_lines(build, cwd=plan.root, cancel=cancel, label="podman build",
+                                 time_limit=self.options.build_timeout):
             yield from parser.feed(line)
         if output.kind == "oci-archive" and output.path is not None:
             archive = self.archive_argv(plan, output.path)
@@ -215,7 +216,8 @@ class PodmanEngine:
             for image in plan.images:
                 digest_file = Path(tmp) / "digest"
                 push = self.push_argv(plan, image, str(digest_file))
-                for line in stream_lines(push, cancel=cancel, label="podman manifest push"):
+                for line in stream_lines(push, cancel=cancel, label="podman manifest push",
+                                         stall_timeout=self.options.stall_timeout):
                     yield LogLine(text=line)
                 digest = digest_file.read_text().strip() if digest_file.exists() else ""
                 if not digest.startswith("sha256:"):

@@ -63,6 +63,18 @@ class CommandFailed(EngineError):
         )
 
 
+def positive_seconds(text: str, field: str) -> float:
+    """A number of seconds above zero (a timeout or limit), else an EngineError on ``field``."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0 or value == float("inf"):
+        raise EngineError(f"{text!r} is not a number of seconds", "a number above 0, e.g. 120",
+                          field=field)
+    return value
+
+
 def _last_error(tail: Sequence[str]) -> str:
     """The most telling line: the last one that mentions an error, else the last non-blank one."""
     lines = [line.strip() for line in tail if line.strip()]

@@ -52,14 +52,24 @@ def register(subparsers: Any) -> None:
                         help="write an OCI archive instead of pushing")
     parser.add_argument("--load", metavar="PLATFORM",
                         help="build one platform into the local engine for a smoke run")
+    parser.add_argument("--stall-timeout", metavar="SECONDS",
+                        help="stop a push that moves no bytes for this long (default: 120, or "
+                        "$DOCKYARD_STALL_TIMEOUT)")
+    parser.add_argument("--build-timeout", metavar="SECONDS",
+                        help="stop a build that runs longer than this (default: no limit, or "
+                        "$DOCKYARD_BUILD_TIMEOUT)")
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from core.engines.base import EngineOptions, parse_output
+    from core.engines.process import positive_seconds
     from core.plan import make_plan
     from core.rendering import plan_steps, plan_text
 
+    for name in ("stall_timeout", "build_timeout"):
+        if getattr(args, name) is not None:
+            setattr(args, name, positive_seconds(getattr(args, name), name.replace("_", "-")))
     plan = make_plan(request_from_args(args))
     output = parse_output(args.output, args.load)
     options = EngineOptions.from_env(insecure_registries=tuple(args.insecure_registry))
