@@ -19,6 +19,10 @@ GRACE_SECONDS = 5.0
 _POLL_SECONDS = 0.1
 #: How often the group's I/O counters are read while watching for a stall.
 _IO_SAMPLE_SECONDS = 0.5
+#: Bytes read or written that count as progress. An idle podman still reads and writes a few
+#: bytes a second (its Go runtime's wake-ups: 6-8 B/s measured with podman 4.3), which must
+#: not keep a stalled push alive; a push that moves anything at all moves far more.
+PROGRESS_BYTES = 16 * 1024
 
 
 class BuildCancelled(EngineError):
@@ -32,7 +36,7 @@ class CommandStalled(EngineError):
         self.label = label
         self.seconds = seconds
         super().__init__(
-            f"{label} stalled: no output and no bytes read or written for {seconds:g} s",
+            f"{label} stalled: no output and no data moved for {seconds:g} s",
             "check the connection to the registry and run the release again "
             "(--stall-timeout SECONDS allows longer pauses)",
         )
@@ -104,7 +108,7 @@ def stream_lines(
     ("podman build") names the command in those errors.
 
     ``stall_timeout`` (pushes and pulls; None = not watched): the group is stopped the same way
-    and ``CommandStalled`` raised once it has printed nothing and read or written no bytes for
+    and ``CommandStalled`` raised once it has printed nothing and moved (next to) no bytes for
     that long. podman is silent between blobs, so bytes count as progress too (``/proc/PID/io``
     of every process in the group). Builds are not watched: a silent link step is healthy.
     ``time_limit`` bounds the total wall time (``CommandTimedOut``).
@@ -166,9 +170,9 @@ def stream_lines(
 
 
 class _StallWatch:
-    """When the process group last made progress: an output line, or a rise in the bytes any of
-    its processes read or wrote (``rchar`` + ``wchar``). Without readable ``/proc/PID/io``
-    (another user's process, no procfs) only output lines count."""
+    """When the process group last made progress: an output line, or PROGRESS_BYTES read or
+    written (``rchar`` + ``wchar``) by its processes together since the last progress. Without
+    readable ``/proc/PID/io`` (another user's process, no procfs) only output lines count."""
 
     def __init__(self, pgid: int, timeout: float) -> None:
         self.pgid = pgid
@@ -176,18 +180,22 @@ class _StallWatch:
         self.last = time.monotonic()
         self._sampled = self.last
         self._bytes: dict[int, int] = {}
+        self._moved = 0  # bytes since the last progress
 
     def progressed(self) -> None:
         self.last = time.monotonic()
+        self._moved = 0
 
     def stalled(self) -> bool:
         now = time.monotonic()
         if now - self._sampled >= _IO_SAMPLE_SECONDS:
             self._sampled = now
             counters = group_io(self.pgid)
-            if any(count > self._bytes.get(pid, 0) for pid, count in counters.items()):
-                self.last = now
+            self._moved += sum(max(0, count - self._bytes.get(pid, 0))
+                               for pid, count in counters.items())
             self._bytes = counters
+            if self._moved >= PROGRESS_BYTES:
+                self.progressed()
         return now - self.last > self.timeout
 
 

@@ -175,14 +175,16 @@ def setup(
 class Run:
     """``dockyard release --yes`` as a child process; its output goes to files."""
 
-    def __init__(self, setup: Setup, image: str, *, from_base: bool = True) -> None:
+    def __init__(self, setup: Setup, image: str, *, from_base: bool = True,
+                 extra: tuple[str, ...] = ()) -> None:
         project = setup.project(from_base=from_base)
         self.out, self.err = setup.tmp / "stdout", setup.tmp / "stderr"
         with self.out.open("wb") as out, self.err.open("wb") as err:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "tui.cli", "release", "--yes", "--engine", "podman",
                  "--repo", str(project), "--image", f"{setup.proxy.host}/{image}",
-                 "--platform", "linux/amd64", "--mode", "copy", "--binary", "dist/{arch}/app"],
+                 "--platform", "linux/amd64", "--mode", "copy", "--binary", "dist/{arch}/app",
+                 *extra],
                 env=setup.env, cwd=REPO, stdout=out, stderr=err, stdin=subprocess.DEVNULL)
 
     def stderr(self) -> str:
@@ -355,6 +357,28 @@ def test_a_second_signal_while_stopping_changes_nothing(setup: Setup) -> None:
     assert "Traceback" not in run.stderr()
     assert "release FAILED in phase build" in run.stdout()
     assert _report(setup)["ok"] is False
+    assert _credential_dirs(setup) == []
+
+
+@pytest.mark.timeout(300)
+def test_a_stalled_push_is_stopped_after_the_stall_timeout(setup: Setup) -> None:
+    """The registry takes a layer upload and never answers: podman waits without a byte moving;
+    dockyard stops it after --stall-timeout instead of waiting for ever."""
+    uploading = setup.proxy.hold("PATCH", "/signals/stall/blobs/uploads/")
+    run = Run(setup, "signals/stall", from_base=False, extra=("--stall-timeout", "3"))
+    _wait(uploading, "the push's layer upload", run)
+    held = time.monotonic()
+    groups = run.podman_groups()
+    run.proc.wait(timeout=60)
+    print(f"stalled push (--stall-timeout 3): exit {time.monotonic() - held:.2f} s after the "
+          "upload was held")
+    assert run.proc.returncode == 1, run.stdout() + run.stderr()
+    assert "release FAILED in phase build" in run.stdout()
+    assert "podman manifest push stalled: no output and no data moved for 3 s" in (
+        run.stdout())
+    assert _report(setup)["failure"]["phase"] == "build"  # type: ignore[index]
+    assert _wait_gone(groups) == []
+    assert _podman_of(setup.podman_root) == []
     assert _credential_dirs(setup) == []
 
 

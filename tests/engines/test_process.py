@@ -248,3 +248,13 @@ def test_group_io_sees_every_process_of_the_group(tmp_path: Path) -> None:
     with pytest.raises(BuildCancelled):
         list(lines)
     assert wait_gone(tree) == []
+
+
+@pytest.mark.timeout(60)
+def test_a_trickle_of_bytes_like_an_idle_runtime_is_still_a_stall(tmp_path: Path) -> None:
+    """An idle podman's Go runtime reads and writes a few bytes a second: not progress."""
+    trickle = ("import time\nwith open(__import__('sys').argv[1], 'wb', 0) as out:\n"
+               "    while True:\n        out.write(b'12345678'); time.sleep(0.2)\n")
+    lines = stream_lines([sys.executable, "-c", trickle, str(tmp_path / "t")], stall_timeout=1.5)
+    with pytest.raises(CommandStalled):
+        list(lines)
