@@ -30,7 +30,6 @@ from core.events import (
 )
 
 if TYPE_CHECKING:
-    from core.engines.base import Output
     from core.plan import Plan
 
 
@@ -71,16 +70,24 @@ def format_event(event: Event) -> str | None:
 
 
 def print_events(events: Iterator[Event], *, as_json: bool, out: TextIO) -> int:
-    """Print every event; exit code 0 only for a verified release, 1 for a failed one."""
+    """Print every event; exit code 0 only for a verified release, 1 for a failed one.
+
+    Once the output is gone (the terminal closed with SIGHUP, the reading end of a pipe
+    exited) the events are still drained unprinted: the release must reach its report and
+    clean-up rather than be torn down half-way by a write error."""
     code = 1
+    writable = True
     for event in events:
         if as_json:
-            out.write(json.dumps(event.to_dict(), default=str) + "\n")
+            text: str | None = json.dumps(event.to_dict(), default=str)
         else:
-            line = format_event(event)
-            if line is not None:
-                out.write(line + "\n")
-        out.flush()
+            text = format_event(event)
+        if writable and text is not None:
+            try:
+                out.write(text + "\n")
+                out.flush()
+            except OSError:
+                writable = False
         if isinstance(event, ReleaseFinished):
             code = 0 if event.ok else 1
     return code
@@ -99,6 +106,7 @@ def run_release_headless(plan: Plan, args: argparse.Namespace) -> int:
     credentials are removed, and the exit code is 128 + the first signal's number (also when
     the release had got past the point where a cancel changes anything).
     """
+    from core.engines.base import parse_output
     from core.release import release_with_stored_logins
 
     cancel = threading.Event()
@@ -107,7 +115,7 @@ def run_release_headless(plan: Plan, args: argparse.Namespace) -> int:
         plan,
         engine=plan.engine,
         insecure_registries=tuple(getattr(args, "insecure_registry", None) or ()),
-        output=_output(args),
+        output=parse_output(getattr(args, "output", None), getattr(args, "load", None)),
         cancel=cancel,
         stall_timeout=getattr(args, "stall_timeout", None),
         build_timeout=getattr(args, "build_timeout", None),
@@ -115,12 +123,6 @@ def run_release_headless(plan: Plan, args: argparse.Namespace) -> int:
     with _stop_signals_cancel(cancel, received):
         code = print_events(events, as_json=bool(getattr(args, "json", False)), out=sys.stdout)
     return 128 + received[0] if received else code
-
-
-def _output(args: argparse.Namespace) -> Output:
-    from core.engines.base import parse_output
-
-    return parse_output(getattr(args, "output", None), getattr(args, "load", None))
 
 
 @contextlib.contextmanager
