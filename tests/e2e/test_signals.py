@@ -51,6 +51,13 @@ class HoldingProxy(FaultProxy):
         self._server.handle_error = lambda request, address: None  # type: ignore[method-assign]
         self.holds: list[tuple[str, str, threading.Event]] = []
         self.release = threading.Event()
+        self.dropped = False
+
+    def drop_held(self) -> None:
+        """End of test: held requests are answered with a reset, not passed on late (a push the
+        test stopped must not land in the registry after all)."""
+        self.dropped = True
+        self.release.set()
 
     def hold(self, method: str, part: str) -> threading.Event:
         """Hold ``method`` requests whose path ends with ``part`` (contains it, when ``part``
@@ -94,6 +101,8 @@ class _HoldingHandler(_ProxyHandler):
         if held is not None:
             held.set()
             proxy.release.wait(HOLD_LIMIT)
+            if proxy.dropped:
+                raise ConnectionResetError("dropped by the test")
         return super()._forward(upstream, body)
 
 
@@ -140,7 +149,7 @@ def proxy(registry: RunningRegistry) -> Iterator[HoldingProxy]:
         try:
             yield holding
         finally:
-            holding.release.set()
+            holding.drop_held()
 
 
 @pytest.fixture

@@ -16,19 +16,20 @@ from tests.e2e.test_signals import HoldingProxy, _podman_of
 from tests.e2e.test_tui_tmux import DOCKYARD, Tmux
 from tests.registry.proxy import running
 from tests.support.podman import podman_storage
-from tests.support.registry import RunningRegistry
+from tests.support.registry import run_registry
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
-def proxy(registry: RunningRegistry) -> Iterator[HoldingProxy]:
-    holding = HoldingProxy(registry.host)
-    with running(holding):
+def proxy() -> Iterator[HoldingProxy]:
+    """A proxy to a registry of this test's own: the demo's repository name is fixed, and the
+    session registry is shared with the other tmux test."""
+    with run_registry() as registry, running(HoldingProxy(registry.host)) as holding:
         try:
             yield holding
         finally:
-            holding.release.set()
+            holding.drop_held()
 
 
 @pytest.mark.timeout(600)
