@@ -52,8 +52,9 @@ def sweep_orphans() -> None:
 
 
 def sweep_base(base: str) -> None:
-    """Remove ``base``'s config dirs whose run is gone (its pid no longer exists); only real
-    directories (a symlink is never followed) owned by this user."""
+    """Remove ``base``'s config dirs whose run is gone (its pid no longer exists, or now names a
+    process younger than the dir); only real directories (a symlink is never followed) owned by
+    this user."""
     try:
         names = os.listdir(base)
     except OSError:
@@ -67,12 +68,37 @@ def sweep_base(base: str) -> None:
             continue
         try:
             info = os.lstat(path)
-            if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():
-                continue
-            os.kill(int(pid_text), 0)
-        except ProcessLookupError:
-            import shutil
-
-            shutil.rmtree(path, ignore_errors=True)
         except OSError:
             continue
+        if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():
+            continue
+        if _run_alive(int(pid_text), info.st_mtime):
+            continue
+        import shutil
+
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _run_alive(pid: int, made: float) -> bool:
+    """Whether the run that made a dir at time ``made`` may still be going: its pid exists and
+    is not a younger process that got the pid later."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # another user's process holds the pid now: its age tells
+    return not _started_after(pid, made)
+
+
+def _started_after(pid: int, when: float) -> bool:
+    """Whether process ``pid`` started after ``when`` (a dir's time), i.e. the pid was reused by
+    another process since the run that made the dir died. False when it cannot be told."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            ticks = int(handle.read().rsplit(b")", 1)[1].split()[19])
+        with open("/proc/stat", "rb") as handle:
+            boot = next(int(line.split()[1]) for line in handle if line.startswith(b"btime "))
+    except (OSError, IndexError, ValueError, StopIteration):
+        return False
+    return boot + ticks / os.sysconf("SC_CLK_TCK") > when + 2  # start time has 1 s grain

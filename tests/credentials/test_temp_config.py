@@ -129,3 +129,23 @@ def test_after_sigkill_the_next_dockyard_command_removes_the_config(tmp_path: Pa
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert not directory.exists()
+
+
+def test_a_pid_reused_by_a_younger_process_does_not_keep_the_dir(
+    bases: dict[str, Path],
+) -> None:
+    """The run died and its pid now names another, younger process: the dir is an orphan."""
+    younger = subprocess.Popen(["sleep", "60"])
+    try:
+        orphan = bases["tmp"] / f"{TEMP_PREFIX}{younger.pid}-abc"
+        orphan.mkdir()
+        made = os.stat(orphan).st_mtime - 3600  # made an hour before that process started
+        os.utime(orphan, (made, made))
+        mine = bases["tmp"] / f"{TEMP_PREFIX}{os.getpid()}-mine"  # made after this one started
+        mine.mkdir()
+        sweep_orphans()
+        assert not orphan.exists()
+        assert mine.is_dir()
+    finally:
+        younger.kill()
+        younger.wait()
