@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from core.errors import CredentialError, RegistryError
+from core.secretdir import TEMP_PREFIX, sweep_base, temp_bases
 
 if TYPE_CHECKING:
     from keyring.backend import KeyringBackend
@@ -48,7 +49,6 @@ DOCKER_HUB = "docker.io"
 DOCKER_HUB_ALIASES = frozenset({"docker.io", "index.docker.io", "registry-1.docker.io"})
 DOCKER_HUB_API_HOST = "registry-1.docker.io"
 DOCKER_HUB_AUTH_KEY = "https://index.docker.io/v1/"
-TEMP_PREFIX = "dockyard-auth-"
 SYSTEM_PLUGIN_DIRS = (
     "/usr/local/lib/docker/cli-plugins",
     "/usr/local/libexec/docker/cli-plugins",
@@ -489,13 +489,15 @@ def temporary_docker_config(
     dockyard writes ``auths`` itself (``docker login`` could hand the secret to the user's
     credential helper). Plugins, the current context and proxies of the user's config are kept;
     its ``credsStore``/``credHelpers`` are not, so only these logins are used. The dir lives in
-    ``$XDG_RUNTIME_DIR`` (per-user tmpfs) when there is one.
+    memory where possible (see ``temp_bases``) and is named after this process, so a run killed
+    before it could clean up has its dir removed by the next dockyard command
+    (``core.secretdir.sweep_orphans``).
     """
     user_dir = user_config_dir if user_config_dir is not None else user_docker_dir()
     config = _user_config_subset(user_dir)
     config["auths"] = _auths(creds)
-    base = _temp_base()
-    _sweep_orphans(base)
+    base = temp_bases()[0]
+    sweep_base(base)
     directory = Path(tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}{os.getpid()}-", dir=base))
     try:
         os.chmod(directory, 0o700)
@@ -542,33 +544,3 @@ def _user_config_subset(user_dir: Path) -> dict[str, Any]:
     plugin_dirs += [d for d in SYSTEM_PLUGIN_DIRS if Path(d).is_dir()]
     config["cliPluginsExtraDirs"] = plugin_dirs
     return config
-
-
-def _temp_base() -> str:
-    runtime = os.environ.get("XDG_RUNTIME_DIR")
-    if runtime and os.path.isdir(runtime) and os.access(runtime, os.W_OK | os.X_OK):
-        return runtime
-    return tempfile.gettempdir()
-
-
-def _sweep_orphans(base: str) -> None:
-    """Remove dirs left by dockyard runs that were killed (their pid no longer exists)."""
-    try:
-        names = os.listdir(base)
-    except OSError:
-        return
-    for name in names:
-        if not name.startswith(TEMP_PREFIX):
-            continue
-        pid_text = name[len(TEMP_PREFIX):].split("-", 1)[0]
-        path = os.path.join(base, name)
-        if not pid_text.isdigit() or os.path.islink(path):
-            continue
-        try:
-            if os.stat(path).st_uid != os.getuid():
-                continue
-            os.kill(int(pid_text), 0)
-        except ProcessLookupError:
-            shutil.rmtree(path, ignore_errors=True)
-        except OSError:
-            continue

@@ -750,6 +750,8 @@ def release_with_stored_logins(
     ca_file: Path | None = None,
     part_file: Path | None = None,
     merge: Sequence[Part] = (),
+    stall_timeout: float | None = None,
+    build_timeout: float | None = None,
 ) -> Iterator[Event]:
     """A release as the CLI and the TUI run it: the stored logins are looked up once, handed to
     the engine through a throw-away docker config (removed afterwards), and one registry client
@@ -762,11 +764,14 @@ def release_with_stored_logins(
         options = EngineOptions.from_env(
             docker_config=docker_config, insecure_registries=insecure_registries
         ).with_builder(plan.builder)
+        options = dataclasses.replace(  # --stall-timeout / --build-timeout win over the env
+            options, stall_timeout=stall_timeout or options.stall_timeout,
+            build_timeout=build_timeout or options.build_timeout)
         selected = None if merge else select_engine(
             None if engine in (None, "auto") else engine, options)  # a merge builds nothing
         clients: dict[str, RegistryClient] = {}
         factory = default_client_for(insecure_registries, logins, ca_file=ca_file,
-                                     cancel=cancel)
+                                     cancel=cancel, stall_timeout=options.stall_timeout)
 
         def client_for(image: ImageName) -> RegistryClient:
             if image.api_host not in clients:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import signal
 import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -59,10 +60,12 @@ class DockyardApp(App[int]):
         Binding("f2", "toggle_theme", "Light/dark"),
     ]
 
-    def __init__(self, root: Path, services: Services | None = None) -> None:
+    def __init__(self, root: Path, services: Services | None = None, *,
+                 stop_signals: bool = False) -> None:
         super().__init__()
         self.root = root
         self.services = services or Services()
+        self.stop_signals = stop_signals  # run_app: SIGTERM/SIGHUP cancel the build and quit
         self.draft: Draft | None = None
         # Set by the Build screen while a release runs: cancels it (really stops the engine).
         self.cancel_build: Callable[[], None] | None = None
@@ -70,7 +73,19 @@ class DockyardApp(App[int]):
 
     def on_mount(self) -> None:
         self.theme = DARK
+        if self.stop_signals:
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGTERM, signal.SIGHUP):
+                loop.add_signal_handler(sig, self.stop_on_signal, sig)
         self.run_wizard()
+
+    def stop_on_signal(self, signum: int) -> None:
+        """SIGTERM (a CI runner, a service manager) or SIGHUP (the terminal closed): stop a
+        running build as Cancel does (the release reports and cleans up), then quit with
+        128 + the signal, without asking: nobody may be there to answer."""
+        if self.cancel_build is not None:
+            self.cancel_build()
+        self.exit(128 + signum, return_code=128 + signum)
 
     @property
     def build_running(self) -> bool:
@@ -184,7 +199,7 @@ class DockyardApp(App[int]):
 
 def run_app(argv_root: Path | None = None) -> int:
     """Open the wizard on ``argv_root`` (default: the current directory); the exit code."""
-    app = DockyardApp((argv_root or Path.cwd()).resolve())
+    app = DockyardApp((argv_root or Path.cwd()).resolve(), stop_signals=True)
     app.run()
     if app.dry_run_text:
         sys.stdout.write(app.dry_run_text)

@@ -57,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    _sweep_credentials()
     parser = build_parser()
     args = parser.parse_args(argv)
     handler: Handler | None = getattr(args, "handler", None)
@@ -82,6 +83,17 @@ def _where(err: Exception) -> str:
     frame = traceback.extract_tb(err.__traceback__)[-1:] if err.__traceback__ else []
     place = f" at {Path(frame[0].filename).name}:{frame[0].lineno}" if frame else ""
     return f"({type(err).__name__}{place})"
+
+
+def _sweep_credentials() -> None:
+    """Every command first removes the throw-away credential dirs of runs that were killed
+    (SIGKILL leaves no chance to clean up); a failure here never stops the command."""
+    from core.secretdir import sweep_orphans
+
+    try:
+        sweep_orphans()
+    except OSError:  # no usable temp dir at all: nothing to sweep
+        return
 
 
 def _open_assistant(parser: argparse.ArgumentParser) -> int:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import signal
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from types import FrameType
 from typing import TYPE_CHECKING, TextIO
 
@@ -75,29 +77,49 @@ def format_event(event: Event) -> str | None:
 
 
 def print_events(events: Iterator[Event], *, as_json: bool, out: TextIO) -> int:
-    """Print every event; exit code 0 only for a verified release, 1 for a failed one."""
+    """Print every event; exit code 0 only for a verified release, 1 for a failed one.
+
+    Once the output is gone (the terminal closed with SIGHUP, the reading end of a pipe
+    exited) the events are still drained unprinted: the release must reach its report and
+    clean-up rather than be torn down half-way by a write error."""
     code = 1
+    writable = True
     for event in events:
         if as_json:
-            out.write(json.dumps(event.to_dict(), default=str) + "\n")
+            text: str | None = json.dumps(event.to_dict(), default=str)
         else:
-            line = format_event(event)
-            if line is not None:
-                out.write(line + "\n")
-        out.flush()
+            text = format_event(event)
+        if writable and text is not None:
+            try:
+                out.write(text + "\n")
+                out.flush()
+            except OSError:
+                writable = False
         if isinstance(event, ReleaseFinished):
             code = 0 if event.ok else 1
     return code
 
 
+#: What stops a headless run cleanly: Ctrl-C, a CI runner's stop (SIGINT, then SIGTERM 7.5 s
+#: later, then SIGKILL) and a closed terminal.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
 def run_release_headless(plan: Plan, args: argparse.Namespace, *,
                          part_file: Path | None = None, merge: Sequence[Part] = ()) -> int:
-    """Run ``plan`` with the engine, registries and output named in ``args``; Ctrl-C cancels
-    the build (its process group is stopped) and still prints where the registry is left."""
+    """Run ``plan`` with the engine, registries and output named in ``args`` (a part or a
+    merge when those are given).
+
+    SIGINT, SIGTERM and SIGHUP cancel the run: the engine's process group is stopped, the
+    release writes its failure report and says where the registry is left, the temporary
+    credentials are removed, and the exit code is 128 + the first signal's number (also when
+    the release had got past the point where a cancel changes anything).
+    """
     from core.engines.base import parse_output
     from core.release import release_with_stored_logins
 
     cancel = threading.Event()
+    received: list[int] = []
     events = release_with_stored_logins(
         plan,
         engine=plan.engine,
@@ -107,20 +129,39 @@ def run_release_headless(plan: Plan, args: argparse.Namespace, *,
         ca_file=plan.ca_file,
         part_file=part_file,
         merge=merge,
+        stall_timeout=getattr(args, "stall_timeout", None),
+        build_timeout=getattr(args, "build_timeout", None),
     )
-    main = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGINT, _cancel_handler(cancel)) if main else None
-    try:
-        return print_events(events, as_json=bool(getattr(args, "json", False)), out=sys.stdout)
-    finally:
-        if main:
-            signal.signal(signal.SIGINT, previous)
+    with _stop_signals_cancel(cancel, received):
+        code = print_events(events, as_json=bool(getattr(args, "json", False)), out=sys.stdout)
+    return 128 + received[0] if received else code
 
 
-def _cancel_handler(cancel: threading.Event) -> Callable[[int, FrameType | None], None]:
-    """Ctrl-C cancels the run cleanly; the release then reports what it left behind."""
+@contextlib.contextmanager
+def _stop_signals_cancel(cancel: threading.Event, received: list[int]) -> Iterator[None]:
+    """While the block runs, each stop signal sets ``cancel`` and is noted in ``received``.
+
+    The handler never raises, so a second signal while stopping only repeats the note instead
+    of interrupting the clean-up with a traceback. Outside the main thread (where Python cannot
+    take signals) this does nothing.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
 
     def handler(signum: int, frame: FrameType | None) -> None:
+        first = not received
+        received.append(signum)
         cancel.set()
+        name = signal.Signals(signum).name
+        note = (f"{name}: stopping the release (the engine, then the clean-up)\n" if first
+                else f"{name}: already stopping\n")
+        with contextlib.suppress(OSError):
+            os.write(sys.stderr.fileno(), note.encode())
 
-    return handler
+    previous = {sig: signal.signal(sig, handler) for sig in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)

@@ -75,13 +75,16 @@ class EngineOptions:
     podman_root: Path | None = None  # podman --root/--runroot parent, to keep storage apart
     builder: str | None = None  # buildx --builder
     progress: str = "rawjson"  # buildx progress format: rawjson carries step inputs, plain not
+    stall_timeout: float = 120.0  # a push moving no bytes this long is stopped (process.py)
+    build_timeout: float | None = None  # wall-time limit of a build command; None: none
 
     @classmethod
     def from_env(
         cls, environ: Mapping[str, str] | None = None, **overrides: object
     ) -> EngineOptions:
         """Machine settings from ``DOCKYARD_PODMAN_STORAGE_DRIVER``, ``DOCKYARD_PODMAN_ISOLATION``,
-        ``DOCKYARD_PODMAN_ROOT`` and ``DOCKYARD_BUILDX_BUILDER``; explicit overrides win."""
+        ``DOCKYARD_PODMAN_ROOT``, ``DOCKYARD_BUILDX_BUILDER``, ``DOCKYARD_STALL_TIMEOUT`` and
+        ``DOCKYARD_BUILD_TIMEOUT`` (seconds); explicit overrides win."""
         env = os.environ if environ is None else environ
         root = env.get("DOCKYARD_PODMAN_ROOT")
         values: dict[str, object] = {
@@ -90,6 +93,12 @@ class EngineOptions:
             "podman_root": Path(root) if root else None,
             "builder": env.get("DOCKYARD_BUILDX_BUILDER") or None,
         }
+        from core.engines.process import positive_seconds
+
+        for name, key in (("DOCKYARD_STALL_TIMEOUT", "stall_timeout"),
+                          ("DOCKYARD_BUILD_TIMEOUT", "build_timeout")):
+            if env.get(name):
+                values[key] = positive_seconds(env[name], name)
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]
 

@@ -256,7 +256,8 @@ class BuildxEngine:
             metadata = Path(tmp) / "metadata.json"
             argv = self.build_argv(plan, output, str(metadata))
             for line in stream_lines(argv, env=_env(self.options), cwd=plan.root, cancel=cancel,
-                                     label="docker buildx build"):
+                                     label="docker buildx build",
+                                     time_limit=self.options.build_timeout):
                 yield from parser.feed(line)
             if not output.pushes:
                 return

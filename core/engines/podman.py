@@ -204,7 +204,8 @@ class PodmanEngine:
             output.platform is not None or len(plan.platforms) == 1) else ""
         parser = PodmanParser(platform=single)
         build = self.build_argv(plan, output, name)
-        for line in stream_lines(build, cwd=plan.root, cancel=cancel, label="podman build"):
+        for line in stream_lines(build, cwd=plan.root, cancel=cancel, label="podman build",
+                                 time_limit=self.options.build_timeout):
             yield from parser.feed(line)
         if output.kind == "oci-archive" and output.path is not None:
             archive = self.push_list_argv(name, f"oci-archive:{output.path}")

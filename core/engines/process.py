@@ -8,6 +8,7 @@ import queue
 import signal
 import subprocess
 import threading
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
@@ -16,10 +17,41 @@ from core.errors import EngineError
 #: How long a cancelled build gets to stop after SIGINT before the group is killed.
 GRACE_SECONDS = 5.0
 _POLL_SECONDS = 0.1
+#: How often the group's I/O counters are read while watching for a stall.
+_IO_SAMPLE_SECONDS = 0.5
+#: Bytes read or written that count as progress. An idle podman still reads and writes a few
+#: bytes a second (its Go runtime's wake-ups: 6-8 B/s measured with podman 4.3), which must
+#: not keep a stalled push alive; a push that moves anything at all moves far more.
+PROGRESS_BYTES = 16 * 1024
 
 
 class BuildCancelled(EngineError):
     """The user cancelled; the process group was stopped."""
+
+
+class CommandStalled(EngineError):
+    """A push or pull moved no bytes and printed nothing for too long; the group was stopped."""
+
+    def __init__(self, label: str, seconds: float) -> None:
+        self.label = label
+        self.seconds = seconds
+        super().__init__(
+            f"{label} stalled: no output and no data moved for {seconds:g} s",
+            "check the connection to the registry and run the release again "
+            "(--stall-timeout SECONDS allows longer pauses)",
+        )
+
+
+class CommandTimedOut(EngineError):
+    """The command ran past its wall-time limit; the group was stopped."""
+
+    def __init__(self, label: str, seconds: float) -> None:
+        self.label = label
+        self.seconds = seconds
+        super().__init__(
+            f"{label} did not finish within its time limit of {seconds:g} s",
+            "run the release again with a larger --build-timeout, or without one",
+        )
 
 
 class CommandFailed(EngineError):
@@ -33,6 +65,18 @@ class CommandFailed(EngineError):
             f"{label} exited with {code}: {_last_error(tail)}",
             "see the build log above for the failing step",
         )
+
+
+def positive_seconds(text: str, field: str) -> float:
+    """A number of seconds above zero (a timeout or limit), else an EngineError on ``field``."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0 or value == float("inf"):
+        raise EngineError(f"{text!r} is not a number of seconds", "a number above 0, e.g. 120",
+                          field=field)
+    return value
 
 
 def _last_error(tail: Sequence[str]) -> str:
@@ -52,6 +96,8 @@ def stream_lines(
     cancel: threading.Event | None = None,
     grace: float = GRACE_SECONDS,
     label: str | None = None,
+    stall_timeout: float | None = None,
+    time_limit: float | None = None,
 ) -> Iterator[str]:
     """Yield the merged stdout/stderr lines of ``argv`` as they arrive.
 
@@ -60,6 +106,12 @@ def stream_lines(
     kills whatever is left of the group, so no builder process outlives the run. Raises
     ``BuildCancelled`` after a cancel and ``CommandFailed`` on a non-zero exit; ``label``
     ("podman build") names the command in those errors.
+
+    ``stall_timeout`` (pushes and pulls; None = not watched): the group is stopped the same way
+    and ``CommandStalled`` raised once it has printed nothing and moved (next to) no bytes for
+    that long. podman is silent between blobs, so bytes count as progress too (``/proc/PID/io``
+    of every process in the group). Builds are not watched: a silent link step is healthy.
+    ``time_limit`` bounds the total wall time (``CommandTimedOut``).
     """
     label = label or Path(argv[0]).name
     try:
@@ -81,9 +133,18 @@ def stream_lines(
     reader.start()
     tail: list[str] = []
     finished = False
+    watch = _StallWatch(proc.pid, stall_timeout) if stall_timeout is not None else None
+    started = time.monotonic()
+    stopped: EngineError = BuildCancelled(f"{label} was cancelled", "run the release again")
     try:
         while True:
             if cancel is not None and cancel.is_set():
+                break
+            if time_limit is not None and time.monotonic() - started > time_limit:
+                stopped = CommandTimedOut(label, time_limit)
+                break
+            if watch is not None and watch.stalled():
+                stopped = CommandStalled(label, watch.timeout)
                 break
             try:
                 line = lines.get(timeout=_POLL_SECONDS)
@@ -92,6 +153,8 @@ def stream_lines(
             if line is None:
                 finished = True
                 break
+            if watch is not None:
+                watch.progressed()
             tail = [*tail[-39:], line]
             yield line
     finally:
@@ -99,11 +162,74 @@ def stream_lines(
             stop_group(proc, grace)
         reader.join(timeout=grace)
     if not finished:
-        raise BuildCancelled(f"{label} was cancelled", "run the release again")
+        raise stopped
     code = proc.wait()
     _kill_leftovers(proc.pid)
     if code != 0:
         raise CommandFailed(label, code, tail)
+
+
+class _StallWatch:
+    """When the process group last made progress: an output line, or PROGRESS_BYTES read or
+    written (``rchar`` + ``wchar``) by its processes together since the last progress. Without
+    readable ``/proc/PID/io`` (another user's process, no procfs) only output lines count."""
+
+    def __init__(self, pgid: int, timeout: float) -> None:
+        self.pgid = pgid
+        self.timeout = timeout
+        self.last = time.monotonic()
+        self._sampled = self.last
+        self._bytes: dict[int, int] = {}
+        self._moved = 0  # bytes since the last progress
+
+    def progressed(self) -> None:
+        self.last = time.monotonic()
+        self._moved = 0
+
+    def stalled(self) -> bool:
+        now = time.monotonic()
+        if now - self._sampled >= _IO_SAMPLE_SECONDS:
+            self._sampled = now
+            counters = group_io(self.pgid)
+            self._moved += sum(max(0, count - self._bytes.get(pid, 0))
+                               for pid, count in counters.items())
+            self._bytes = counters
+            if self._moved >= PROGRESS_BYTES:
+                self.progressed()
+        return now - self.last > self.timeout
+
+
+def group_pids(pgid: int) -> list[int]:
+    """Every live process whose process group is ``pgid`` (the 5th field of /proc/PID/stat)."""
+    pids = []
+    try:
+        names = os.listdir("/proc")
+    except OSError:
+        return []
+    for name in names:
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", "rb") as handle:
+                fields = handle.read().rsplit(b")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if len(fields) > 2 and fields[2] == str(pgid).encode() and fields[0] != b"Z":
+            pids.append(int(name))
+    return pids
+
+
+def group_io(pgid: int) -> dict[int, int]:
+    """``rchar + wchar`` per process of the group, for the processes whose counters we may read."""
+    counters: dict[int, int] = {}
+    for pid in group_pids(pgid):
+        try:
+            with open(f"/proc/{pid}/io", encoding="ascii") as handle:
+                values = dict(line.split(":", 1) for line in handle if ":" in line)
+            counters[pid] = int(values["rchar"]) + int(values["wchar"])
+        except (OSError, KeyError, ValueError):
+            continue
+    return counters
 
 
 def _pump(proc: subprocess.Popen[bytes], lines: queue.Queue[str | None]) -> None:

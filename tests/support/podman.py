@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import subprocess
 import tempfile
@@ -14,15 +15,22 @@ import pytest
 
 @contextlib.contextmanager
 def podman_storage(prefix: str = "dy-podman-") -> Iterator[Path]:
-    """A storage root (vfs) of its own, reset and removed afterwards. The path stays short:
-    podman refuses a runroot over 50 characters. Skips the test when podman is missing."""
+    """A storage root (vfs) of its own, removed afterwards. The path stays short: podman
+    refuses a runroot over 50 characters. Skips the test when podman is missing."""
     if shutil.which("podman") is None:
         pytest.skip("podman is not installed (Debian package podman; scripts/test installs it)")
     root = Path(tempfile.mkdtemp(prefix=prefix))
     try:
         yield root
     finally:
-        subprocess.run(["podman", "--storage-driver", "vfs", "--root", str(root / "root"),
-                        "--runroot", str(root / "runroot"), "system", "reset", "--force"],
-                       capture_output=True, check=False)
-        shutil.rmtree(root, ignore_errors=True)
+        remove_storage(root)
+
+
+def remove_storage(root: Path) -> None:
+    """Delete the storage's files and nothing else. ``podman system reset`` would also empty
+    podman's machine-wide tmp dir (``/run/libpod`` for root), under every other podman user of
+    this machine. Rootless storage holds files of sub-uids: those go inside ``podman unshare``."""
+    if os.geteuid() != 0:
+        subprocess.run(["podman", "unshare", "rm", "-rf", str(root)], capture_output=True,
+                       check=False, timeout=120)
+    shutil.rmtree(root, ignore_errors=True)

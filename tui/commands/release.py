@@ -66,15 +66,25 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--part-file", type=Path, metavar="PATH",
                         help="with --part: where to write it (default "
                         "./dockyard-part-<os>-<arch>[-<variant>].json)")
+    parser.add_argument("--stall-timeout", metavar="SECONDS",
+                        help="stop a push that moves no bytes for this long (default: 120, or "
+                        "$DOCKYARD_STALL_TIMEOUT)")
+    parser.add_argument("--build-timeout", metavar="SECONDS",
+                        help="stop a build that runs longer than this (default: no limit, or "
+                        "$DOCKYARD_BUILD_TIMEOUT)")
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from core.engines.base import EngineOptions, parse_output
+    from core.engines.process import positive_seconds
     from core.errors import PlatformError
     from core.plan import make_plan
     from core.rendering import plan_steps, plan_text
 
+    for name in ("stall_timeout", "build_timeout"):
+        if getattr(args, name) is not None:
+            setattr(args, name, positive_seconds(getattr(args, name), name.replace("_", "-")))
     plan = make_plan(request_from_args(args))
     _check_output_path(args.output)
     if args.output and args.load:
