@@ -35,6 +35,7 @@ from core.registry import RegistryClient  # noqa: E402
 from core.tags import TagSet  # noqa: E402
 from core.version import parse_version  # noqa: E402
 from tests.support.elf import write_elf  # noqa: E402
+from tests.support.podman import podman_storage  # noqa: E402
 from tests.support.registry import run_registry  # noqa: E402
 
 
@@ -60,9 +61,9 @@ def main() -> int:
         write_elf(work / "dist" / "arm64" / "app", "aarch64")
         (work / "Dockerfile").write_text(
             "FROM scratch\nARG TARGETARCH\nCOPY dist/${TARGETARCH}/app /app\n")
-        engine = PodmanEngine(EngineOptions(storage_driver="vfs", isolation="chroot",
-                                            podman_root=work / "p"))
-        with run_registry() as registry:
+        with podman_storage("dy-bench-") as storage, run_registry() as registry:
+            engine = PodmanEngine(EngineOptions(storage_driver="vfs", isolation="chroot",
+                                                podman_root=storage))
             image = parse_image_name(f"{registry.host}/bench/app")
             plan = Plan(
                 root=work, version=parse_version("v1.0.0"), commit="0" * 40,
@@ -103,9 +104,6 @@ def main() -> int:
             baseline = median_ms(args.rounds, podman_push)
             client.close()
     finally:
-        cleanup = PodmanEngine(EngineOptions(storage_driver="vfs", podman_root=work / "p"))
-        subprocess.run([*cleanup.base_argv(), "system", "reset", "--force"],
-                       capture_output=True, check=False)
         shutil.rmtree(work, ignore_errors=True)
 
     print(f"alias phase (registry read for never-backwards + exact-bytes PUTs), "
