@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from keyring.backend import KeyringBackend
 
     from core.reference import ImageName
-    from core.registry import RegistryClient
+    from core.registry import RegistryClient, StopFlag
 
 T = TypeVar("T")
 
@@ -410,7 +410,7 @@ def logged_in_client(
     insecure_registries: Iterable[str] = (),
     ca_file: Path | None = None,
     login: RegistryLogin | None = None,
-    cancel: threading.Event | None = None,
+    cancel: StopFlag | None = None,
     stall_timeout: float | None = None,
 ) -> RegistryClient:
     """A client for the image's registry with its stored login (anonymous when there is none

@@ -25,14 +25,13 @@ import re
 import select
 import socket
 import ssl
-import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC
 from email.utils import parsedate_to_datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urljoin, urlsplit
 
 import httpcore
@@ -50,6 +49,15 @@ DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 INDEX_TYPES = frozenset({OCI_INDEX, DOCKER_LIST})
 IMAGE_TYPES = frozenset({OCI_MANIFEST, DOCKER_MANIFEST})
 MANIFEST_ACCEPT = ", ".join((OCI_INDEX, DOCKER_LIST, OCI_MANIFEST, DOCKER_MANIFEST))
+
+class StopFlag(Protocol):
+    """What a client checks to give up early: a ``threading.Event`` (a run's cancel), or any
+    object that answers the same two questions (core/release.py's stop while reporting)."""
+
+    def is_set(self) -> bool: ...
+
+    def wait(self, timeout: float | None = None) -> bool: ...
+
 
 #: Seconds a request may move no bytes before it fails (``--stall-timeout``).
 STALL_TIMEOUT = 120.0
@@ -150,7 +158,7 @@ def _deadline(budget: float | None) -> float:
     return math.inf if budget is None else time.monotonic() + budget
 
 
-def _next_slice(cancel: threading.Event | None, deadline: float,
+def _next_slice(cancel: StopFlag | None, deadline: float,
                 expired: type[Exception]) -> float:
     """How long the next socket call may block; raises when cancelled or out of budget."""
     if cancel is not None and cancel.is_set():
@@ -175,7 +183,7 @@ class _SlicedStream(httpcore.NetworkStream):
     budgets mean "no bytes moved for that long" (the stall timeout), not "slower than that".
     """
 
-    def __init__(self, sock: socket.socket, cancel: threading.Event | None) -> None:
+    def __init__(self, sock: socket.socket, cancel: StopFlag | None) -> None:
         self._sock = sock
         self._cancel = cancel
 
@@ -248,7 +256,7 @@ class _SlicedStream(httpcore.NetworkStream):
 class _SlicedBackend(httpcore.NetworkBackend):
     """Connects without blocking past a slice, so a cancel also ends a stalled connect."""
 
-    def __init__(self, cancel: threading.Event | None) -> None:
+    def __init__(self, cancel: StopFlag | None) -> None:
         self._cancel = cancel
 
     def connect_tcp(self, host: str, port: int, timeout: float | None = None,
@@ -334,7 +342,7 @@ class RegistryClient:
         timeout: float | None = None,
         connect_timeout: float = 10.0,
         stall_timeout: float = STALL_TIMEOUT,
-        cancel: threading.Event | None = None,
+        cancel: StopFlag | None = None,
         max_retries: int = 4,
         backoff: float = 0.5,
         max_retry_after: float = 30.0,
@@ -911,7 +919,7 @@ def client_for(
     secret: str | None = None,
     insecure_registries: Iterable[str] = (),
     ca_file: Path | None = None,
-    cancel: threading.Event | None = None,
+    cancel: StopFlag | None = None,
     stall_timeout: float | None = None,
 ) -> RegistryClient:
     """A client for the registry of ``image``; insecure only if its domain was marked so;
@@ -926,7 +934,7 @@ def client_for(
 class _FileChunks:
     """A file as a request body, read in chunks; iterable again (a retry sends it anew)."""
 
-    def __init__(self, path: Path, cancel: threading.Event | None) -> None:
+    def __init__(self, path: Path, cancel: StopFlag | None) -> None:
         self._path = path
         self._cancel = cancel
 

@@ -62,7 +62,7 @@ if TYPE_CHECKING:
     from core.parts import Part
     from core.plan import ImagePlan, Plan
     from core.reference import ImageName
-    from core.registry import Manifest, RegistryClient
+    from core.registry import Manifest, RegistryClient, StopFlag
     from core.version import ReleaseVersion
 #: The phases of a release that pushes, in order (screens show them as a checklist).
 PHASES = ("preflight", "resolve", "build", "verify", "tag", "aliases", "verify-aliases")
@@ -82,9 +82,38 @@ def plan_logins(plan: Plan) -> list[RegistryLogin]:
     return logins_for(image.name.domain for image in plan.images)
 
 
+class RequestStop:
+    """What a run's registry clients check: the run's cancel, except while the failure is being
+    reported, when requests get ``grace`` seconds (what the registry holds now is worth saying,
+    and a registry that hangs then still cannot hold the exit for long)."""
+
+    def __init__(self, cancel: threading.Event, grace: float = 3.0) -> None:
+        self.cancel = cancel
+        self.grace = grace
+        self._reporting_since: float | None = None
+
+    def reporting(self) -> None:
+        self._reporting_since = time.monotonic()
+
+    def is_set(self) -> bool:
+        if not self.cancel.is_set():
+            return False
+        since = self._reporting_since
+        return since is None or time.monotonic() - since > self.grace
+
+    def wait(self, timeout: float | None = None) -> bool:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not self.is_set():
+            left = 0.05 if deadline is None else min(0.05, deadline - time.monotonic())
+            if left <= 0:
+                return False
+            time.sleep(left)  # steps: the answer also turns with time, not only with the event
+        return True
+
+
 def default_client_for(
     insecure_registries: tuple[str, ...] = (), logins: Sequence[RegistryLogin] | None = None,
-    *, ca_file: Path | None = None, cancel: threading.Event | None = None,
+    *, ca_file: Path | None = None, cancel: StopFlag | None = None,
     stall_timeout: float | None = None,
 ) -> ClientFactory:
     """Registry clients logged in with the run's stored credential for their registry;
@@ -164,6 +193,7 @@ class Release:
         logins: Sequence[RegistryLogin] = (),
         part_file: Path | None = None,
         merge: Sequence[Part] = (),
+        request_stop: RequestStop | None = None,
     ) -> None:
         """``part_file``: build and push only ``plan.platforms`` by digest and describe them in
         that file, moving no tag. ``merge``: build nothing; assemble the parts' index, then
@@ -174,6 +204,7 @@ class Release:
         self.engine = engine
         self.part_file = part_file
         self.merge = tuple(merge)
+        self.request_stop = request_stop
         self.logins = tuple(logins)
         insecure = engine.options.insecure_registries if engine is not None else ()
         self.client_for = client_for or default_client_for(insecure, self.logins)
@@ -612,6 +643,8 @@ class Release:
     # -- failure -------------------------------------------------------------------------------
 
     def _fail(self, failed: _Failed) -> Iterator[Event]:
+        if self.request_stop is not None:
+            self.request_stop.reporting()  # the registry's state is read, briefly, after a stop
         restored: list[str] = []
         if failed.kind != "cancelled" and any(s.moved for s in self._states):
             restored = self._restore(lost=failed.kind == "lost")
@@ -731,11 +764,13 @@ def run_release(
     logins: Sequence[RegistryLogin] = (),
     part_file: Path | None = None,
     merge: Sequence[Part] = (),
+    request_stop: RequestStop | None = None,
 ) -> Iterator[Event]:
     """The events of one release run (or part, or merge: see Release); set ``cancel`` to stop
     it. Always ends with ReleaseFinished (preceded by ReleaseFailed when a phase failed)."""
     release = Release(plan, engine, client_for=client_for, output=output, cancel=cancel,
-                      report_dir=report_dir, logins=logins, part_file=part_file, merge=merge)
+                      report_dir=report_dir, logins=logins, part_file=part_file, merge=merge,
+                      request_stop=request_stop)
     return release.events()
 
 
@@ -770,8 +805,9 @@ def release_with_stored_logins(
         selected = None if merge else select_engine(
             None if engine in (None, "auto") else engine, options)  # a merge builds nothing
         clients: dict[str, RegistryClient] = {}
+        stop = RequestStop(cancel)
         factory = default_client_for(insecure_registries, logins, ca_file=ca_file,
-                                     cancel=cancel, stall_timeout=options.stall_timeout)
+                                     cancel=stop, stall_timeout=options.stall_timeout)
 
         def client_for(image: ImageName) -> RegistryClient:
             if image.api_host not in clients:
@@ -781,7 +817,7 @@ def release_with_stored_logins(
         try:
             yield from run_release(plan, selected, client_for=client_for, cancel=cancel,
                                    output=output, report_dir=report_dir, logins=logins,
-                                   part_file=part_file, merge=merge)
+                                   part_file=part_file, merge=merge, request_stop=stop)
         finally:
             for client in clients.values():
                 client.close()
