@@ -412,6 +412,7 @@ def logged_in_client(
     login: RegistryLogin | None = None,
     cancel: StopFlag | None = None,
     stall_timeout: float | None = None,
+    max_retries: int | None = None,
 ) -> RegistryClient:
     """A client for the image's registry with its stored login (anonymous when there is none
     or no usable keyring: public and local registries still answer)."""
@@ -427,6 +428,7 @@ def logged_in_client(
         ca_file=ca_file,
         cancel=cancel,
         stall_timeout=stall_timeout,
+        max_retries=max_retries,
     )
 
 

@@ -59,6 +59,8 @@ class StopFlag(Protocol):
     def wait(self, timeout: float | None = None) -> bool: ...
 
 
+#: How often a request is sent again after a transport error or a 429/5xx answer.
+MAX_RETRIES = 4
 #: Seconds a request may move no bytes before it fails (``--stall-timeout``).
 STALL_TIMEOUT = 120.0
 _RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
@@ -343,7 +345,7 @@ class RegistryClient:
         connect_timeout: float = 10.0,
         stall_timeout: float = STALL_TIMEOUT,
         cancel: StopFlag | None = None,
-        max_retries: int = 4,
+        max_retries: int = MAX_RETRIES,
         backoff: float = 0.5,
         max_retry_after: float = 30.0,
         sleep: Callable[[float], None] | None = None,
@@ -921,6 +923,7 @@ def client_for(
     ca_file: Path | None = None,
     cancel: StopFlag | None = None,
     stall_timeout: float | None = None,
+    max_retries: int | None = None,
 ) -> RegistryClient:
     """A client for the registry of ``image``; insecure only if its domain was marked so;
     ``cancel`` ends its requests early (a run's Ctrl-C or SIGTERM)."""
@@ -928,7 +931,8 @@ def client_for(
     insecure = image.domain in marked or image.api_host in marked
     return RegistryClient(image.api_host, username=username, secret=secret, insecure=insecure,
                           insecure_hosts=marked, ca_file=ca_file, cancel=cancel,
-                          stall_timeout=STALL_TIMEOUT if stall_timeout is None else stall_timeout)
+                          stall_timeout=STALL_TIMEOUT if stall_timeout is None else stall_timeout,
+                          max_retries=MAX_RETRIES if max_retries is None else max_retries)
 
 
 class _FileChunks:

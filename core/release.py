@@ -114,11 +114,11 @@ class RequestStop:
 def default_client_for(
     insecure_registries: tuple[str, ...] = (), logins: Sequence[RegistryLogin] | None = None,
     *, ca_file: Path | None = None, cancel: StopFlag | None = None,
-    stall_timeout: float | None = None,
+    stall_timeout: float | None = None, max_retries: int | None = None,
 ) -> ClientFactory:
     """Registry clients logged in with the run's stored credential for their registry;
     ``ca_file`` is trusted besides the system's CAs (a private registry's CA); ``cancel`` (the
-    run's) ends a waiting request within a second."""
+    run's) ends a waiting request within a second; ``max_retries`` 0 for a quick look."""
     from core.credentials import canonical_registry, logged_in_client
 
     known = {login.registry: login for login in logins or ()}
@@ -126,7 +126,8 @@ def default_client_for(
     def make(image: ImageName) -> RegistryClient:
         login = known.get(canonical_registry(image.domain))
         return logged_in_client(image, insecure_registries=insecure_registries, login=login,
-                                ca_file=ca_file, cancel=cancel, stall_timeout=stall_timeout)
+                                ca_file=ca_file, cancel=cancel, stall_timeout=stall_timeout,
+                                max_retries=max_retries)
 
     return make
 

@@ -49,8 +49,13 @@ def snapshot(path: Path) -> dict[str, str]:
 
 
 def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    """The CLI in-process. Dry runs read no registry (the images here are ghcr.io names and
+    tests never leave this machine); tests of the registry reads call ``main`` themselves."""
+    args = list(argv)
+    if "--dry-run" in args and "--no-registry" not in args:
+        args.append("--no-registry")
     try:
-        code = main(list(argv))
+        code = main(args)
     except SystemExit as usage:  # argparse's one-line usage error
         code = int(usage.code or 0)
     out, err = capsys.readouterr()
@@ -394,6 +399,9 @@ BAD: list[tuple[str, Callable[[Path], object] | None, tuple[str, ...], str]] = [
     ("output-and-load", None, (*IMG, *PLAT, "--output", "oci-archive:{tmp}/a.tar", "--load",
                                "linux/amd64"), "load"),
     ("load-bad-platform", None, (*IMG, *PLAT, "--load", "linux/sparc"), "load"),
+    ("stall-timeout-zero", None, (*IMG, *PLAT, "--stall-timeout", "0"), "stall-timeout"),
+    ("build-timeout-words", None, (*IMG, *PLAT, "--build-timeout", "soon"), "build-timeout"),
+    ("no-registry-with-yes", None, ("--yes", "--no-registry", *IMG, *PLAT), "no-registry"),
     ("ca-file-missing", None, (*IMG, *PLAT, "--ca-file", "{tmp}/nope.pem"), "ca-file"),
     ("ca-file-not-pem", None, (*IMG, *PLAT, "--ca-file", "{project}/Dockerfile"), "ca-file"),
     ("config-ca-file-missing", _untracked_ok(_toml('ca_file = "certs/ca.pem"\n')),
@@ -736,3 +744,22 @@ def test_binary_paths_inside_the_project_may_be_spelled_any_way(
                                  *PLAT, "--binary", template)
         assert (code, err) == (0, ""), template
         assert "  linux/amd64: dist/amd64/app (x86-64, static)\n" in out
+
+
+def test_a_dry_run_says_in_one_line_when_the_registry_cannot_be_read(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Nothing listens on 127.0.0.1:9: one attempt, then the plan with a note (exit 0)."""
+    image = "127.0.0.1:9/acme/app"
+    code = main(["release", "--dry-run", "--repo", str(project), "--image", image, *PLAT])
+    out, err = capsys.readouterr()
+    assert (code, err) == (0, "")
+    notes = [line for line in out.splitlines() if line.startswith("note: ")]
+    assert len(notes) == 1
+    assert notes[0].startswith(f"note: {image}: registry not read, aliases judged by the "
+                               "checkout's tags only (registry: 127.0.0.1:9")
+    code = main(["release", "--dry-run", "--json", "--no-registry", "--repo", str(project),
+                 "--image", image, *PLAT])
+    plan = json.loads(capsys.readouterr().out)
+    assert plan["notes"] == ["registry not read (--no-registry): aliases judged by the "
+                             "checkout's tags alone"]

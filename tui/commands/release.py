@@ -23,6 +23,9 @@ def register(subparsers: Any) -> None:
     what.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
     what.add_argument("--yes", action="store_true", help="run the release without asking")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.add_argument("--no-registry", action="store_true",
+                        help="with --dry-run: read no registry (aliases are then judged by the "
+                        "checkout's tags alone; the run always reads the registry)")
     parser.add_argument("--repo", help="project git checkout (default: the current directory)")
     parser.add_argument("--tag", help="release tag (default: the version tag on HEAD)")
     parser.add_argument("--image", action="append", default=[], metavar="REF",
@@ -85,6 +88,10 @@ def run(args: argparse.Namespace) -> int:
     for name in ("stall_timeout", "build_timeout"):
         if getattr(args, name) is not None:
             setattr(args, name, positive_seconds(getattr(args, name), name.replace("_", "-")))
+    if args.no_registry and not args.dry_run:
+        raise DockyardError("--no-registry goes with --dry-run",
+                            "a run always reads the registry before it moves an alias",
+                            field="no-registry")
     plan = make_plan(request_from_args(args))
     _check_output_path(args.output)
     if args.output and args.load:
@@ -118,12 +125,14 @@ def run(args: argparse.Namespace) -> int:
         from core.published import judge_plan
         from core.release import default_client_for, plan_logins
 
-        if output.pushes:  # the same registry reads the run makes before moving an alias
+        notes = []
+        if args.no_registry:
+            notes.append("registry not read (--no-registry): aliases judged by the checkout's "
+                         "tags alone")
+        elif output.pushes:  # the same registry reads the run makes before moving an alias
             clients = default_client_for(options.insecure_registries, plan_logins(plan),
-                                         ca_file=plan.ca_file)
+                                         ca_file=plan.ca_file, max_retries=0)
             plan, notes = judge_plan(plan, clients)
-        else:
-            notes = []
         steps = plan_steps(plan, plan.engine, output, options)  # aliases judged again
         if args.json:
             json.dump({**plan.to_dict(steps), "notes": notes}, sys.stdout, indent=2)
