@@ -543,6 +543,8 @@ BAD: list[tuple[str, Callable[[Path], object] | None, tuple[str, ...], str]] = [
     ("config-tags-git-tag", _untracked_ok(_toml("[tags]\ngit_tag = []\n")), (*IMG, *PLAT),
      "config"),
     ("config-tags-sha", _untracked_ok(_toml("[tags]\nsha = 0\n")), (*IMG, *PLAT), "config"),
+    ("config-ci-not-a-table", _untracked_ok(_toml('ci = "github"\n')), (*IMG, *PLAT),
+     "config"),
     ("config-tags-unknown", _untracked_ok(_toml("[tags]\nfloating = true\n")), (*IMG, *PLAT),
      "config"),
 ]
