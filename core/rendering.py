@@ -25,7 +25,9 @@ def plan_steps(
     except EngineError:
         if chosen is not None:
             raise
-        selected = BuildxEngine(options)
+        return BuildxEngine(options).commands(plan, output)
+    if isinstance(selected, BuildxEngine):
+        selected.check(plan, output)  # the builder answered; can it run each platform's RUNs?
     return selected.commands(plan, output)
 
 
