@@ -81,10 +81,14 @@ class EngineOptions:
         cls, environ: Mapping[str, str] | None = None, **overrides: object
     ) -> EngineOptions:
         """Machine settings from ``DOCKYARD_PODMAN_STORAGE_DRIVER``, ``DOCKYARD_PODMAN_ISOLATION``,
-        ``DOCKYARD_PODMAN_ROOT`` and ``DOCKYARD_BUILDX_BUILDER``; explicit overrides win."""
+        ``DOCKYARD_PODMAN_ROOT``, ``DOCKYARD_BUILDX_BUILDER`` and ``DOCKYARD_INSECURE_REGISTRIES``
+        (hosts, comma-separated: how the wizard, which has no flags, gets what the CLI's
+        ``--insecure-registry`` gives); explicit overrides win."""
         env = os.environ if environ is None else environ
         root = env.get("DOCKYARD_PODMAN_ROOT")
+        insecure = env.get("DOCKYARD_INSECURE_REGISTRIES", "").replace(",", " ").split()
         values: dict[str, object] = {
+            "insecure_registries": tuple(insecure),
             "storage_driver": env.get("DOCKYARD_PODMAN_STORAGE_DRIVER") or None,
             "isolation": env.get("DOCKYARD_PODMAN_ISOLATION") or None,
             "podman_root": Path(root) if root else None,

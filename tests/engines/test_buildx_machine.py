@@ -155,3 +155,22 @@ def test_load_builds_one_platform_without_attestations(
     assert argv[argv.index("--platform") + 1] == "linux/arm64"
     assert "--provenance=false" in argv and "--sbom=false" in argv and "--load" in argv
 
+
+
+@pytest.mark.skipif(shutil.which("podman") is None, reason="podman is not installed")
+@pytest.mark.parametrize(("current", "picked"), [
+    ("real", "auto picks buildx (builder real)"),
+    ("dead", "auto picks podman"),
+])
+def test_doctor_says_what_auto_picks(standin: StandIn, current: str, picked: str) -> None:
+    from core.doctor import check_builders, check_buildx, check_engine, check_podman
+
+    write_buildx_state(standin.buildx_dir, ["dead", "real", "second"], current)
+    options = EngineOptions()
+    builders = check_builders(check_buildx(options), options)
+    assert builders.summary == "usable: real, second"  # `default` (no daemon) and `dead` not
+    engine = check_engine(builders, check_podman(options), options)
+    assert engine.summary == f"usable: buildx, podman; {picked}"
+    if current == "dead":
+        assert engine.details == ("using podman because the current buildx builder does not "
+                                  "answer: context deadline exceeded",)
