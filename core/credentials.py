@@ -23,6 +23,7 @@ import json
 import os
 import re
 import shutil
+import sys
 import tempfile
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -300,6 +301,11 @@ def _class_name(obj: object) -> str:
 
 def _resolve_backend() -> tuple[KeyringBackend, str]:
     """The explicit opt-in if set, else keyring's own choice, refusing unsafe or dead backends."""
+    if sys.platform != "darwin":
+        # keyring imports every backend it ships; the macOS one loads its Security framework
+        # through ctypes.util.find_library, which on Linux runs ldconfig and gcc (25-90 ms of
+        # each run). A None entry makes that import fail, which the macOS backend tolerates.
+        sys.modules.setdefault("keyring.backends.macOS.api", None)  # type: ignore[arg-type]
     import keyring
     from keyring.backends.chainer import ChainerBackend
 
