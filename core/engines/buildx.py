@@ -3,8 +3,9 @@
 The release writes the tags afterwards from the verified bytes (core/publish.py), so buildx
 never tags anything itself: ``--output type=image,push-by-digest=true,name-canonical=true``.
 
-The build runs as our own subprocess (not python-on-whales' log stream, which cannot stop a
-build); python-on-whales is used only to ask the builder which platforms its nodes offer.
+Every docker call is our own subprocess with our own environment: python-on-whales' log stream
+cannot stop a build, and its client passes ``--config`` with no way to add ``BUILDX_CONFIG``,
+so a throw-away config dir would hide the user's builders from it.
 """
 
 from __future__ import annotations
