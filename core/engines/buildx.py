@@ -288,15 +288,15 @@ class BuildxEngine:
         platform builds), so a platform is refused only in build mode when a RUN executes in a
         stage of that platform and the builder can neither run it natively nor emulate it."""
         wanted = [output.platform] if output.platform is not None else list(plan.platforms)
-        found = self.support(wanted)
-        nodes, support = found.nodes, list(found.platforms)
+        info = self.builder()  # the probe select_engine made: no second docker call
+        nodes, support = info.nodes, platform_support(info.nodes, wanted)
         if output.kind == "load":
             self._check_load()
         missing = [item.platform for item in support if not item.supported]
         if missing and plan.mode != "copy" and runs_in_target_stage(plan.dockerfile):
             offered = sorted({p.rstrip("*") for _, platforms in nodes for p in platforms})
             raise PlatformError(
-                f"the buildx builder {found.builder} cannot run RUN steps for "
+                f"the buildx builder {info.name} cannot run RUN steps for "
                 f"{', '.join(missing)}",
                 f"it offers {', '.join(offered) or 'nothing'}; install QEMU binfmt handlers, "
                 "add a builder node for those platforms, or cross-compile in a "

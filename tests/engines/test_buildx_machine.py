@@ -11,6 +11,7 @@ import pytest
 from core.engines.base import EngineOptions, select_engine
 from core.engines.buildx import BuildxEngine
 from core.errors import EngineError
+from tests.engines.conftest import build_plan
 from tests.support.buildx import StandIn, install_standin, write_buildx_state
 from tests.unit.test_release_cli import make_project, run_cli
 
@@ -32,15 +33,16 @@ def no_podman(monkeypatch: pytest.MonkeyPatch, standin: StandIn) -> None:
 # -- item 2: auto means a builder that answers ---------------------------------------------------
 
 
-def test_the_recorded_setup_stays_on_buildx(standin: StandIn) -> None:
+def test_the_recorded_setup_stays_on_buildx(standin: StandIn, tmp_path: Path) -> None:
     """`default` broken and no daemon do not matter: the current builder `real` answers."""
     write_buildx_state(standin.buildx_dir, ["real"], "real")
     engine = select_engine(None, EngineOptions())
     assert engine.name == "buildx" and engine.note == ""
     assert isinstance(engine, BuildxEngine) and engine.builder().name == "real"
-    engine.support([])  # reuses the probe: inspect ran once for the whole selection
-    inspects = [c for c in standin.calls() if c["argv"][:2] == ["buildx", "inspect"]]
-    assert [c["argv"] for c in inspects] == [["buildx", "inspect", "--bootstrap"]]
+    (tmp_path / "Dockerfile").write_text(RUN_DOCKERFILE)
+    engine.check(build_plan(tmp_path))  # a run's preflight reuses the probe: no docker call
+    assert [c["argv"] for c in standin.calls()] == [
+        ["buildx", "version"], ["buildx", "inspect", "--bootstrap"]]
 
 
 @pytest.mark.skipif(shutil.which("podman") is None, reason="podman is not installed")
