@@ -28,7 +28,7 @@ from core.engines.base import (
     Output,
     PlatformSupport,
 )
-from core.engines.process import run_quiet, stream_lines
+from core.engines.process import CommandFailed, run_quiet, stream_lines
 from core.engines.progress import PlainParser, ProgressParser, RawJsonParser
 from core.errors import EngineError, PlatformError
 from core.events import DigestPushed, Event
@@ -307,6 +307,17 @@ class BuildxEngine:
             "not offered by the builder; fine while no RUN executes for it")
             for item in support]
 
+    def _load_failed(self, err: CommandFailed) -> None:
+        """buildx never says "daemon" when a load fails for want of one (recorded: ``io:
+        read/write on closed pipe``); say it when its default builder reports no daemon."""
+        problem = self.daemon_problem()
+        if problem is not None:
+            raise EngineError(
+                f"the build ran but no Docker daemon took the image ({problem})",
+                "start the Docker daemon, or publish with a push / --output oci-archive:PATH",
+                field="load",
+            ) from err
+
     def _check_load(self) -> None:
         problem = self.daemon_problem()
         if problem is not None:
@@ -329,9 +340,14 @@ class BuildxEngine:
         with tempfile.TemporaryDirectory(prefix="dockyard-buildx-") as tmp:
             metadata = Path(tmp) / "metadata.json"
             argv = self.build_argv(plan, output, str(metadata))
-            for line in stream_lines(argv, env=_env(self.options), cwd=plan.root, cancel=cancel,
-                                     label="docker buildx build"):
-                yield from parser.feed(line)
+            try:
+                for line in stream_lines(argv, env=_env(self.options), cwd=plan.root,
+                                         cancel=cancel, label="docker buildx build"):
+                    yield from parser.feed(line)
+            except CommandFailed as err:
+                if output.kind == "load":
+                    self._load_failed(err)
+                raise
             if not output.pushes:
                 return
             digest = _metadata_digest(metadata)

@@ -176,3 +176,31 @@ def test_doctor_says_what_auto_picks(standin: StandIn, current: str, picked: str
     if current == "dead":
         assert engine.details == ("using podman because the current buildx builder does not "
                                   "answer: context deadline exceeded",)
+
+
+def test_a_load_that_fails_without_a_daemon_says_so(standin: StandIn, tmp_path: Path) -> None:
+    """Past the preflight (e.g. the daemon went away), the recorded load failure — `io:
+    read/write on closed pipe`, never "daemon" — becomes a plain sentence."""
+    from core.engines.base import parse_output
+
+    write_buildx_state(standin.buildx_dir, ["real"], "real")
+    engine = BuildxEngine(EngineOptions(progress="plain"))
+    with pytest.raises(EngineError) as caught:
+        list(engine.build(build_plan(tmp_path), parse_output(None, "linux/arm64")))
+    assert caught.value.field == "load"
+    assert caught.value.problem.startswith("the build ran but no Docker daemon took the image "
+                                           "(failed to connect to the docker API")
+    (build,) = standin.builds()
+    assert "--provenance=false" in build["argv"]  # so the recording is load-provenance-false
+
+
+@pytest.mark.skipif(shutil.which("podman") is None, reason="podman is not installed")
+def test_dry_run_auto_with_a_dead_builder_shows_podman_commands(
+    standin: StandIn, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    write_buildx_state(standin.buildx_dir, ["dead", "real"], "dead")
+    project = make_project(tmp_path / "app", "v1.0.0")
+    code, out, err = dry_run(capsys, project, "--platform", "linux/amd64", "--mode", "copy",
+                             "--binary", "dist/{arch}/app")
+    assert code == 0, err
+    assert "podman build" in out and "docker buildx" not in out
