@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import threading
@@ -146,19 +147,12 @@ def test_with_a_stored_login_buildx_still_sees_the_users_builders(
     for call in standin.calls():
         assert call["env"]["DOCKER_CONFIG"] == str(config)  # credentials by environment
         assert call["env"]["BUILDX_CONFIG"] == str(standin.buildx_dir)
-    bare = tmp_path / "bare"
-    bare.mkdir()
-    hidden = BuildxEngine(EngineOptions(docker_config=bare), docker=str(standin.docker))
-    hidden_env = {k: v for k, v in hidden_env_for(hidden).items() if k != "BUILDX_CONFIG"}
+    # what the issue saw before: the throw-away DOCKER_CONFIG alone hides the builders
+    hidden = {**os.environ, "DOCKER_CONFIG": str(config)}
+    hidden.pop("BUILDX_CONFIG", None)
     probe = subprocess.run([str(standin.docker), "buildx", "inspect", "--bootstrap", "real"],
-                           env=hidden_env, capture_output=True, text=True, check=False)
-    assert 'no builder "real" found' in probe.stderr  # what the issue saw before the fix
-
-
-def hidden_env_for(engine: BuildxEngine) -> dict[str, str]:
-    from core.engines.buildx import _env
-
-    return _env(engine.options)
+                           env=hidden, capture_output=True, text=True, check=False)
+    assert (probe.returncode, probe.stderr) == (1, 'ERROR: no builder "real" found\n')
 
 
 def test_a_failing_run_names_the_platform_and_the_step(
