@@ -181,7 +181,7 @@ def select_engine(name: str | None, options: EngineOptions | None = None) -> Eng
                 if name == "buildx" or opts.builder:
                     raise
                 buildx_problem = err.problem
-                note = f"using podman because the {err.problem.removeprefix('the ')}"
+                note = f"using podman because {err.problem}"
         elif name == "buildx" or opts.builder:
             raise EngineError(
                 f"docker buildx is not usable: {problem}",
