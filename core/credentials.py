@@ -23,6 +23,7 @@ import json
 import os
 import re
 import shutil
+import sys
 import tempfile
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -300,6 +301,11 @@ def _class_name(obj: object) -> str:
 
 def _resolve_backend() -> tuple[KeyringBackend, str]:
     """The explicit opt-in if set, else keyring's own choice, refusing unsafe or dead backends."""
+    if sys.platform != "darwin":
+        # keyring imports every backend it ships; the macOS one loads its Security framework
+        # through ctypes.util.find_library, which on Linux runs ldconfig and gcc (25-90 ms of
+        # each run). A None entry makes that import fail, which the macOS backend tolerates.
+        sys.modules.setdefault("keyring.backends.macOS.api", None)  # type: ignore[arg-type]
     import keyring
     from keyring.backends.chainer import ChainerBackend
 
@@ -383,25 +389,117 @@ class RegistryLogin:
 
 
 def logins_for(
-    registries: Iterable[str], store: CredentialStore | None = None
+    registries: Iterable[str], store: CredentialStore | None = None,
+    *, docker_dir: Path | None = None,
 ) -> list[RegistryLogin]:
-    """The stored login for each registry, looked up once per run. A missing or unusable
-    keyring is not fatal here (a local registry may need no login) but is said, not hidden."""
+    """The login for each registry, looked up once per run: the keyring's, else the one the
+    user's docker has (``docker login``: config.json ``auths``, ``credHelpers``, ``credsStore``),
+    read and never written, as crane, regctl and skopeo do. A missing or unusable keyring is not
+    fatal here (CI runners have none; a local registry may need no login) but is said."""
     unique = list(dict.fromkeys(canonical_registry(host) for host in registries))
     store = store or CredentialStore()
+    docker = DockerLogins(docker_dir if docker_dir is not None else user_docker_dir())
     try:
         source = f"the keyring ({store.backend_label})"
     except CredentialError as err:
-        return [RegistryLogin(reg, None, f"no usable keyring: {err.problem}") for reg in unique]
+        return [docker.login(reg) or RegistryLogin(reg, None, f"no usable keyring: {err.problem}")
+                for reg in unique]
     logins = []
     for registry in unique:
         try:
             cred = store.get(registry)
         except CredentialError as err:
-            logins.append(RegistryLogin(registry, None, f"keyring read failed: {err.problem}"))
+            logins.append(docker.login(registry) or RegistryLogin(
+                registry, None, f"keyring read failed: {err.problem}"))
             continue
-        logins.append(RegistryLogin(registry, cred, source if cred else "no stored login"))
+        if cred is not None:
+            logins.append(RegistryLogin(registry, cred, source))
+        else:
+            logins.append(docker.login(registry) or RegistryLogin(registry, None,
+                                                                  "no stored login"))
     return logins
+
+
+class DockerLogins:
+    """The logins of the user's own docker config dir, read-only: per-registry ``credHelpers``
+    first, then the ``credsStore`` helper, then inline ``auths`` (docker's own order). Helpers
+    speak the docker-credential-helpers protocol: ``docker-credential-NAME get``, server on stdin,
+    JSON ``{"Username", "Secret"}`` on stdout."""
+
+    def __init__(self, directory: Path) -> None:
+        self.path = directory / "config.json"
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            data = {}
+        self.config: dict[str, Any] = data if isinstance(data, dict) else {}
+
+    def _shown(self) -> str:
+        home = str(Path.home())
+        text = str(self.path)
+        return "~" + text[len(home):] if text.startswith(home + os.sep) else text
+
+    def login(self, registry: str) -> RegistryLogin | None:
+        helpers = self.config.get("credHelpers")
+        helper = None
+        if isinstance(helpers, dict):
+            helper = next((str(name) for key, name in helpers.items()
+                           if _same_registry(str(key), registry)), None)
+        helper = helper or (str(self.config["credsStore"])
+                            if self.config.get("credsStore") else None)
+        if helper:
+            cred = _helper_get(helper, registry)
+            if cred is not None:
+                return RegistryLogin(registry, cred, f"docker credential helper "
+                                     f"docker-credential-{helper} ({self._shown()})")
+        auths = self.config.get("auths")
+        if isinstance(auths, dict):
+            for key, entry in auths.items():
+                if _same_registry(str(key), registry) and isinstance(entry, dict):
+                    cred = _inline_auth(registry, entry)
+                    if cred is not None:
+                        return RegistryLogin(registry, cred, f"docker config ({self._shown()})")
+        return None
+
+
+def _same_registry(key: str, registry: str) -> bool:
+    try:
+        return canonical_registry(key) == registry
+    except RegistryError:
+        return False
+
+
+def _inline_auth(registry: str, entry: dict[str, Any]) -> Credential | None:
+    """``{"auth": base64(user:secret)}`` or ``{"username", "password"}``; identity tokens
+    (OAuth refresh tokens for Docker Hub's own login flow) are not usable here."""
+    user, secret = entry.get("username"), entry.get("password")
+    if entry.get("auth"):
+        try:
+            user, _, secret = base64.b64decode(str(entry["auth"])).decode().partition(":")
+        except (ValueError, UnicodeDecodeError):
+            return None
+    try:
+        return Credential(registry, str(user), str(secret)) if user and secret else None
+    except CredentialError:
+        return None
+
+
+def _helper_get(helper: str, registry: str) -> Credential | None:
+    """Ask ``docker-credential-HELPER get``; None when it is missing, fails or has no login."""
+    import subprocess
+
+    try:
+        done = subprocess.run([f"docker-credential-{helper}", "get"], input=auth_key(registry),
+                              capture_output=True, text=True, timeout=30, check=False)
+        data = json.loads(done.stdout) if done.returncode == 0 else None
+    except (OSError, subprocess.TimeoutExpired, ValueError):
+        return None
+    if not isinstance(data, dict) or data.get("Username") == "<token>":
+        return None
+    try:
+        return Credential(registry, str(data.get("Username") or ""), str(data.get("Secret") or ""))
+    except CredentialError:
+        return None
 
 
 def logged_in_client(

@@ -203,8 +203,11 @@ def check_podman(options: EngineOptions) -> CheckResult:
     return CheckResult("podman", "ok", "podman works")
 
 
-def check_engine(builders: CheckResult, podman: CheckResult) -> CheckResult:
-    """At least one engine must work, or nothing can be released."""
+def check_engine(
+    builders: CheckResult, podman: CheckResult, options: EngineOptions | None = None
+) -> CheckResult:
+    """At least one engine must work, or nothing can be released; with ``options``, also what
+    ``--engine auto`` picks, by the same probe the wizard and ``release`` use."""
     usable = [name for name, check in (("buildx", builders), ("podman", podman))
               if check.status == "ok"]
     if not usable:
@@ -212,7 +215,24 @@ def check_engine(builders: CheckResult, podman: CheckResult) -> CheckResult:
             "engine", "fail", "no build engine: neither docker buildx nor podman works",
             "install podman (apt-get install podman buildah) or Docker with the buildx plugin",
         )
-    return CheckResult("engine", "ok", "usable: " + ", ".join(usable))
+    summary = "usable: " + ", ".join(usable)
+    if options is None:
+        return CheckResult("engine", "ok", summary)
+    from core.engines.base import select_engine
+
+    try:
+        picked = select_engine(None, options)
+    except DockyardError as err:
+        return CheckResult("engine", "fail", f"{summary}; auto picks none: {err.problem}",
+                           err.valid)
+    if picked.name == "buildx":
+        from core.engines.buildx import BuildxEngine
+
+        assert isinstance(picked, BuildxEngine)
+        return CheckResult("engine", "ok",
+                           f"{summary}; auto picks buildx (builder {picked.builder().name})")
+    return CheckResult("engine", "ok", f"{summary}; auto picks {picked.name}",
+                       details=(picked.note,) if picked.note else ())
 
 
 def check_keyring(timeout: float) -> CheckResult:
@@ -281,7 +301,7 @@ def run_doctor(
     podman = check_podman(options)
     checks = [
         docker, buildx, builders, check_emulation(binfmt_dir), podman,
-        check_engine(builders, podman), check_keyring(timeout),
+        check_engine(builders, podman, options), check_keyring(timeout),
         *check_registries(root, timeout),
     ]
     return DoctorReport(tuple(checks))

@@ -815,6 +815,8 @@ def release_with_stored_logins(
                 clients[image.api_host] = factory(image)
             return clients[image.api_host]
 
+        if selected is not None and selected.note:
+            yield LogLine(text=f"note: {selected.note}")
         try:
             yield from run_release(plan, selected, client_for=client_for, cancel=cancel,
                                    output=output, report_dir=report_dir, logins=logins,

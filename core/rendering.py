@@ -31,8 +31,10 @@ def plan_steps(
     except EngineError:
         if chosen is not None:
             raise
-        selected = BuildxEngine(options)
-    if isinstance(selected, PodmanEngine):
+        return BuildxEngine(options).commands(plan, output)
+    if isinstance(selected, PodmanEngine | BuildxEngine):
+        # podman's check runs nothing; buildx's asks the builder that just answered whether
+        # it can run each platform's RUN steps: the dry run refuses what the run would
         selected.check(plan, output)
     return selected.commands(plan, output)
 

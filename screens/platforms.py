@@ -45,13 +45,14 @@ class EngineInfo:
     support: dict[str, PlatformSupport]
     builder: str | None = None  # buildx: the builder these nodes belong to
     builders: tuple[str, ...] = ()  # buildx: every builder to choose from
+    note: str = ""  # why auto picked this engine (buildx's builder did not answer)
 
 
 def engine_support(engine: Engine, platforms: Sequence[Platform]) -> EngineInfo:
     found = engine.support(platforms)
     return EngineInfo(engine=engine.name, nodes=found.nodes,
                       support={item.platform: item for item in found.platforms},
-                      builder=found.builder, builders=found.builders)
+                      builder=found.builder, builders=found.builders, note=engine.note)
 
 
 class PlatformsScreen(StepScreen):
@@ -157,6 +158,8 @@ class PlatformsScreen(StepScreen):
         text.append(info.engine)
         if info.builder:
             text.append(f", builder {info.builder}")
+        if info.note:
+            text.append(f"\n  {info.note}", style="yellow")
         for name, platforms in info.nodes:
             text.append(f"\n  node {name}: ", style="bold")
             text.append(", ".join(platforms) or "no platforms")

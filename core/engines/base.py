@@ -84,10 +84,14 @@ class EngineOptions:
     ) -> EngineOptions:
         """Machine settings from ``DOCKYARD_PODMAN_STORAGE_DRIVER``, ``DOCKYARD_PODMAN_ISOLATION``,
         ``DOCKYARD_PODMAN_ROOT``, ``DOCKYARD_BUILDX_BUILDER``, ``DOCKYARD_STALL_TIMEOUT`` and
-        ``DOCKYARD_BUILD_TIMEOUT`` (seconds); explicit overrides win."""
+        ``DOCKYARD_BUILD_TIMEOUT`` (seconds), and ``DOCKYARD_INSECURE_REGISTRIES`` (hosts,
+        comma-separated: how the wizard, which has no flags, gets what the CLI's
+        ``--insecure-registry`` gives); explicit overrides win."""
         env = os.environ if environ is None else environ
         root = env.get("DOCKYARD_PODMAN_ROOT")
+        insecure = env.get("DOCKYARD_INSECURE_REGISTRIES", "").replace(",", " ").split()
         values: dict[str, object] = {
+            "insecure_registries": tuple(insecure),
             "storage_driver": env.get("DOCKYARD_PODMAN_STORAGE_DRIVER") or None,
             "isolation": env.get("DOCKYARD_PODMAN_ISOLATION") or None,
             "podman_root": Path(root) if root else None,
@@ -138,6 +142,7 @@ class Engine(Protocol):
 
     name: str
     options: EngineOptions
+    note: str  # why auto picked this engine over another, "" when there was no choice to explain
 
     def support(self, platforms: Sequence[Platform]) -> BuilderSupport:
         """How each platform would be built here (native, emulated, not at all); no plan
@@ -167,29 +172,45 @@ class Engine(Protocol):
 
 
 def select_engine(name: str | None, options: EngineOptions | None = None) -> Engine:
-    """``--engine buildx|podman`` or the first usable one: buildx when the docker CLI has it."""
+    """``--engine buildx|podman``, or (auto) buildx when its selected or current builder answers
+    ``buildx inspect --bootstrap``, else podman with a one-line ``note`` saying why. With
+    ``--engine buildx`` or a named builder there is no fallback: the builder's error is the answer.
+    The probe's answer stays on the engine, so a run asks the builder once."""
     from core.engines.buildx import BuildxEngine, buildx_available
     from core.engines.podman import PodmanEngine, podman_available
 
     opts = options or EngineOptions()
     if name not in (None, "buildx", "podman"):
         raise EngineError(f"{name!r} is not an engine", "use --engine buildx or --engine podman")
+    buildx_problem, note = "", ""
     if name in (None, "buildx"):
         problem = buildx_available(opts)
         if problem is None:
-            return BuildxEngine(opts)
-        if name == "buildx":
+            buildx = BuildxEngine(opts)
+            try:
+                buildx.builder()
+                return buildx
+            except EngineError as err:
+                if name == "buildx" or opts.builder:
+                    raise
+                buildx_problem = err.problem
+                note = f"using podman because {err.problem}"
+        elif name == "buildx" or opts.builder:
             raise EngineError(
                 f"docker buildx is not usable: {problem}",
                 "install the docker buildx plugin (Debian: docker-buildx) or use --engine podman",
             )
+        else:
+            buildx_problem = f"docker buildx is not usable: {problem}"
     problem = podman_available(opts)
     if problem is None:
-        return PodmanEngine(opts)
+        podman = PodmanEngine(opts)
+        podman.note = note
+        return podman
     if name == "podman":
         raise EngineError(f"podman is not usable: {problem}", "install podman (Debian: podman)")
     raise EngineError(
-        "neither docker buildx nor podman is usable here",
-        "install the docker buildx plugin (Debian: docker-buildx) or podman (Debian: podman)",
+        f"neither engine is usable: {buildx_problem}; podman is not usable: {problem}",
+        "install the docker buildx plugin (Debian: docker-buildx) or podman (Debian: podman), "
+        "or start a buildx builder",
     )
-

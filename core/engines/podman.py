@@ -74,6 +74,7 @@ class PodmanEngine:
     """``podman build --manifest`` then ``podman manifest push --all`` per image."""
 
     name = "podman"
+    note = ""
 
     def __init__(self, options: EngineOptions | None = None, *, podman: str = "podman") -> None:
         self.options = options or EngineOptions()

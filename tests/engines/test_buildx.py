@@ -3,68 +3,38 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
-import sys
+import subprocess
 import threading
 from pathlib import Path
 
 import pytest
 
-from core.engines.base import EngineOptions, Output, parse_output, select_engine
+from core.engines.base import EngineOptions, parse_output, select_engine
 from core.engines.buildx import BuilderInfo, BuildxEngine, buildx_available, platform_support
 from core.engines.process import CommandFailed
 from core.errors import EngineError, PlatformError
-from core.events import DigestPushed, LogLine, StepFailed, StepFinished, StepStarted
+from core.events import DigestPushed, LogLine, StepFailed, StepStarted
 from core.plan import BuildOptions
 from core.platforms import parse_platform, parse_platforms
-from tests.engines.conftest import PlanFactory, recorded_pow_lines
-
-DIGEST = "sha256:b5cb6ab415dabb468720f5d30a58fa202c6ed7e9c00097880c7752a2e4c6715a"
-
-# Stands in for the docker CLI by replaying what a real buildx printed (nothing is invented):
-# the build replays REPLAY (a recorded log) on stderr and copies the recorded metadata.json to
-# --metadata-file. Every call is logged with argv and
-# DOCKER_CONFIG so tests can check what dockyard ran.
-FAKE_DOCKER = r'''
-import json, os, shutil, sys, time
-fixtures, calls = os.environ["FAKE_FIXTURES"], os.environ["FAKE_CALLS"]
-args = sys.argv[1:]
-with open(calls, "a") as log:
-    log.write(json.dumps({"argv": args, "DOCKER_CONFIG": os.environ.get("DOCKER_CONFIG")}) + "\n")
-def replay(lines, code=0, gate=None):
-    for line in lines:
-        if gate and line.startswith("#7 [2/2]"):
-            while not os.path.exists(gate):
-                time.sleep(0.02)
-        sys.stderr.write(line + "\n"); sys.stderr.flush()
-    sys.exit(code)
-if args[:2] == ["buildx", "build"]:
-    replay_file = os.environ["FAKE_REPLAY"]
-    if "--metadata-file" in args and os.environ.get("FAKE_CODE", "0") == "0":
-        target = args[args.index("--metadata-file") + 1]
-        shutil.copy(os.path.join(fixtures, "metadata.json"), target)
-    replay(open(replay_file).read().splitlines(), int(os.environ.get("FAKE_CODE", "0")),
-           os.environ.get("FAKE_GATE"))
-sys.stderr.write("docker: unknown command: docker " + " ".join(args[:1]) + "\n")
-sys.exit(1)
-'''
+from tests.engines.conftest import PlanFactory
+from tests.support.buildx import StandIn, install_standin, write_buildx_state
+from tests.support.docker_standin import RECORDINGS
 
 
 @pytest.fixture
-def fake_docker(tmp_path: Path, buildx_fixtures: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    script = tmp_path / "bin" / "docker"
-    script.parent.mkdir()
-    script.write_text(f"#!{sys.executable}\n{FAKE_DOCKER}")
-    script.chmod(0o755)
-    monkeypatch.setenv("FAKE_FIXTURES", str(buildx_fixtures))
-    monkeypatch.setenv("FAKE_CALLS", str(tmp_path / "calls.jsonl"))
-    monkeypatch.setenv("FAKE_REPLAY", str(buildx_fixtures / "rawjson.log"))
-    return script
+def standin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> StandIn:
+    """The recording-replaying docker, with the recorded builders: ``real`` current and running."""
+    docker = install_standin(tmp_path, monkeypatch)
+    write_buildx_state(docker.buildx_dir, ["real"], "real")
+    return docker
 
 
-def calls(tmp_path: Path) -> list[dict[str, object]]:
-    lines = (tmp_path / "calls.jsonl").read_text().splitlines()
-    return [json.loads(line) for line in lines]
+def recorded_digest(stem: str) -> str:
+    (meta,) = RECORDINGS.glob(f"{stem}.meta*.json")
+    digest: str = json.loads(meta.read_text())["containerimage.digest"]
+    return digest
 
 
 def test_build_command_pushes_by_digest_and_tags_come_after(plan_factory: PlanFactory) -> None:
@@ -136,65 +106,85 @@ def test_an_insecure_registry_the_user_named_is_told_to_buildkit(plan_factory: P
 
 
 def test_streams_recorded_rawjson_build_and_reports_the_digest(
-    plan_factory: PlanFactory, fake_docker: Path, tmp_path: Path
+    plan_factory: PlanFactory, standin: StandIn, tmp_path: Path
 ) -> None:
-    config = tmp_path / "docker-config"
-    engine = BuildxEngine(EngineOptions(docker_config=config), docker=str(fake_docker))
-    events = list(engine.build(plan_factory()))
+    """build-push-rawjson: three platforms, rawjson progress, the recorded metadata file."""
+    plan = plan_factory(platforms=("linux/amd64", "linux/arm64", "linux/arm/v7"))
+    events = list(BuildxEngine(EngineOptions(), docker=str(standin.docker)).build(plan))
     assert [e for e in events if isinstance(e, DigestPushed)] == [
-        DigestPushed("127.0.0.1:5000/demo", DIGEST)  # by digest: the tag is written later
+        DigestPushed("127.0.0.1:5000/demo", recorded_digest("build-push-rawjson"))
     ]
     started = [e for e in events if isinstance(e, StepStarted)]
-    assert {e.platform for e in started} >= {"linux/amd64", "linux/arm64"}
-    assert len([e for e in events if isinstance(e, StepFinished)]) == len(started)
-    (call,) = calls(tmp_path)
-    assert call["DOCKER_CONFIG"] == str(config)  # credentials by environment, never argv
-    assert call["argv"][:2] == ["buildx", "build"]
+    assert {e.platform for e in started} >= {"linux/amd64", "linux/arm64", "linux/arm/v7"}
+    (call,) = standin.builds()
+    assert "--builder" not in call["argv"]  # only when asked: the current builder is used
 
 
-def test_streams_plain_progress_too(
-    plan_factory: PlanFactory, fake_docker: Path, buildx_fixtures: Path,
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+def test_push_by_digest_of_one_platform_reports_the_index_digest(
+    plan_factory: PlanFactory, standin: StandIn
 ) -> None:
-    monkeypatch.setenv("FAKE_REPLAY", str(buildx_fixtures / "plain-run.log"))
-    engine = BuildxEngine(EngineOptions(progress="plain"), docker=str(fake_docker))
-    events = list(engine.build(plan_factory()))
-    assert ("#7", "built-for-amd64") in [(e.step, e.text) for e in events if isinstance(e, LogLine)]
-    assert "--progress=plain" in calls(tmp_path)[0]["argv"]
+    """pbd-build-arm64: the push-by-digest export of the real buildx; plain progress."""
+    engine = BuildxEngine(EngineOptions(progress="plain", builder="real"),
+                          docker=str(standin.docker))
+    events = list(engine.build(plan_factory(platforms=("linux/arm64",))))
+    assert [e.digest for e in events if isinstance(e, DigestPushed)] == [
+        recorded_digest("pbd-build-arm64")]
+    (call,) = standin.builds()
+    assert call["argv"][call["argv"].index("--builder") + 1] == "real"
 
 
-def test_a_failed_build_streams_the_failed_steps_then_raises(
-    plan_factory: PlanFactory, fake_docker: Path, buildx_fixtures: Path,
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+def test_with_a_stored_login_buildx_still_sees_the_users_builders(
+    plan_factory: PlanFactory, standin: StandIn, tmp_path: Path
 ) -> None:
-    replay = tmp_path / "fail.log"
-    replay.write_text("\n".join(recorded_pow_lines(buildx_fixtures, "fail")) + "\n")
-    monkeypatch.setenv("FAKE_REPLAY", str(replay))
-    monkeypatch.setenv("FAKE_CODE", "1")
-    engine = BuildxEngine(EngineOptions(progress="plain"), docker=str(fake_docker))
+    """The throw-away DOCKER_CONFIG holds the auths; BUILDX_CONFIG keeps ~/.docker/buildx, so
+    the current builder (`real`) answers and builds (without it buildx finds no builder)."""
+    config = tmp_path / "throwaway"
+    config.mkdir()
+    engine = BuildxEngine(EngineOptions(docker_config=config, progress="plain"),
+                          docker=str(standin.docker))
+    assert engine.builder().name == "real"
+    list(engine.build(plan_factory(platforms=("linux/arm64",))))
+    for call in standin.calls():
+        assert call["env"]["DOCKER_CONFIG"] == str(config)  # credentials by environment
+        assert call["env"]["BUILDX_CONFIG"] == str(standin.buildx_dir)
+    # what the issue saw before: the throw-away DOCKER_CONFIG alone hides the builders
+    hidden = {**os.environ, "DOCKER_CONFIG": str(config)}
+    hidden.pop("BUILDX_CONFIG", None)
+    probe = subprocess.run([str(standin.docker), "buildx", "inspect", "--bootstrap", "real"],
+                           env=hidden, capture_output=True, text=True, check=False)
+    assert (probe.returncode, probe.stderr) == (1, 'ERROR: no builder "real" found\n')
+
+
+def test_a_failing_run_names_the_platform_and_the_step(
+    plan_factory: PlanFactory, standin: StandIn
+) -> None:
+    write_buildx_state(standin.buildx_dir, [], None, build="build-fail-plain")
+    engine = BuildxEngine(EngineOptions(progress="plain"), docker=str(standin.docker))
     seen = []
     with pytest.raises(CommandFailed) as caught:
-        for event in engine.build(plan_factory()):
+        for event in engine.build(plan_factory(
+                platforms=("linux/amd64", "linux/arm64", "linux/arm/v7"))):
             seen.append(event)
-    assert [e.step for e in seen if isinstance(e, StepFailed)] == ["#7", "#8"]
+    failed = [e for e in seen if isinstance(e, StepFailed)]
+    assert any(e.platform == "linux/arm64" and "RUN" in e.name and "exit code: 3" in e.error
+               for e in failed), failed
     assert not [e for e in seen if isinstance(e, DigestPushed)]
     assert "exit code: 3" in str(caught.value)
 
 
+@pytest.mark.parametrize("stem", ["cancel-sigint-plain", "cancel-sigint-rawjson"])
 @pytest.mark.timeout(60)
-def test_events_arrive_live_and_cancel_stops_the_build(
-    plan_factory: PlanFactory, fake_docker: Path, buildx_fixtures: Path,
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+def test_a_cancel_stops_the_build_and_says_cancelled(
+    plan_factory: PlanFactory, standin: StandIn, stem: str
 ) -> None:
-    replay = tmp_path / "slow.log"
-    replay.write_text("\n".join(recorded_pow_lines(buildx_fixtures, "slow")) + "\n")
-    monkeypatch.setenv("FAKE_REPLAY", str(replay))
-    monkeypatch.setenv("FAKE_GATE", str(tmp_path / "never"))  # blocks before the RUN step
+    write_buildx_state(standin.buildx_dir, [], None, build=stem)
     cancel = threading.Event()
-    engine = BuildxEngine(EngineOptions(progress="plain"), docker=str(fake_docker))
-    events = engine.build(plan_factory(), cancel=cancel)
-    for event in events:  # the COPY steps arrive while the "build" is still running
-        if isinstance(event, StepFinished) and event.platform == "linux/arm64":
+    progress = stem.rsplit("-", 1)[-1]
+    engine = BuildxEngine(EngineOptions(progress=progress), docker=str(standin.docker))
+    events = engine.build(plan_factory(platforms=("linux/amd64", "linux/arm64", "linux/arm/v7")),
+                          cancel=cancel)
+    for event in events:  # the tick loop is running when the recorded signal was sent
+        if isinstance(event, LogLine) and "tick" in event.text:
             break
     cancel.set()
     with pytest.raises(EngineError, match="cancelled"):
@@ -215,17 +205,38 @@ def test_builder_platform_support_native_and_emulated() -> None:
     assert arm_host[0].how == "native"
 
 
-def test_check_refuses_a_platform_no_node_offers(
-    plan_factory: PlanFactory, monkeypatch: pytest.MonkeyPatch
+CROSS = """FROM --platform=$BUILDPLATFORM golang AS build
+RUN go build -o /app .
+FROM scratch
+COPY --from=build /app /app
+"""
+TARGET_RUN = "FROM busybox\nRUN \\\n  uname -m > /arch\n"
+
+
+@pytest.mark.parametrize(("dockerfile", "mode", "refused"), [
+    (TARGET_RUN, "build", True),  # a RUN executes for s390x: exec format error, as recorded
+    (CROSS, "build", False),  # cross-compiles on the build platform: nothing runs for s390x
+    ("FROM scratch\nCOPY app /app\n", "build", False),  # COPY-only: the recording succeeded
+    (TARGET_RUN, "copy", False),  # copy mode only notes it
+])
+def test_check_refuses_a_platform_only_where_a_run_would_execute_for_it(
+    plan_factory: PlanFactory, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+    dockerfile: str, mode: str, refused: bool,
 ) -> None:
+    (tmp_path / "Dockerfile").write_text(dockerfile)
     engine = BuildxEngine()
-    node = BuilderInfo("b", "docker-container", (("n", ["linux/amd64", "linux/arm64"]),))
+    node = BuilderInfo("b", "remote", (("n", ["linux/amd64", "linux/arm64"]),))
     monkeypatch.setattr(engine, "builder", lambda: node)
-    assert [s.how for s in engine.check(plan_factory())] == ["native", "emulated"]
-    with pytest.raises(PlatformError, match="cannot build linux/s390x"):
-        engine.check(plan_factory(platforms=("linux/amd64", "linux/s390x")))
-    with pytest.raises(PlatformError):
-        engine.check(plan_factory(), Output(kind="load", platform=parse_platform("linux/ppc64le")))
+    monkeypatch.setattr(engine, "daemon_problem", lambda: None)
+    assert [s.how for s in engine.check(plan_factory(mode=mode))] == ["native", "emulated"]
+    plan = plan_factory(platforms=("linux/amd64", "linux/s390x"), mode=mode)
+    if refused:
+        with pytest.raises(PlatformError, match="cannot run RUN steps for linux/s390x"):
+            engine.check(plan)
+    else:
+        noted = engine.check(plan)[1]
+        assert (noted.platform, noted.how) == ("linux/s390x", "unknown")
+        assert "not offered" in noted.detail
 
 
 def test_engine_selection_on_this_machine() -> None:
@@ -250,7 +261,7 @@ def test_no_engine_at_all_names_what_to_install(monkeypatch: pytest.MonkeyPatch,
     assert "docker-buildx" in str(caught.value) and "podman" in str(caught.value)
 
 
-def test_builders_come_from_python_on_whales_or_say_what_to_install() -> None:
+def test_builders_come_from_docker_or_say_what_to_install() -> None:
     engine = BuildxEngine()
     if buildx_available(EngineOptions()) is None:
         builders = engine.builders()
@@ -258,5 +269,5 @@ def test_builders_come_from_python_on_whales_or_say_what_to_install() -> None:
     else:
         with pytest.raises(EngineError, match="docker-buildx"):
             engine.builders()
-        with pytest.raises(EngineError, match="cannot inspect the buildx builder"):
+        with pytest.raises(EngineError, match="current buildx builder does not answer"):
             engine.builder()

@@ -220,3 +220,28 @@ async def test_unusable_engine_is_a_readable_error_not_a_traceback(tmp_path, hos
         await pilot.press("escape")
         await pilot.pause()
         assert "buildx" in str(app.screen.query_one("#builder").render())
+
+
+async def test_auto_with_an_unreachable_builder_falls_back_to_podman_and_says_why(
+    tmp_path, host, monkeypatch
+) -> None:
+    """The recorded machine with its current builder `dead`: the wizard uses podman (as the
+    headless run and doctor do) instead of marking every platform unsupported."""
+    import shutil
+
+    from tests.support.buildx import install_standin, write_buildx_state
+
+    if shutil.which("podman") is None:
+        pytest.skip("podman is not installed")
+    standin = install_standin(tmp_path, monkeypatch)
+    write_buildx_state(standin.buildx_dir, ["dead", "real"], "dead")
+    draft = Draft(root=tmp_path, platforms=("linux/amd64",), engine="auto")
+    app = host(lambda: PlatformsScreen(draft, Services()))
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = app.screen
+        await settle(pilot, lambda: screen.info is not None, rounds=500)
+        assert screen.info.engine == "podman"
+        assert screen.info.note == ("using podman because the current buildx builder does not "
+                                    "answer: context deadline exceeded")
+        assert screen.info.support["linux/amd64"].supported
+        assert "context deadline exceeded" in str(screen.query_one("#builder", Static).render())
