@@ -271,3 +271,26 @@ def test_builders_come_from_docker_or_say_what_to_install() -> None:
             engine.builders()
         with pytest.raises(EngineError, match="current buildx builder does not answer"):
             engine.builder()
+
+
+def test_a_part_on_buildx_pushes_one_platform_by_digest_as_recorded(
+    plan_factory: PlanFactory, standin: StandIn
+) -> None:
+    """A part leg: one platform, no tag; with default provenance buildx's digest is an index
+    (the image and its attestation), as the recorded push-by-digest build shows."""
+    from core.parts import default_part_path, part_steps
+
+    plan = plan_factory(platforms=("linux/arm64",))
+    engine = BuildxEngine(docker=str(standin.docker))
+    assert engine.native_platform() == parse_platform("linux/amd64")  # the recorded node's first
+    steps = part_steps(engine.commands(plan), Path("/ci/part.json"))
+    assert [step[0] for step in steps] == [str(standin.docker), "write-part"]  # tags nothing
+    events = list(engine.build(plan))
+    assert [e for e in events if isinstance(e, DigestPushed)] == [
+        DigestPushed("127.0.0.1:5000/demo", recorded_digest("pbd-build-arm64"))]
+    (call,) = standin.builds()
+    argv = call["argv"]
+    assert argv[argv.index("--platform") + 1] == "linux/arm64"
+    assert "push-by-digest=true" in argv[argv.index("--output") + 1]
+    assert default_part_path(plan.platforms, Path("/ci")) == Path(
+        "/ci/dockyard-part-linux-arm64.json")
