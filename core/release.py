@@ -511,18 +511,14 @@ class Release:
                               f"this run: it holds {claim.holder}, this run pushed "
                               f"{state.digest} ({reason}); version tags are never replaced, "
                               "so nothing was moved", "lost")
-            yield LogLine(text=f"{state.version_ref} was published meanwhile from this commit "
-                               f"by another run ({claim.holder}); using it")
-            state.digest = claim.holder
-            self._image_report(state)["adopted"] = claim.holder
-            yield from self._verify_digest(state, "tag")
+            yield from self._adopt(state, claim.holder, "tag")
             details.append(f"{state.version_ref} already published ({claim.holder})")
         return "; ".join(details)
 
     def _move_aliases(self) -> _Step:
         """Weigh the registry (never backwards), write down where each alias points, then move
         the ones not there yet, checking before each move that the version tag is still ours."""
-        from core.publish import holds, put_alias
+        from core.publish import put_alias
         from core.published import guard, read_published
 
         version = self.plan.version
@@ -556,7 +552,7 @@ class Release:
                                        f"{state.digest}")
                     continue
                 self._check_cancel("aliases")
-                self._still_ours(state, "aliases", holds)
+                yield from self._still_ours(state, "aliases")
                 put_alias(state.client, state.repo, alias, state.manifest)
                 state.moved.append(alias)
                 self._write_report()
@@ -565,23 +561,38 @@ class Release:
         held = sum(len(s.withheld) for s in self._states)
         return f"moved {moved} alias(es)" + (f", withheld {held}" if held else "")
 
-    def _still_ours(self, state: _ImageState, phase: str, holds: Callable[..., str | None]
-                    ) -> None:
+    def _still_ours(self, state: _ImageState, phase: str) -> Iterator[Event]:
+        """The version tag still holds this run's digest. If a run of the same commit wrote it
+        since (a CI re-run racing this one), its image is adopted: verified, and every alias
+        goes to it instead; anything else means this run lost, and it moves nothing more."""
+        from core.publish import holds
+
         assert state.digest is not None
         other = holds(state.client, state.repo, state.image.tags.version_tag, state.digest)
-        if other is not None:
+        if other is None:
+            return
+        reason = "it is absent" if other == "absent" else self._same_release(state, other)
+        if reason:
             raise _Failed(phase, f"{state.version_ref} was replaced by another release during "
-                          f"this run: it now holds {other}, not {state.digest}", "lost")
+                          f"this run: it now holds {other}, not {state.digest} ({reason})",
+                          "lost")
+        yield from self._adopt(state, other, phase)
+
+    def _adopt(self, state: _ImageState, holder: str, phase: str) -> Iterator[Event]:
+        yield LogLine(text=f"{state.version_ref} was published meanwhile from this commit by "
+                           f"another run ({holder}); using it")
+        state.digest = holder
+        self._image_report(state)["adopted"] = holder
+        yield from self._verify_digest(state, phase)
 
     def _verify_aliases(self) -> _Step:
         """The version tag is still ours; settle races over the aliases; then verify them."""
-        from core.publish import holds
         from core.verify import verify_release
 
         for state in self._states:
-            self._still_ours(state, "verify-aliases", holds)
+            yield from self._still_ours(state, "verify-aliases")
             yield from self._settle(state)
-            self._still_ours(state, "verify-aliases", holds)
+            yield from self._still_ours(state, "verify-aliases")
             image = state.image
             report = verify_release(state.client, image.name, image.tags.version_tag,
                                     self.plan.platforms, state.kept)

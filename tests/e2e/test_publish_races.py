@@ -43,23 +43,36 @@ ALIASES = ("1.0", "1", "latest")
 
 
 class GatedClient(RegistryClient):
-    """The real client; ``before_put(ref)`` runs before each manifest PUT (to force an order)."""
+    """The real client; ``before_put(ref)`` runs before each manifest PUT, ``after_put(ref)``
+    after it and ``before_head(ref)`` before each HEAD (to force an order)."""
 
-    def __init__(self, host: str, before_put: Callable[[str], None]) -> None:
+    def __init__(self, host: str, before_put: Callable[[str], None],
+                 after_put: Callable[[str], None] | None = None,
+                 before_head: Callable[[str], None] | None = None) -> None:
         super().__init__(host)
         self.before_put = before_put
+        self.after_put = after_put
+        self.before_head = before_head
 
     def put_manifest(self, repo: str, ref: str, raw: bytes, media_type: str) -> str:
         self.before_put(ref)
-        return super().put_manifest(repo, ref, raw, media_type)
+        digest = super().put_manifest(repo, ref, raw, media_type)
+        if self.after_put is not None:
+            self.after_put(ref)
+        return digest
+
+    def head_manifest(self, repo: str, ref: str):  # type: ignore[no-untyped-def]
+        if self.before_head is not None:
+            self.before_head(ref)
+        return super().head_manifest(repo, ref)
 
 
 def release_in_thread(
     plan: Plan, engine: PodmanEngine, tmp_path: Path, before_put: Callable[[str], None],
-    out: list[Event],
+    out: list[Event], **hooks: Callable[[str], None],
 ) -> threading.Thread:
     def client_for(name: ImageName) -> RegistryClient:
-        return GatedClient(name.api_host, before_put)
+        return GatedClient(name.api_host, before_put, **hooks)
 
     def run() -> None:
         out.extend(run_release(plan, engine, client_for=client_for,
@@ -152,6 +165,59 @@ def test_a_ci_rerun_of_the_same_commit_at_once_ends_as_already_published(
         notes = [e.text for events in runs for e in events if isinstance(e, LogLine)
                  and "published meanwhile from this commit" in e.text]
         assert len(notes) == 1 and held in notes[0]
+
+
+def test_a_rerun_that_overwrites_the_tag_after_it_was_read_back_is_adopted_not_fought(
+    project: Callable[..., Path], registry: RunningRegistry, podman: PodmanEngine,
+    tmp_path: Path,
+) -> None:
+    """The window the tag's read-back cannot see: run A creates 1.0.0 and reads it back, then
+    run B (same commit, other bytes) overwrites it. A notices before its first alias move and
+    takes B's image; both end ok and every tag is on the one image the registry holds."""
+    root = project()
+    release_tag(root, "v1.0.0")
+    repo = "race/rerun-late"
+    image = f"{registry.host}/{repo}"
+    barrier = threading.Barrier(2, timeout=120)
+    a_reading, b_tagged = threading.Event(), threading.Event()
+
+    def a_put(ref: str) -> None:
+        if ref == "1.0.0":
+            barrier.wait()
+
+    def a_head(ref: str) -> None:
+        if ref in ALIASES and not a_reading.is_set():
+            a_reading.set()  # A has created and read back its tag
+            assert b_tagged.wait(timeout=120)
+
+    def b_put(ref: str) -> None:
+        if ref == "1.0.0":
+            barrier.wait()
+            assert a_reading.wait(timeout=120)
+
+    def b_after(ref: str) -> None:
+        if ref == "1.0.0":
+            b_tagged.set()
+
+    first: list[Event] = []
+    second: list[Event] = []
+    threads = [release_in_thread(plan_for(root, image), podman, tmp_path, a_put, first,
+                                 before_head=a_head),
+               release_in_thread(plan_for(root, image), podman, tmp_path, b_put, second,
+                                 after_put=b_after)]
+    for thread in threads:
+        thread.join(timeout=300)
+    assert [finished(first).ok, finished(second).ok] == [True, True], [
+        e for e in (*first, *second) if isinstance(e, ReleaseFailed)]
+    held = digest(registry, repo, "1.0.0")
+    assert held == pushed(second)  # B's PUT came last
+    for alias in ALIASES:
+        assert digest(registry, repo, alias) == held
+    if pushed(first) == held:
+        pytest.skip("both builds gave identical bytes (same second): no overwrite to adopt")
+    adopted = [e.text for e in first if isinstance(e, LogLine)
+               and "published meanwhile from this commit" in e.text]
+    assert adopted and held in adopted[0]
 
 
 def test_an_older_release_racing_a_newer_one_never_leaves_latest_behind(

@@ -37,7 +37,7 @@ def test_sigterm_cancels_the_running_release_and_quits(
     tmp_path: Path, proxy: HoldingProxy,
 ) -> None:
     demo = create_demo(tmp_path / "demo", registry=proxy.host)
-    pushing = proxy.hold("PUT", "/manifests/0.1.0")  # the version tag's index: held
+    pushing = proxy.hold("PUT", "/manifests/0.1.0")  # creating the version tag: held
     state, pid_file, exit_file = tmp_path / "state", tmp_path / "pid", tmp_path / "exit-code"
     with podman_storage("dy-tuisig-") as root:
         env = {"DOCKYARD_PODMAN_STORAGE_DRIVER": "vfs", "DOCKYARD_PODMAN_ISOLATION": "chroot",
@@ -73,4 +73,4 @@ def test_sigterm_cancels_the_running_release_and_quits(
     (report_path,) = (state / "dockyard" / "runs").glob("*.json")
     report = json.loads(report_path.read_text())
     assert report["ok"] is False
-    assert report["failure"]["phase"] == "build"
+    assert report["failure"]["phase"] == "tag"  # the image is pushed by digest, untagged
