@@ -15,6 +15,7 @@ from core.errors import DockerfileError, EngineError, ImageRefError, ModeError, 
 from core.platforms import Platform, parse_platforms
 from core.reference import ImageName, parse_image_name, parse_reference
 from core.repo import ProjectRepo
+from core.staging import Placement, copy_layout
 from core.tags import TagPolicy, TagSet, compute_tags, validate_tag
 from core.version import ReleaseVersion
 
@@ -57,6 +58,7 @@ class Plan:
     engine: str = "auto"  # "auto" | "buildx" | "podman": how, kept with what, so the dry
     # run shows the commands the run will use
     builder: str | None = None  # buildx builder; None: the current one (docker buildx use)
+    layout: tuple[Placement, ...] = ()  # copy mode: where each binary goes in the context
 
     def to_dict(self, steps: Sequence[Sequence[str]] = ()) -> dict[str, Any]:
         """JSON-able form; ``steps`` are the engine's commands, in the order they would run."""
@@ -101,6 +103,11 @@ class Plan:
             },
             "engine": self.engine,
             "builder": self.builder,
+            "layout": [
+                {"platform": str(p.platform), "binary": _relative(p.binary, self.root)
+                 if p.binary else None, "path": p.path, "copy": p.copy, "staged": p.staged}
+                for p in self.layout
+            ],
             "steps": [list(step) for step in steps],
         }
 
@@ -158,6 +165,7 @@ def make_plan(request: PlanRequest) -> Plan:
             field="context",
         )
     binaries: tuple[BinaryCheck, ...] = ()
+    layout: tuple[Placement, ...] = ()
     if mode == "copy":
         if not merged.binary:
             raise ModeError(
@@ -167,6 +175,8 @@ def make_plan(request: PlanRequest) -> Plan:
             )
         check_dockerfile_copy(dockerfile)
         binaries = tuple(require_binaries(context, merged.binary, platforms))
+        layout = copy_layout(dockerfile, context, binaries, target=merged.build.target,
+                             build_args=dict(merged.build.build_args))
     if merged.build.cache_from is not None:
         _cache_ref(merged.build.cache_from, "cache-from")
     if merged.build.cache_to is not None:
@@ -192,6 +202,7 @@ def make_plan(request: PlanRequest) -> Plan:
         build=merged.build,
         engine="buildx" if builder and merged.engine in (None, "auto") else merged.engine or "auto",
         builder=builder,
+        layout=layout,
     )
 
 
