@@ -28,6 +28,7 @@ RUN case "${TARGETARCH}${TARGETVARIANT}" in \
       ppc64le) triple=powerpc64le-unknown-linux-musl ;; \
       s390x) triple=s390x-unknown-linux-musl ;; \
       riscv64) triple=riscv64gc-unknown-linux-musl ;; \
+      mips64le) triple=mips64el-unknown-linux-muslabi64 ;; \
       *) echo "no Rust target for ${TARGETARCH}${TARGETVARIANT}" >&2; exit 1 ;; \
     esac \
     && echo "$triple" > /rust-target && rustup target add "$triple"
