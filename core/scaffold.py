@@ -81,6 +81,7 @@ def plan_init(
     mode: str | None = None,
     lang: str | None = None,
     binary: str | None = None,
+    dockerfile: str | None = None,
     force: bool = False,
 ) -> InitPlan:
     """Choose the template and refuse what would replace the user's work without ``force``."""
@@ -121,11 +122,11 @@ def plan_init(
         static, why = _linking(root, binary, config.platforms)
         reasons.append(why)
         template = "copy-static.Dockerfile" if static else "copy-libc.Dockerfile"
-    dockerfile = root / (config.dockerfile or "Dockerfile")
-    exists = dockerfile.exists()
+    path = root / (dockerfile or config.dockerfile or "Dockerfile")
+    exists = path.exists()
     if exists and not force:
         raise DockerfileError(
-            f"{dockerfile.name} exists already", "pass --force to replace it", field="dockerfile"
+            f"{path.name} exists already", "pass --force to replace it", field="dockerfile"
         )
     for key, wanted in (("mode", mode), ("binary", binary if mode == "copy" else None)):
         current = getattr(config, key)
@@ -137,7 +138,7 @@ def plan_init(
     text = resources.files("assets").joinpath(template).read_text(encoding="utf-8")
     text = text.replace("@NAME@", name).replace("@BINARY@", binary or "")
     return InitPlan(root, mode, lang, template, binary if mode == "copy" else None, name,
-                    tuple(reasons), dockerfile, text, exists)
+                    tuple(reasons), path, text, exists)
 
 
 def _default_binary(lang: str, name: str) -> str:
