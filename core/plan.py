@@ -105,7 +105,8 @@ class Plan:
             "builder": self.builder,
             "layout": [
                 {"platform": str(p.platform), "binary": _relative(p.binary, self.root)
-                 if p.binary else None, "path": p.path, "copy": p.copy, "staged": p.staged}
+                 if p.binary else None, "path": p.at or p.path, "copy": p.copy,
+                 "staged": p.staged}
                 for p in self.layout
             ],
             "steps": [list(step) for step in steps],

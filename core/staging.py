@@ -45,8 +45,9 @@ class Placement:
     """One platform-dependent COPY source: what fills it for one platform.
 
     ``binary`` is the platform's binary (None when a file of the project's context fills the
-    path); ``staged`` says the binary is put at ``path`` in the staged context, rather than
-    being there already.
+    path); ``staged`` says the binary is moved to a path of its own, rather than the Dockerfile
+    copying it from where it was built (it is laid into the staged context either way, so an
+    ignore file never drops it).
     """
 
     platform: Platform
@@ -54,6 +55,7 @@ class Placement:
     path: str
     copy: str
     staged: bool
+    at: str = ""  # where the binary lies in the staged context ("" for a file of the context)
 
     def shown(self, root: Path) -> str:
         """``binary → path in the context → COPY line``, for the dry run."""
@@ -64,7 +66,7 @@ class Placement:
                 source = str(self.binary.relative_to(root))
             except ValueError:
                 source = str(self.binary)
-        return f"{source} → {self.path} → {self.copy}"
+        return f"{source} → {self.at or self.path} → {self.copy}"
 
 
 def copy_layout(
@@ -79,6 +81,7 @@ def copy_layout(
     COPY that nothing fills, on two platforms needing different binaries at one path, and on
     a dynamically linked binary copied into a ``FROM scratch`` stage."""
     parsed = read_dockerfile(dockerfile)
+    rules = ignore_rules(context, dockerfile)
     args = dict(build_args or {})
     stages = parsed.reachable(target)
     placements: list[Placement] = []
@@ -93,7 +96,7 @@ def copy_layout(
                 "`COPY dist/${TARGETARCH}/app /app`",
             )
         binary_rel = _relative(check.path, context)
-        chosen = _choose(found, binary_rel, check.path.name, context)
+        chosen = _choose(found, binary_rel, check.path.name, context, rules)
         if chosen is None:
             shown = ", ".join(f"{path} ({_where(dockerfile, copy)})" for _, copy, path in found)
             raise DockerfileError(
@@ -105,12 +108,11 @@ def copy_layout(
         for stage, copy, path in found:
             where = _where(dockerfile, copy)
             if path == chosen[0]:
-                staged = chosen[1]
+                at, staged = chosen[1], chosen[2]
                 _require_static(parsed, stage, check, binary_rel, where)
-                if staged:
-                    _require_one_owner(owners, path, check, where, context)
-                placements.append(Placement(check.platform, check.path, path, where, staged))
-            elif _filled_by_context(context, path):
+                _require_one_owner(owners, at, check, where, context)
+                placements.append(Placement(check.platform, check.path, path, where, staged, at))
+            elif _filled_by_context(context, path, rules):
                 placements.append(Placement(check.platform, None, path, where, False))
             else:
                 raise DockerfileError(
@@ -162,36 +164,34 @@ def _platform_sources(
 
 
 def _choose(
-    found: Sequence[tuple[Stage, Copy, str]], binary_rel: str, name: str, context: Path
-) -> tuple[str, bool] | None:
-    """The source the binary fills, and whether it must be staged there: the binary's own
-    path; else a source ending in the binary's name; else the first that no file fills."""
+    found: Sequence[tuple[Stage, Copy, str]], binary_rel: str, name: str, context: Path,
+    rules: Sequence[Rule],
+) -> tuple[str, str, bool] | None:
+    """``(source, path of the binary in the staged context, moved?)``: the source that is the
+    binary's own path; else one ending in the binary's name; else the first no file fills."""
     paths = [path for _, _, path in found]
     for path in paths:
         if path == binary_rel or (_GLOB.search(path) and fnmatchcase(binary_rel, path)):
-            return path, False
+            return path, binary_rel, False
     for path in paths:
-        if posixpath.basename(path) == name and not _filled_by_context(context, path):
-            return path, True
-        if _GLOB.search(path) and fnmatchcase(posixpath.join(posixpath.dirname(path), name), path):
-            return path, True
+        if _GLOB.search(path):
+            at = posixpath.join(posixpath.dirname(path), name)
+            if not _GLOB.search(at) and fnmatchcase(at, path):
+                return path, at, True
+        elif posixpath.basename(path) == name and not _filled_by_context(context, path, rules):
+            return path, path, True
     for path in paths:
-        if not _GLOB.search(path) and not _filled_by_context(context, path):
-            return path, True
+        if not _GLOB.search(path) and not _filled_by_context(context, path, rules):
+            return path, path, True
     return None
 
 
-def _filled_by_context(context: Path, path: str) -> bool:
+def _filled_by_context(context: Path, path: str, rules: Sequence[Rule]) -> bool:
+    """A file of the context that the engine would receive (not ignored) is at ``path``."""
     if _GLOB.search(path):
-        return any(context.glob(path))
-    return (context / path).exists()
-
-
-def _staged_name(path: str, binary: Path) -> str:
-    """Where in the staged context a source path puts the binary (a glob: its own name)."""
-    if _GLOB.search(path):
-        return posixpath.join(posixpath.dirname(path), binary.name)
-    return path
+        return any(not is_ignored(rules, found.relative_to(context).as_posix())
+                   for found in context.glob(path))
+    return (context / path).exists() and not is_ignored(rules, path)
 
 
 def _require_one_owner(
@@ -280,9 +280,9 @@ def build_context(
     into.mkdir(parents=True)
     _copy_tree(source, into, "", rules, set())
     for placement in layout:
-        if not placement.staged or placement.binary is None:
+        if placement.binary is None:
             continue
-        target = into / _staged_name(placement.path, placement.binary)
+        target = into / placement.at
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
             if target.is_symlink() or target.is_file():

@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from core.binaries import require_binaries
+from core.errors import DockerfileError
 from core.platforms import parse_platforms
 from core.staging import build_context, copy_layout, ignore_rules, is_ignored
 from tests.support.elf import write_elf
 from tests.support.gitrepo import git, make_repo
+from tests.support.registry import RunningRegistry
 from tui.cli import main
 
 RUST_DOCKERFILE = (
@@ -41,26 +44,40 @@ def rust_project(path: Path, dockerfile: str = RUST_DOCKERFILE, *,
     return path
 
 
-def dry_run(capsys: pytest.CaptureFixture[str], root: Path, *extra: str,
-            platforms: str = "linux/amd64,linux/arm64,linux/arm/v7") -> tuple[int, str, str]:
+@pytest.fixture
+def dry_run(registry: RunningRegistry, capsys: pytest.CaptureFixture[str]
+            ) -> Callable[..., tuple[int, str, str]]:
+    """``dockyard release --dry-run`` of a Rust-layout project; the dry run reads the real
+    test registry (on loopback) the way a release would."""
+
+    def run(root: Path, *extra: str, platforms: str = "linux/amd64,linux/arm64,linux/arm/v7"
+            ) -> tuple[int, str, str]:
+        return _dry_run(capsys, registry.host, root, *extra, platforms=platforms)
+
+    return run
+
+
+def _dry_run(capsys: pytest.CaptureFixture[str], host: str, root: Path, *extra: str,
+             platforms: str) -> tuple[int, str, str]:
     code = main(["release", "--dry-run", "--repo", str(root), "--image",
-                 "registry.example/acme/app", "--platform", platforms, "--mode", "copy",
+                 f"{host}/acme/staged", "--platform", platforms, "--mode", "copy",
                  "--binary", "target/{triple}/release/app", "--engine", "podman", *extra])
     out, err = capsys.readouterr()
     return code, out, err
 
 
 def test_dry_run_shows_binary_path_in_context_and_copy_line(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, dry_run: Callable[..., tuple[int, str, str]]
 ) -> None:
     root = rust_project(tmp_path / "app")
-    code, out, err = dry_run(capsys, root)
+    code, out, err = dry_run(root)
     assert code == 0, err
     line = "COPY target/${TARGETARCH}${TARGETVARIANT}/app /app"
     assert f"  linux/arm/v7: target/armv7-unknown-linux-gnueabihf/release/app → " \
         f"target/armv7/app → Dockerfile:4 {line}" in out
     assert "  linux/amd64: target/x86_64-unknown-linux-gnu/release/app → target/amd64/app" in out
-    code, out, err = dry_run(capsys, root, "--json")
+    code, out, err = dry_run(root, "--json")
+    assert code == 0, err
     layout = json.loads(out)["layout"]
     assert layout[1] == {"platform": "linux/arm64",
                          "binary": "target/aarch64-unknown-linux-gnu/release/app",
@@ -98,23 +115,23 @@ def test_dry_run_shows_binary_path_in_context_and_copy_line(
     ),
 ])
 def test_dry_run_refusals(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], dockerfile: str,
+    tmp_path: Path, dry_run: Callable[..., tuple[int, str, str]], dockerfile: str,
     extra: dict[str, object], problem: str,
 ) -> None:
     root = rust_project(tmp_path / "app", dockerfile, **extra)  # type: ignore[arg-type]
     platforms = "linux/amd64,linux/arm64,linux/arm/v7" + (",linux/arm/v6" if extra.get("v6")
                                                           else "")
-    code, out, err = dry_run(capsys, root, platforms=platforms)
+    code, out, err = dry_run(root, platforms=platforms)
     assert code == 2 and out == ""
     assert err.startswith("error: ") and problem in err and err.count("\n") == 1, err
 
 
 def test_a_dynamic_binary_into_a_libc_base_is_fine(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, dry_run: Callable[..., tuple[int, str, str]]
 ) -> None:
     root = rust_project(tmp_path / "app", RUST_DOCKERFILE.replace("scratch", "debian:12-slim"),
                         interpreter="/lib/ld-linux.so.2")
-    assert dry_run(capsys, root)[0] == 0
+    assert dry_run(root)[0] == 0
 
 
 def test_layout_prefers_the_binary_in_place_and_context_files(tmp_path: Path) -> None:
@@ -132,12 +149,35 @@ def test_layout_prefers_the_binary_in_place_and_context_files(tmp_path: Path) ->
     platforms = parse_platforms(["linux/amd64", "linux/arm64"])
     checks = require_binaries(context, "dist/{arch}/app", platforms)
     layout = copy_layout(dockerfile, context, checks)
-    assert [(str(p.platform), p.binary is not None, p.path, p.staged) for p in layout] == [
-        ("linux/amd64", False, "conf/amd64.toml", False),
-        ("linux/amd64", True, "dist/amd64/*", False),
-        ("linux/arm64", False, "conf/arm64.toml", False),
-        ("linux/arm64", True, "dist/arm64/*", False),
+    assert [(str(p.platform), p.binary is not None, p.path, p.at, p.staged) for p in layout] == [
+        ("linux/amd64", False, "conf/amd64.toml", "", False),
+        ("linux/amd64", True, "dist/amd64/*", "dist/amd64/app", False),
+        ("linux/arm64", False, "conf/arm64.toml", "", False),
+        ("linux/arm64", True, "dist/arm64/*", "dist/arm64/app", False),
     ]
+
+
+def test_an_ignored_binary_in_place_is_still_sent_but_an_ignored_file_fills_nothing(
+    tmp_path: Path,
+) -> None:
+    context = tmp_path / "project"
+    write_elf(context / "dist/amd64/app", "x86-64")
+    write_elf(context / "dist/arm64/app", "aarch64")
+    (context / "conf").mkdir()
+    (context / "conf/amd64.toml").write_text("ignored")
+    (context / ".dockerignore").write_text("dist\nconf\n")
+    dockerfile = context / "Dockerfile"
+    dockerfile.write_text("FROM scratch\nARG TARGETARCH\nCOPY dist/${TARGETARCH}/app /app\n")
+    checks = require_binaries(context, "dist/{arch}/app",
+                              parse_platforms(["linux/amd64", "linux/arm64"]))
+    layout = copy_layout(dockerfile, context, checks)
+    build_context(context, dockerfile, layout, tmp_path / "staged")
+    assert sorted(str(p.relative_to(tmp_path / "staged"))
+                  for p in (tmp_path / "staged").rglob("*") if p.is_file()) == [
+        "Dockerfile", "dist/amd64/app", "dist/arm64/app"]
+    dockerfile.write_text(dockerfile.read_text() + "COPY conf/${TARGETARCH}.toml /etc/\n")
+    with pytest.raises(DockerfileError, match=r"conf/amd64.toml for linux/amd64 is filled by no"):
+        copy_layout(dockerfile, context, checks)
 
 
 @pytest.mark.parametrize(("pattern", "path", "ignored"), [
