@@ -135,7 +135,7 @@ def test_a_failing_build_step_leaves_latest_untouched(
     assert not finished(events).ok
     failed = failure(events)
     assert failed.phase == "build"
-    assert "app.conf" in " ".join(e.error for e in events if isinstance(e, StepFailed))
+    assert "app.conf" in " ".join(e.name for e in events if isinstance(e, StepFailed))
     assert "latest unchanged" in failed.registry_state
     step_failures = [e for e in events if isinstance(e, StepFailed)]
     assert step_failures and step_failures[0].platform in PLATFORMS
