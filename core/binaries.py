@@ -13,9 +13,7 @@ Template placeholders: ``{os}``, ``{arch}`` (Docker's TARGETARCH), ``{variant}``
 from __future__ import annotations
 
 import filecmp
-import json
 import os
-import re
 import string
 import struct
 from collections.abc import Callable, Sequence
@@ -24,7 +22,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from core import paths
-from core.errors import BinaryError, DockerfileError, PlatformError
+from core.errors import BinaryError, PlatformError
 from core.platforms import Platform
 
 # e_machine values from the ELF specification / <elf.h>.
@@ -35,7 +33,7 @@ _MACHINES = {
 _ET_EXEC, _ET_DYN = 2, 3
 _PT_INTERP = 3
 _MAX_INTERP = 4096  # PATH_MAX: the kernel refuses a longer interpreter path anyway
-_MAX_DOCKERFILE = 1024 * 1024
+
 
 _PLACEHOLDERS: dict[str, Callable[[Platform], str]] = {
     "os": lambda platform: platform.os,
@@ -333,123 +331,10 @@ def _flag_identical(checks: list[BinaryCheck], root: Path) -> list[BinaryCheck]:
 
 # --- Dockerfile -------------------------------------------------------------------------------
 
-_DIRECTIVE = re.compile(r"^#\s*([A-Za-z]+)\s*=\s*(\S+)\s*$")
-_PLATFORM_ARGS = ("TARGETARCH", "TARGETPLATFORM")
-
 
 def check_dockerfile_copy(dockerfile: Path) -> None:
-    """Refuse a Dockerfile whose COPY/ADD would put the same file into every platform's image.
+    """Refuse a Dockerfile whose COPY/ADD would give every platform the same file (read by
+    core.dockerfile, the one Dockerfile reader)."""
+    from core.dockerfile import require_platform_copy
 
-    Some COPY or ADD source must use ``$TARGETARCH`` or ``$TARGETPLATFORM`` in a stage that
-    declares that ``ARG``: without the declaration the variable expands to nothing.
-    """
-    text = read_dockerfile(dockerfile)
-    escape = _escape_char(text)
-    variable = re.compile(
-        rf"(?<!{re.escape(escape)})\$(?:\{{({'|'.join(_PLATFORM_ARGS)})(?:[:#%/][^}}]*)?\}}"
-        rf"|({'|'.join(_PLATFORM_ARGS)})(?![A-Za-z0-9_]))"
-    )
-    declared: set[str] = set()
-    undeclared: tuple[int, str, str] | None = None
-    for line, keyword, args in _instructions(text, escape):
-        if keyword == "FROM":
-            declared = set()
-        elif keyword == "ARG":
-            declared.update(word.split("=", 1)[0] for word in args.split())
-        elif keyword in ("COPY", "ADD"):
-            used = {
-                next(name for name in match.groups() if name)
-                for source in _copy_sources(args)
-                for match in variable.finditer(source)
-            }
-            if used & declared:
-                return
-            if used and undeclared is None:
-                undeclared = (line, keyword, sorted(used)[0])
-    if undeclared is not None:
-        line, keyword, name = undeclared
-        raise DockerfileError(
-            f"{dockerfile}:{line}: {keyword} uses ${name} but its stage does not declare "
-            f"ARG {name}, so it expands to nothing",
-            f"add `ARG {name}` after that stage's FROM",
-        )
-    raise DockerfileError(
-        f"{dockerfile}: no COPY or ADD uses $TARGETARCH, so every platform would get the "
-        "same binary",
-        "declare `ARG TARGETARCH` in the stage and copy e.g. `COPY dist/${TARGETARCH}/app /app`",
-    )
-
-
-def read_dockerfile(dockerfile: Path) -> str:
-    """The Dockerfile's text: a regular file, at most 1 MiB, UTF-8."""
-    data = paths.read_regular(dockerfile, str(dockerfile), _MAX_DOCKERFILE, DockerfileError,
-                              missing="create it or pass --dockerfile PATH")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise DockerfileError(f"{dockerfile} is not UTF-8 text", "save it as UTF-8") from None
-
-
-def dockerfile_stages(text: str) -> list[str]:
-    """The stage names (``FROM image AS name``), lowercased as BuildKit compares them."""
-    stages = []
-    for _, keyword, args in _instructions(text, _escape_char(text)):
-        words = [word for word in args.split() if not word.startswith("--")]
-        if keyword == "FROM" and len(words) == 3 and words[1].upper() == "AS":
-            stages.append(words[2].lower())
-    return stages
-
-
-def _escape_char(text: str) -> str:
-    """The ``# escape=`` parser directive (Windows Dockerfiles use a backtick)."""
-    for line in text.splitlines():
-        match = _DIRECTIVE.match(line.strip())
-        if match is None:
-            break
-        if match.group(1).lower() == "escape":
-            return match.group(2)
-    return "\\"
-
-
-def _instructions(text: str, escape: str) -> list[tuple[int, str, str]]:
-    """``(first line number, KEYWORD, arguments)`` with continuation lines joined; comment and
-    blank lines inside a continuation are dropped, as the Dockerfile parser does."""
-    result: list[tuple[int, str, str]] = []
-    parts: list[str] = []
-    start = 0
-    for number, raw in enumerate(text.splitlines(), 1):
-        stripped = raw.strip()
-        if not stripped or stripped.startswith("#"):
-            continue
-        if not parts:
-            start = number
-        body = raw.rstrip()
-        if body.endswith(escape):
-            parts.append(body[: -len(escape)])
-            continue
-        parts.append(body)
-        result.extend(_instruction(start, "".join(parts)))
-        parts = []
-    result.extend(_instruction(start, "".join(parts)))
-    return result
-
-
-def _instruction(line: int, joined: str) -> list[tuple[int, str, str]]:
-    """Zero or one ``(line, KEYWORD, arguments)``: a lone escape character joins to nothing."""
-    words = joined.split(None, 1)
-    if not words:
-        return []
-    return [(line, words[0].upper(), words[1].strip() if len(words) > 1 else "")]
-
-
-def _copy_sources(args: str) -> list[str]:
-    """The source arguments of COPY/ADD (flags and the destination left out)."""
-    if args.startswith("["):
-        try:
-            items = json.loads(args)
-        except json.JSONDecodeError:
-            items = None
-        if isinstance(items, list) and all(isinstance(item, str) for item in items):
-            return [str(item) for item in items[:-1]]
-    words = [word for word in args.split() if not word.startswith("--")]
-    return words[:-1]
+    require_platform_copy(dockerfile)

@@ -11,14 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from core import paths
-from core.binaries import (
-    BinaryCheck,
-    check_dockerfile_copy,
-    dockerfile_stages,
-    read_dockerfile,
-    require_binaries,
-)
+from core.binaries import BinaryCheck, check_dockerfile_copy, require_binaries
 from core.config import ProjectConfig, load_config
+from core.dockerfile import read_dockerfile, stage_names
 from core.errors import (
     BinaryError,
     DockerfileError,
@@ -31,6 +26,7 @@ from core.errors import (
 from core.platforms import Platform, parse_platforms
 from core.reference import ImageName, parse_image_name, parse_reference
 from core.repo import ProjectRepo
+from core.staging import Placement, copy_layout
 from core.tags import TagPolicy, TagSet, compute_tags, validate_tag
 from core.version import ReleaseVersion
 
@@ -79,6 +75,7 @@ class Plan:
     # run shows the commands the run will use
     builder: str | None = None  # buildx builder; None: the current one (docker buildx use)
     ca_file: Path | None = None  # a private registry CA, trusted besides the system's
+    layout: tuple[Placement, ...] = ()  # copy mode: where each binary goes in the context
 
     def to_dict(self, steps: Sequence[Sequence[str]] = ()) -> dict[str, Any]:
         """JSON-able form; ``steps`` are the engine's commands, in the order they would run."""
@@ -124,6 +121,12 @@ class Plan:
             "engine": self.engine,
             "builder": self.builder,
             "ca_file": str(self.ca_file) if self.ca_file else None,
+            "layout": [
+                {"platform": str(p.platform), "binary": _relative(p.binary, self.root)
+                 if p.binary else None, "path": p.at or p.path, "copy": p.copy,
+                 "staged": p.staged}
+                for p in self.layout
+            ],
             "steps": [list(step) for step in steps],
         }
 
@@ -191,6 +194,7 @@ def make_plan(request: PlanRequest) -> Plan:
     if merged.build.target is not None:
         _target(dockerfile, merged.build.target)
     binaries: tuple[BinaryCheck, ...] = ()
+    layout: tuple[Placement, ...] = ()
     if mode == "copy":
         if not merged.binary:
             raise ModeError(
@@ -200,6 +204,8 @@ def make_plan(request: PlanRequest) -> Plan:
             )
         check_dockerfile_copy(dockerfile)
         binaries = tuple(require_binaries(context, merged.binary, platforms))
+        layout = copy_layout(dockerfile, context, binaries, target=merged.build.target,
+                             build_args=dict(merged.build.build_args))
     if merged.build.cache_from is not None:
         _cache_ref(merged.build.cache_from, "cache-from")
     if merged.build.cache_to is not None:
@@ -226,6 +232,7 @@ def make_plan(request: PlanRequest) -> Plan:
         engine="buildx" if builder and merged.engine in (None, "auto") else merged.engine or "auto",
         builder=builder,
         ca_file=_ca_file(merged.ca_file),
+        layout=layout,
     )
 
 
@@ -322,7 +329,7 @@ def _context(root: Path, relative: str) -> Path:
 
 def _target(dockerfile: Path, target: str) -> None:
     """``--target`` names a stage of the Dockerfile (BuildKit compares names lowercased)."""
-    stages = dockerfile_stages(read_dockerfile(dockerfile))
+    stages = stage_names(read_dockerfile(dockerfile))
     if target.lower() not in stages:
         raise DockerfileError(
             f"{paths.shown(target)!r} is not a stage of {dockerfile.name}",

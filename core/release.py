@@ -324,6 +324,10 @@ class Release:
                 raise PublishError("copy mode without a binary template", "pass --binary")
             check_dockerfile_copy(plan.dockerfile)
             checks = require_binaries(plan.context, plan.binary_template, plan.platforms)
+            from core.staging import copy_layout
+
+            copy_layout(plan.dockerfile, plan.context, checks, target=plan.build.target,
+                        build_args=dict(plan.build.build_args))
             for check in checks:
                 yield LogLine(text=f"{check.platform}: {check.path} ok")
         if self.output.kind == "load" and self.output.platform is not None:
@@ -448,12 +452,15 @@ class Release:
             if not pending:
                 return "skipped: every version tag is already published from this commit"
             plan = dataclasses.replace(plan, images=pending)
+        from core.staging import staged_context
+
         try:
-            for event in self.engine.build(plan, self.output, cancel=self.cancel_event,
-                                           client_for=self.client_for):
-                if isinstance(event, DigestPushed):
-                    self._record_digest(event)
-                yield event
+            with staged_context(plan) as plan:
+                for event in self.engine.build(plan, self.output, cancel=self.cancel_event,
+                                               client_for=self.client_for):
+                    if isinstance(event, DigestPushed):
+                        self._record_digest(event)
+                    yield event
         except DockyardError as err:
             kind = "cancelled" if self.cancel_event.is_set() else "error"
             raise _Failed("build", str(err), kind) from err

@@ -55,6 +55,9 @@ def plan_text(plan: Plan, steps: Sequence[Sequence[str]]) -> str:
         machine = elf.machine if elf else "?"
         lines.append(f"  {check.platform}: {check.path.relative_to(plan.root)} "
                      f"({machine}, {linking})")
+    if plan.layout:
+        lines.append("Build context (binary → path in the context → COPY line):")
+        lines.extend(f"  {p.platform}: {p.shown(plan.root)}" for p in plan.layout)
     for image in plan.images:
         lines.append(f"Image {image.name}")
         lines.append(f"  pushed first: {image.name.with_tag(image.tags.version_tag)}")

@@ -16,7 +16,16 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.timer import Timer
-from textual.widgets import Checkbox, DataTable, Input, Label, RadioButton, RadioSet, Static
+from textual.widgets import (
+    Button,
+    Checkbox,
+    DataTable,
+    Input,
+    Label,
+    RadioButton,
+    RadioSet,
+    Static,
+)
 
 from core.errors import DockyardError
 from core.platforms import parse_platforms
@@ -53,6 +62,7 @@ class ModeScreen(StepScreen):
         self.dockerfile_problem: str | None = None
         self._debounce: Timer | None = None
         self._checked: tuple[str, str, str] | None = None  # what the last check was for
+        self._confirm_init = False  # a second press replaces what init would overwrite
 
     def compose_body(self) -> ComposeResult:
         draft = self.draft
@@ -68,6 +78,9 @@ class ModeScreen(StepScreen):
         with Horizontal(classes="row"):
             yield Label("Context")
             yield Input(draft.context or "", placeholder=".", id="context")
+        with Horizontal(id="init-box", classes="row"):
+            yield Label("")
+            yield Button("Create a Dockerfile", id="create-dockerfile")
         with Vertical(id="copy-box", classes="row"):
             with Horizontal(classes="row"):
                 yield Label("Binary template")
@@ -92,7 +105,43 @@ class ModeScreen(StepScreen):
     def on_mount(self) -> None:
         self.query_one("#binaries", DataTable).add_columns(
             "platform", "binary", "found", "ELF machine", "linking", "problem")
+        self.query_one("#init-box").display = False
         self.show_mode()
+        self.look_for_dockerfile(self._dockerfile())
+
+    def _dockerfile(self) -> str:
+        return _text(self.query_one("#dockerfile", Input).value) or "Dockerfile"
+
+    @on(Input.Changed, "#dockerfile")
+    def dockerfile_changed(self) -> None:
+        self._confirm_init = False
+        self.look_for_dockerfile(self._dockerfile())
+
+    @work(thread=True, exit_on_error=False, exclusive=True, group="dockerfile")
+    def look_for_dockerfile(self, dockerfile: str) -> None:
+        """"Create a Dockerfile" is offered only when there is none."""
+        self.post_message(Loaded("dockerfile", (self.draft.root / dockerfile).exists()))
+
+    @on(Button.Pressed, "#create-dockerfile")
+    def create_pressed(self) -> None:
+        binary = _text(self.query_one("#binary", Input).value) if self.mode == "copy" else None
+        self.create_dockerfile(self.mode, binary, self._dockerfile(), self._confirm_init)
+
+    @work(thread=True, exit_on_error=False, exclusive=True, group="init")
+    def create_dockerfile(self, mode: str, binary: str | None, dockerfile: str,
+                          force: bool) -> None:
+        """``dockyard init`` for this project; a refusal (it would replace something) is data."""
+        from core.scaffold import plan_init, write_init
+
+        try:
+            plan = plan_init(self.draft.root, mode=mode, binary=binary, dockerfile=dockerfile,
+                             force=force)
+            write_init(plan)
+        except DockyardError as err:
+            replaceable = "--force" in err.valid  # it would overwrite: ask, then replace
+            self.post_message(Loaded("init", (None, str(err), replaceable)))
+            return
+        self.post_message(Loaded("init", (f"Wrote {dockerfile}: {plan.summary()}", None, False)))
 
     def commands(self) -> list[tuple[str, str, Callable[[], object]]]:
         return [("Check binaries again", "Re-read the binaries of copy mode", self.action_check)]
@@ -158,14 +207,40 @@ class ModeScreen(StepScreen):
         docker_problem = None
         try:
             check_dockerfile_copy(root / dockerfile)
+            if checks and all(check.ok for check in checks):
+                from core.staging import copy_layout
+
+                copy_layout(root / dockerfile, root / context, checks)
         except DockyardError as err:
             docker_problem = str(err)
         self.post_message(Loaded("binaries", (checks, problem, docker_problem)))
 
     def on_loaded(self, message: Loaded) -> None:
         message.stop()
+        if message.what == "dockerfile":
+            self.query_one("#init-box").display = not message.data or self._confirm_init
+            return
+        if message.what == "init":
+            self.init_done(*message.data)
+            return
         self.checks, self.check_problem, self.dockerfile_problem = message.data
         self.show_checks()
+
+    def init_done(self, done: str | None, problem: str | None, replaceable: bool) -> None:
+        button = self.query_one("#create-dockerfile", Button)
+        if problem is not None:
+            # the one confirmation: the next press replaces what init refused to overwrite
+            self._confirm_init = replaceable
+            if replaceable:
+                button.label = "Replace (press again to confirm)"
+            self.notify(problem, title="Create a Dockerfile",
+                        severity="warning" if replaceable else "error")
+            return
+        self._confirm_init = False
+        button.label = "Create a Dockerfile"
+        self.notify(done or "", title="Create a Dockerfile")
+        self.look_for_dockerfile(self._dockerfile())
+        self.check_now(force=True)
 
     def show_checks(self) -> None:
         table = self.query_one("#binaries", DataTable)

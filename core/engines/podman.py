@@ -114,6 +114,10 @@ class PodmanEngine:
             argv += ["--layers", "--cache-from", _cache_repo(options.cache_from)]
         if options.cache_to:
             argv += ["--layers", "--cache-to", _cache_repo(options.cache_to)]
+        if not (options.cache_from or options.cache_to):
+            # podman 4.3's layer cache ignores the platform variant: a step cached by the
+            # linux/arm/v7 build was reused for linux/amd64, which came out as amd64/v7.
+            argv.append("--layers=false")
         argv += ["--label", f"{REVISION_LABEL}={plan.commit}"]
         argv += ["--label", f"{VERSION_LABEL}={plan.version.text}"]
         argv += self._auth()
