@@ -53,7 +53,12 @@ class RepoState:
 
 
 def candidates_for(tags: list[ReleaseVersion], at_head: list[str]) -> list[Candidate]:
-    """Tags on HEAD first, then the next patch/minor/major/prerelease not already taken."""
+    """Tags on HEAD first, then the next patch/minor/major/prerelease not already taken.
+
+    A HEAD already released gets no second release proposed: ``refuse_second_release`` is the
+    rule ``dockyard tag`` and the Cut button both obey.
+    """
+    from core.repo import refuse_second_release
     from core.version import BUMPS, latest_release, next_version, parse_version
 
     found: list[Candidate] = []
@@ -67,6 +72,10 @@ def candidates_for(tags: list[ReleaseVersion], at_head: list[str]) -> list[Candi
     taken = {tag.git_tag for tag in tags} | {c.version.git_tag for c in found}
     for bump in BUMPS:
         proposed = next_version(newest, bump, prefix=prefix)
+        try:
+            refuse_second_release(at_head, proposed)
+        except DockyardError:
+            continue
         if proposed.git_tag not in taken:
             taken.add(proposed.git_tag)
             found.append(Candidate(proposed, f"next {'prerelease' if bump == 'pre' else bump}",

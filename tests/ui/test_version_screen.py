@@ -61,10 +61,14 @@ async def test_untagged_head_offers_next_versions_and_cuts_the_tag(repo_factory,
                            ("v2.0.0", "next major"), ("v1.0.1-rc.1", "next prerelease")]
         assert rules_of(screen)["exists"] is False
         assert screen.query_one("#next", Button).disabled
-        assert "dockyard tag --next patch" in str(screen.query_one("#rules", Static).render())
+        assert "create it at HEAD: dockyard tag v1.0.1\n" in str(
+            screen.query_one("#rules", Static).render())
         await click(pilot, "#candidate-1")  # next minor
         await settle(pilot, lambda: bool(screen.rules)
                      and screen.selected.version.git_tag == "v1.1.0")
+        # the hint names the version picked, never a patch bump
+        assert "create it at HEAD: dockyard tag v1.1.0\n" in str(
+            screen.query_one("#rules", Static).render())
         await pilot.press("c")
         await pilot.pause()
         assert isinstance(app.screen, ConfirmModal)
@@ -138,3 +142,14 @@ async def test_not_a_repository_shows_readable_error(tmp_path, host) -> None:
         await pilot.press("escape")
         await pilot.pause()
         assert isinstance(app.screen, VersionScreen)
+
+
+async def test_a_released_head_is_offered_no_second_release(repo_factory, host) -> None:
+    """The rule ``dockyard tag`` follows: v1.1.1 on HEAD, so no v1.1.2/v1.2.0/v2.0.0 to cut."""
+    root = repo_factory("v1.1.1")
+    app = host(lambda: screen_for(root))
+    async with app.run_test() as pilot:
+        screen = app.screen
+        await settle(pilot, lambda: bool(screen.rules))
+        offered = [(c.version.git_tag, c.label) for c in screen.state.candidates]
+        assert offered == [("v1.1.1", "tag on HEAD"), ("v1.1.2-rc.1", "next prerelease")]
