@@ -410,6 +410,8 @@ def logged_in_client(
     insecure_registries: Iterable[str] = (),
     ca_file: Path | None = None,
     login: RegistryLogin | None = None,
+    cancel: threading.Event | None = None,
+    stall_timeout: float | None = None,
 ) -> RegistryClient:
     """A client for the image's registry with its stored login (anonymous when there is none
     or no usable keyring: public and local registries still answer)."""
@@ -423,6 +425,8 @@ def logged_in_client(
         secret=cred.secret if cred else None,
         insecure_registries=insecure_registries,
         ca_file=ca_file,
+        cancel=cancel,
+        stall_timeout=stall_timeout,
     )
 
 

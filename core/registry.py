@@ -1,21 +1,33 @@
 """Registry HTTP API v2 client: what is really published, read (and re-tagged) over plain HTTP.
 
-Built on httpx (keep-alive, timeouts, TLS) with the parts a release needs and nothing more:
+Built on httpx (keep-alive, TLS) with the parts a release needs and nothing more:
 the 401 challenge (Bearer token or Basic), manifests fetched with every Accept type (without
 them the reference registry answers 404 for an OCI index), digests checked against the bytes,
-paginated tag lists, and bounded retries so a flaky registry does not fail a release half-way.
+paginated tag lists, blob uploads streamed from disk, and bounded retries so a flaky registry
+does not fail a release half-way.
+
+Every wait is bounded and interruptible: sockets block in short slices, and between slices the
+cancel event (Ctrl+C) and the stall budget are checked, so a registry that stops answering
+fails in ``stall_timeout`` and a cancel ends a request within a slice. Redirects are followed
+by hand, so credentials never leave the registry host and https is never silently downgraded.
 """
 
 from __future__ import annotations
 
 import base64
+import errno
 import hashlib
 import ipaddress
 import json
+import math
+import os
 import re
+import select
+import socket
 import ssl
+import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC
 from email.utils import parsedate_to_datetime
@@ -23,6 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
+import httpcore
 import httpx
 
 from core.errors import CredentialError, RegistryError
@@ -38,11 +51,28 @@ INDEX_TYPES = frozenset({OCI_INDEX, DOCKER_LIST})
 IMAGE_TYPES = frozenset({OCI_MANIFEST, DOCKER_MANIFEST})
 MANIFEST_ACCEPT = ", ".join((OCI_INDEX, DOCKER_LIST, OCI_MANIFEST, DOCKER_MANIFEST))
 
+#: Seconds a request may move no bytes before it fails (``--stall-timeout``).
+STALL_TIMEOUT = 120.0
 _RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 _CHALLENGE_PARAM = re.compile(r'(\w+)=(?:"([^"]*)"|([^,\s]*))')
 _LINK_NEXT = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?')
 _MAX_BLOB = 8 * 1024 * 1024  # image configs are kilobytes; a layer digest here is a mistake
+_SLICE = 0.5  # longest a socket call blocks before the cancel event and the budget are checked
+_MAX_REDIRECTS = 5
+_CHUNK = 1024 * 1024  # upload read size: a layer is streamed, never held whole in memory
+
+
+class RequestCancelled(RegistryError):
+    """The cancel event was set (Ctrl+C) while a request was under way; nothing is retried."""
+
+
+class _GaveUp(RegistryError):
+    """Unreachable, or 429/5xx, until the retries ran out: worth a new upload session."""
+
+
+class _Cancelled(Exception):
+    """Raised at the socket level; the client turns it into RequestCancelled naming the request."""
 
 
 @dataclass(frozen=True)
@@ -116,14 +146,180 @@ def retry_after_seconds(value: str, now: float) -> float | None:
     return when.timestamp() - now
 
 
+def _deadline(budget: float | None) -> float:
+    return math.inf if budget is None else time.monotonic() + budget
+
+
+def _next_slice(cancel: threading.Event | None, deadline: float,
+                expired: type[Exception]) -> float:
+    """How long the next socket call may block; raises when cancelled or out of budget."""
+    if cancel is not None and cancel.is_set():
+        raise _Cancelled
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise expired("no progress within the allowed time")
+    return min(_SLICE, left)
+
+
+def _poll(sock: socket.socket, events: int, seconds: float) -> bool:
+    poller = select.poll()
+    poller.register(sock, events)
+    return bool(poller.poll(seconds * 1000))
+
+
+class _SlicedStream(httpcore.NetworkStream):
+    """A socket whose every wait is cut into slices, so a stalled peer cannot hold the caller.
+
+    httpcore passes the budget of each call (connect, read or write timeout); it is spent in
+    slices of at most ``_SLICE`` seconds, re-armed whenever bytes move, so the read and write
+    budgets mean "no bytes moved for that long" (the stall timeout), not "slower than that".
+    """
+
+    def __init__(self, sock: socket.socket, cancel: threading.Event | None) -> None:
+        self._sock = sock
+        self._cancel = cancel
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        deadline = _deadline(timeout)
+        while True:
+            self._sock.settimeout(_next_slice(self._cancel, deadline, httpcore.ReadTimeout))
+            try:
+                return self._sock.recv(max_bytes)
+            except TimeoutError:
+                continue
+            except OSError as err:
+                raise httpcore.ReadError(str(err)) from err
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        view = memoryview(buffer)
+        deadline = _deadline(timeout)
+        while view:
+            self._sock.settimeout(_next_slice(self._cancel, deadline, httpcore.WriteTimeout))
+            try:
+                sent = self._sock.send(view)
+            except TimeoutError:
+                continue  # nothing was sent: the same bytes go again (TLS requires it)
+            except OSError as err:
+                raise httpcore.WriteError(str(err)) from err
+            view = view[sent:]
+            deadline = _deadline(timeout)
+
+    def close(self) -> None:
+        self._sock.close()
+
+    def start_tls(self, ssl_context: ssl.SSLContext, server_hostname: str | None = None,
+                  timeout: float | None = None) -> httpcore.NetworkStream:
+        deadline = _deadline(timeout)
+        try:
+            tls = ssl_context.wrap_socket(self._sock, server_hostname=server_hostname,
+                                          do_handshake_on_connect=False)
+        except OSError as err:
+            self._sock.close()
+            raise httpcore.ConnectError(str(err)) from err
+        try:
+            while True:
+                tls.settimeout(_next_slice(self._cancel, deadline, httpcore.ConnectTimeout))
+                try:
+                    tls.do_handshake()  # resumes where the last slice left it
+                    return _SlicedStream(tls, self._cancel)
+                except TimeoutError:
+                    continue
+        except OSError as err:
+            tls.close()
+            raise httpcore.ConnectError(str(err)) from err
+        except BaseException:
+            tls.close()
+            raise
+
+    def get_extra_info(self, info: str) -> Any:
+        if info == "ssl_object":  # httpcore asks it for the ALPN protocol
+            return self._sock if isinstance(self._sock, ssl.SSLSocket) else None
+        if info == "socket":
+            return self._sock
+        if info == "client_addr":
+            return self._sock.getsockname()
+        if info == "server_addr":
+            return self._sock.getpeername()
+        if info == "is_readable":  # an idle keep-alive connection the server has closed
+            return self._sock.fileno() < 0 or _poll(self._sock, select.POLLIN, 0)
+        return None
+
+
+class _SlicedBackend(httpcore.NetworkBackend):
+    """Connects without blocking past a slice, so a cancel also ends a stalled connect."""
+
+    def __init__(self, cancel: threading.Event | None) -> None:
+        self._cancel = cancel
+
+    def connect_tcp(self, host: str, port: int, timeout: float | None = None,
+                    local_address: str | None = None,
+                    socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+                    ) -> httpcore.NetworkStream:
+        deadline = _deadline(timeout)
+        try:
+            addresses = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except OSError as err:
+            raise httpcore.ConnectError(str(err)) from err
+        failure: OSError | None = None
+        for family, kind, proto, _, address in addresses:
+            sock = socket.socket(family, kind, proto)
+            try:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                sock.setblocking(False)
+                code = sock.connect_ex(address)
+                while code in (errno.EINPROGRESS, errno.EALREADY, errno.EWOULDBLOCK):
+                    wait = _next_slice(self._cancel, deadline, httpcore.ConnectTimeout)
+                    if _poll(sock, select.POLLOUT, wait):
+                        code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+                if code:
+                    raise OSError(code, os.strerror(code))
+            except OSError as err:
+                sock.close()
+                failure = err
+                continue
+            except BaseException:
+                sock.close()
+                raise
+            return _SlicedStream(sock, self._cancel)
+        raise httpcore.ConnectError(f"{host}:{port}: {failure}") from failure
+
+    def connect_unix_socket(self, path: str, timeout: float | None = None,
+                            socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+                            ) -> httpcore.NetworkStream:
+        raise httpcore.ConnectError("registries are reached over TCP")
+
+
+def _ssl_context(insecure: bool, ca_file: Path | None) -> ssl.SSLContext:
+    """The system's trust store, plus ``ca_file`` for a private CA (added, never instead)."""
+    context = ssl.create_default_context()
+    if ca_file is not None:
+        try:
+            context.load_verify_locations(cafile=str(ca_file))
+        except (OSError, ssl.SSLError) as err:
+            raise RegistryError(f"CA file {ca_file} could not be read ({err})",
+                                "give a PEM file holding the registry's CA certificate"
+                                ) from None
+    elif insecure:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
+
+
 class RegistryClient:
     """One registry host. Not for concurrent use from several threads (one worker at a time).
 
     https first, always. Loopback hosts (a local test registry) and hosts marked ``insecure``
     fall back to plain http when the server does not speak TLS at all, as docker does; a
     certificate that fails verification never falls back. ``insecure`` also skips certificate
-    verification. ``request_count`` counts every HTTP request sent, retries and token requests
-    included (the failed TLS probe of a plain-http registry is not an HTTP request).
+    verification. ``request_count`` counts every HTTP request sent, retries, redirects and token
+    requests included (the failed TLS probe of a plain-http registry is not an HTTP request).
+
+    ``insecure_hosts`` (HOST or HOST:PORT, the run's --insecure-registry list) are the other
+    hosts a redirect may lead to over plain http; loopback always may.
+
+    Bounds: a TCP connect plus TLS handshake gets ``connect_timeout`` seconds; a request that
+    moves no bytes for ``stall_timeout`` seconds fails; ``timeout`` (for quick probes) caps both.
+    Setting ``cancel`` (from any thread) ends the request under way with RequestCancelled.
     """
 
     def __init__(
@@ -133,12 +329,16 @@ class RegistryClient:
         username: str | None = None,
         secret: str | None = None,
         insecure: bool = False,
+        insecure_hosts: Iterable[str] = (),
         ca_file: Path | None = None,
-        timeout: float = 30,
+        timeout: float | None = None,
+        connect_timeout: float = 10.0,
+        stall_timeout: float = STALL_TIMEOUT,
+        cancel: threading.Event | None = None,
         max_retries: int = 4,
         backoff: float = 0.5,
         max_retry_after: float = 30.0,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] | None = None,
     ) -> None:
         if not host or "/" in host:
             raise RegistryError(f"{host!r} is not a registry host", "use HOST or HOST:PORT")
@@ -146,25 +346,31 @@ class RegistryClient:
         self.username = username
         self._secret = secret
         self.insecure = insecure
+        self._insecure_hosts = frozenset(insecure_hosts)
         self.max_retries = max_retries
         self.backoff = backoff
         self.max_retry_after = max_retry_after
+        cap = math.inf if timeout is None else timeout
+        self.connect_timeout = min(connect_timeout, cap)
+        self.stall_timeout = min(stall_timeout, cap)
+        self._cancel = cancel
         self._sleep = sleep
         self.request_count = 0
         self._host_only = urlsplit(f"//{host}").hostname or host
         self._scheme = "https"
         self._may_fall_back = (insecure or is_loopback(host)) and ca_file is None
-        verify: ssl.SSLContext | bool
-        if ca_file is not None:
-            verify = ssl.create_default_context(cafile=str(ca_file))
-        elif insecure:
-            verify = False
-        else:
-            verify = True
+        transport = httpx.HTTPTransport(retries=0)
+        # httpx has no public hook for the network layer; this pool is the one it would build,
+        # with sockets that wait in slices (cancel and stall checks) instead of blocking.
+        transport._pool = httpcore.ConnectionPool(
+            ssl_context=_ssl_context(insecure, ca_file), max_connections=10,
+            max_keepalive_connections=10, keepalive_expiry=5.0, retries=0,
+            network_backend=_SlicedBackend(cancel))
         self._http = httpx.Client(
-            transport=httpx.HTTPTransport(verify=verify, retries=0),
-            timeout=timeout,
-            follow_redirects=True,
+            transport=transport,
+            timeout=httpx.Timeout(connect=self.connect_timeout, read=self.stall_timeout,
+                                  write=self.stall_timeout, pool=self.connect_timeout),
+            follow_redirects=False,  # followed by _exchange, under this client's rules
             headers={"User-Agent": "dockyard"},
         )
         # What the registry asked for at its last 401: None (nothing yet), "basic" or "bearer".
@@ -309,32 +515,116 @@ class RegistryClient:
         return digest
 
     def blob_exists(self, repo: str, digest: str) -> bool:
-        """HEAD the blob: is it already in ``repo``?"""
-        response = self._request("HEAD", f"/v2/{repo}/blobs/{digest}", repo=repo, push=True)
+        """HEAD the blob: True when the registry has it (then it need not be uploaded)."""
+        return self._blob_exists(repo, digest, push=False)
+
+    def upload_blob(self, repo: str, digest: str, path: Path, size: int) -> None:
+        """Upload ``path`` as blob ``digest`` unless the registry has it already.
+
+        One POST opens the upload, one PUT streams the file from disk in chunks (the cancel
+        event is checked between chunks; a registry that accepts no bytes for
+        ``stall_timeout`` fails it) and names the digest, which the registry checks and echoes.
+        A PUT broken by the network or a 429/5xx is tried again in a new session, at most
+        ``max_retries`` times.
+        """
+        _check_digest(self.host, repo, digest)
+        if self._blob_exists(repo, digest, push=True):
+            return
+        try:
+            actual = path.stat().st_size
+        except OSError as err:
+            raise RegistryError(f"{self.host}/{repo}: blob {digest} file {path} cannot be "
+                                f"read ({err.strerror})", "give an existing layer file") from None
+        if actual != size:
+            raise RegistryError(f"{self.host}/{repo}: blob {digest} file {path} has {actual} "
+                                f"bytes, expected {size}", "the file changed since it was built")
+        attempt = 0
+        while True:
+            target = self._open_upload(repo, digest)
+            # The session's query (distribution keeps its state there) stays byte for byte.
+            query = target.query + (b"&" if target.query else b"") + b"digest=" + digest.encode()
+            try:
+                # Not sent again to the same session: after a broken PUT it holds an unknown
+                # part of the file, so a retry starts a new one.
+                response = self._request(
+                    "PUT", str(target.copy_with(query=query)), repo=repo, push=True, retries=0,
+                    headers={"Content-Type": "application/octet-stream",
+                             "Content-Length": str(size)},
+                    content=_FileChunks(path, self._cancel))
+                break
+            except _GaveUp as err:
+                if attempt >= self.max_retries:
+                    raise RegistryError(f"{err.problem} (upload tried in {attempt + 1} "
+                                        "sessions)", err.valid) from None
+            self._pause(self.backoff * 2**attempt, repo, f"upload of {digest}")
+            attempt += 1
+        self._raise_for(repo, f"PUT blob {digest}", response)
+        stored = response.headers.get("Docker-Content-Digest")
+        if stored is None and not self._blob_exists(repo, digest, push=True):
+            raise RegistryError(f"{self.host}/{repo}: blob {digest} is missing after its upload",
+                                "the registry accepted the upload but does not serve it")
+        if stored is not None and stored != digest:
+            raise RegistryError(f"{self.host}/{repo}: upload of {digest} stored {stored}",
+                                "the file is not the blob it was named as; rebuild it")
+
+    def mount_blob(self, repo: str, digest: str, from_repo: str) -> bool:
+        """Cross-repository mount of ``digest`` from ``from_repo`` into ``repo``.
+
+        True when mounted (201). False when the registry opened an upload instead (it cannot
+        or may not mount): that session is cancelled, and the caller uploads the blob.
+        """
+        _check_digest(self.host, repo, digest)
+        what = f"POST mount {digest} from {from_repo}"
+        response = self._request(
+            "POST", f"/v2/{repo}/blobs/uploads/", repo=repo, push=True,
+            params={"mount": digest, "from": from_repo},
+            scope=f"repository:{repo}:pull,push repository:{from_repo}:pull")
+        self._raise_for(repo, what, response)
+        if response.status_code == 201:
+            return True
+        if response.status_code != 202:
+            raise self._error(repo, what, response, "expected 201 (mounted) or 202 (upload)")
+        session = self._upload_url(repo, response, what)
+        # An abandoned session only costs the registry until it expires; its answer is moot.
+        self._request("DELETE", str(session), repo=repo, push=True).close()
+        return False
+
+    # ---- plumbing ---------------------------------------------------------------------------
+
+    def _blob_exists(self, repo: str, digest: str, *, push: bool) -> bool:
+        _check_digest(self.host, repo, digest)
+        response = self._request("HEAD", f"/v2/{repo}/blobs/{digest}", repo=repo, push=push)
         if response.status_code == 404:
             return False
         self._raise_for(repo, f"HEAD blob {digest}", response)
         return True
 
-    def upload_blob(self, repo: str, digest: str, path: Path, size: int) -> None:
-        """Upload the file at ``path`` as blob ``digest`` (skipped when the registry has it)."""
-        if self.blob_exists(repo, digest):
-            return
-        response = self._request("POST", f"/v2/{repo}/blobs/uploads/", repo=repo, push=True)
-        self._raise_for(repo, "POST blob upload", response)
-        location = response.headers.get("Location", "")
-        target = httpx.URL(urljoin(self.base_url + "/", location))
-        if target.host != self._host_only:
-            raise RegistryError(f"{self.host}/{repo}: upload location on {target.host}",
-                                "not followed, credentials stay with the registry")
-        params = dict(target.params)
-        params["digest"] = digest
-        response = self._request("PUT", target.path, repo=repo, push=True, params=params,
-                                 headers={"Content-Type": "application/octet-stream"},
-                                 content=path.read_bytes())
-        self._raise_for(repo, f"PUT blob {digest}", response)
+    def _open_upload(self, repo: str, digest: str) -> httpx.URL:
+        """POST for a new upload session; its URL."""
+        session = self._request("POST", f"/v2/{repo}/blobs/uploads/", repo=repo, push=True)
+        self._raise_for(repo, f"POST upload {digest}", session)
+        if session.status_code != 202:
+            raise self._error(repo, f"POST upload {digest}", session,
+                              "the registry did not open an upload session (202)")
+        return self._upload_url(repo, session, f"POST upload {digest}")
 
-    # ---- plumbing ---------------------------------------------------------------------------
+    def _upload_url(self, repo: str, response: httpx.Response, what: str) -> httpx.URL:
+        """The upload session's URL from ``Location`` (relative or absolute), on this host only."""
+        location = response.headers.get("Location")
+        if not location:
+            raise RegistryError(f"{self._where(repo)}: {what} answered without a Location",
+                                "the registry did not say where to upload")
+        try:
+            target = response.request.url.join(location)
+        except httpx.InvalidURL:
+            raise RegistryError(f"{self._where(repo)}: {what} answered Location {location!r}",
+                                "not a URL dockyard can follow") from None
+        if _origin(target) != _origin(response.request.url):
+            raise RegistryError(f"{self._where(repo)}: {what} points the upload at another "
+                                f"host {target.netloc.decode('ascii', 'replace')}",
+                                "not followed: credentials stay with the registry host")
+        self._check_scheme(repo, what, target)
+        return target
 
     def _request(
         self,
@@ -343,14 +633,22 @@ class RegistryClient:
         *,
         repo: str | None,
         push: bool = False,
+        scope: str | None = None,
         authenticate: bool = True,
         headers: dict[str, str] | None = None,
         params: dict[str, str] | None = None,
-        content: bytes | None = None,
+        content: bytes | Iterable[bytes] | None = None,
+        retries: int | None = None,
     ) -> httpx.Response:
-        """Send with retries; on a 401 answer the challenge once and send again."""
-        scope = f"repository:{repo}:{'pull,push' if push else 'pull'}" if repo else ""
-        response = self._send(method, path, repo, headers, params, content, scope)
+        """Send with retries; on a 401 answer the challenge once and send again.
+
+        ``path`` is a path on the registry or (an upload session) an absolute URL on it;
+        ``scope`` is the token scope when it is more than ``repo``'s pull (or pull,push);
+        ``retries`` overrides ``max_retries`` (an upload retries with a new session instead).
+        """
+        if scope is None:
+            scope = f"repository:{repo}:{'pull,push' if push else 'pull'}" if repo else ""
+        response = self._send(method, path, repo, headers, params, content, scope, retries)
         if response.status_code == 401 and authenticate:
             self._remember_challenge(response)
             _, challenge = parse_challenge(response.headers.get("WWW-Authenticate", ""))
@@ -359,7 +657,7 @@ class RegistryClient:
                 return response
             if self._auth_scheme == "bearer":
                 self._tokens.pop(scope, None)
-            response = self._send(method, path, repo, headers, params, content, scope)
+            response = self._send(method, path, repo, headers, params, content, scope, retries)
         return response
 
     def _send(
@@ -369,24 +667,36 @@ class RegistryClient:
         repo: str | None,
         headers: dict[str, str] | None,
         params: dict[str, str] | None,
-        content: bytes | None,
+        content: bytes | Iterable[bytes] | None,
         scope: str,
+        retries: int | None,
     ) -> httpx.Response:
         merged = dict(headers or {})
         authorization = self._authorization(scope, repo)
         if authorization is not None:
             merged["Authorization"] = authorization
         url = urljoin(self.base_url, path)  # the scheme may have fallen back to http meanwhile
-        request = self._http.build_request(method, url, headers=merged, params=params,
-                                           content=content)
-        return self._with_retries(request, repo)
+        try:
+            request = self._http.build_request(method, url, headers=merged, params=params,
+                                               content=content)
+        except httpx.InvalidURL as err:
+            raise RegistryError(f"{self._where(repo)}: {method} {path} is not a valid URL "
+                                f"({err})", "check the image name") from None
+        return self._with_retries(request, repo, retries)
 
-    def _with_retries(self, request: httpx.Request, repo: str | None) -> httpx.Response:
+    def _with_retries(self, request: httpx.Request, repo: str | None,
+                      retries: int | None = None) -> httpx.Response:
         what = f"{request.method} {request.url.path}"
+        limit = self.max_retries if retries is None else retries
         attempt = 0
         while True:
+            self._check_cancel(repo, what)
             try:
-                response = self._http.send(request)
+                response = self._exchange(request, repo, what)
+            except _Cancelled:
+                raise self._cancelled(repo, what) from None
+            except httpx.TimeoutException as err:
+                raise self._timeout_error(repo, what, err) from None
             except httpx.TransportError as err:
                 tls = _tls_failure(err)
                 if tls is not None:
@@ -396,27 +706,107 @@ class RegistryClient:
                     # Loopback or marked insecure, and no TLS there: plain http, as docker does.
                     self._may_fall_back = False
                     self._scheme = "http"
-                    request = self._http.build_request(
+                    request = httpx.Request(
                         request.method, request.url.copy_with(scheme="http"),
-                        headers=request.headers, content=request.content)
+                        headers=request.headers, stream=request.stream,
+                        extensions=request.extensions)
                     continue
                 self.request_count += 1
-                if attempt >= self.max_retries:
-                    raise RegistryError(
-                        f"{self._where(repo)}: {what} failed after {attempt + 1} attempts "
+                if attempt >= limit:
+                    raise _GaveUp(
+                        f"{self._where(repo)}: {what} failed after {_attempts(attempt + 1)} "
                         f"({type(err).__name__}: {err})",
                         "check the registry is reachable, then retry") from None
                 delay = self.backoff * 2**attempt
+            except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError) as err:
+                # Not the network: a body that does not decode, a bad URL. Retrying won't help.
+                raise RegistryError(f"{self._where(repo)}: {what} failed "
+                                    f"({type(err).__name__}: {err})",
+                                    "the registry's answer could not be read") from None
             else:
-                self.request_count += 1
                 if response.status_code not in _RETRY_STATUS:
                     return response
-                if attempt >= self.max_retries:
-                    raise self._error(repo, f"{what} (after {attempt + 1} attempts)", response)
+                if attempt >= limit:
+                    raise self._error(repo, f"{what} (after {_attempts(attempt + 1)})", response,
+                                      kind=_GaveUp)
                 delay = self._retry_after(response, self.backoff * 2**attempt)
                 response.close()
-            self._sleep(delay)
+            self._pause(delay, repo, what)
             attempt += 1
+
+    def _exchange(self, request: httpx.Request, repo: str | None, what: str) -> httpx.Response:
+        """Send ``request``, following GET/HEAD redirects (at most ``_MAX_REDIRECTS``).
+
+        A hop to another host goes without the Authorization header (registries send blob
+        downloads to a storage host), and never to plain http unless that is loopback or this
+        registry marked insecure.
+        """
+        response = self._http.send(request)
+        self.request_count += 1
+        hops = 0
+        while response.is_redirect and request.method in ("GET", "HEAD"):
+            response.close()
+            hops += 1
+            if hops > _MAX_REDIRECTS:
+                raise RegistryError(f"{self._where(repo)}: {what} was redirected more than "
+                                    f"{_MAX_REDIRECTS} times (a redirect loop?)",
+                                    "check the registry's address and its proxy setup")
+            target = request.url.join(response.headers["Location"])
+            self._check_scheme(repo, what, target)
+            headers = {k: v for k, v in request.headers.items() if k.lower() != "host"}
+            if _origin(target) != _origin(request.url):
+                headers.pop("authorization", None)
+            request = self._http.build_request(request.method, target, headers=headers)
+            try:
+                response = self._http.send(request)
+            except httpx.TransportError as err:
+                if _tls_failure(err) is not None:  # another host: never a plain-http fallback
+                    raise self._tls_error(repo, err) from None
+                raise
+            self.request_count += 1
+        return response
+
+    def _check_scheme(self, repo: str | None, what: str, target: httpx.URL) -> None:
+        """Plain http only to loopback, or to a host marked insecure (this one or another)."""
+        if target.scheme == "https":
+            return
+        where = target.netloc.decode("ascii", "replace")
+        marked = ((self.insecure and target.host == self._host_only)
+                  or not self._insecure_hosts.isdisjoint({where, target.host}))
+        if target.scheme != "http" or not (marked or is_loopback(target.host)):
+            raise RegistryError(f"{self._where(repo)}: {what} was sent on to {target.scheme} "
+                                f"{where}, which is not https",
+                                f"not followed; if {where} is meant to serve plain http, "
+                                f"pass --insecure-registry {where}")
+
+    def _check_cancel(self, repo: str | None, what: str) -> None:
+        if self._cancel is not None and self._cancel.is_set():
+            raise self._cancelled(repo, what)
+
+    def _cancelled(self, repo: str | None, what: str) -> RequestCancelled:
+        return RequestCancelled(f"{self._where(repo)}: {what} cancelled",
+                                "nothing more was sent; run again to finish")
+
+    def _pause(self, seconds: float, repo: str | None, what: str) -> None:
+        """Wait before a retry; a cancel cuts the wait short."""
+        if self._sleep is not None:
+            self._sleep(seconds)
+        elif self._cancel is not None:
+            self._cancel.wait(seconds)
+        else:
+            time.sleep(seconds)
+        self._check_cancel(repo, what)
+
+    def _timeout_error(self, repo: str | None, what: str,
+                       err: httpx.TimeoutException) -> RegistryError:
+        if isinstance(err, httpx.ConnectTimeout):
+            return RegistryError(
+                f"{self._where(repo)}: {what}: no connection to {_host_of(err, self.host)} within "
+                f"{self.connect_timeout:g} s (TCP connect and TLS handshake)",
+                "check the registry address and port, and that it is up")
+        return RegistryError(
+            f"{self._where(repo)}: {what} stalled: no bytes moved for {self.stall_timeout:g} s",
+            "the registry or the network stopped answering; retry later")
 
     def _retry_after(self, response: httpx.Response, fallback: float) -> float:
         seconds = retry_after_seconds(response.headers.get("Retry-After", ""), time.time())
@@ -448,14 +838,18 @@ class RegistryClient:
         if cached is not None and cached[1] > time.monotonic():
             return cached[0]
         realm = self._bearer["realm"]
-        realm_url = httpx.URL(realm)
+        try:
+            realm_url = httpx.URL(realm)
+        except httpx.InvalidURL:
+            raise RegistryError(f"{self.host}: token realm {realm!r} is not a URL",
+                                "the registry's auth challenge is broken") from None
         realm_host = realm_url.netloc.decode("ascii")
         if realm_url.scheme != "https" and not (self.insecure or is_loopback(realm_host)):
             raise RegistryError(f"{self.host}: token realm {realm} is not https",
                                 f"pass --insecure-registry {self.host} to allow it")
-        params = {"service": self._bearer["service"]} if self._bearer["service"] else {}
-        if scope:
-            params["scope"] = scope
+        params: dict[str, str | list[str]] = {"scope": scope.split()}  # a mount asks for two
+        if self._bearer["service"]:
+            params["service"] = self._bearer["service"]
         headers = {"Authorization": self._basic_header()} if self._secret is not None else {}
         request = self._http.build_request("GET", realm_url, params=params, headers=headers)
         response = self._with_retries(request, repo)
@@ -495,8 +889,8 @@ class RegistryClient:
             "log in with a username and token allowed to access this repository")
 
     def _error(self, repo: str | None, what: str, response: httpx.Response,
-               hint: str = "") -> RegistryError:
-        return RegistryError(
+               hint: str = "", kind: type[RegistryError] = RegistryError) -> RegistryError:
+        return kind(
             f"{self._where(repo)}: {what} answered HTTP {response.status_code}"
             f"{_registry_message(response)}",
             hint or "retry later, or check the registry's status")
@@ -517,12 +911,58 @@ def client_for(
     secret: str | None = None,
     insecure_registries: Iterable[str] = (),
     ca_file: Path | None = None,
+    cancel: threading.Event | None = None,
+    stall_timeout: float | None = None,
 ) -> RegistryClient:
-    """A client for the registry of ``image``; insecure only if its domain was marked so."""
+    """A client for the registry of ``image``; insecure only if its domain was marked so;
+    ``cancel`` ends its requests early (a run's Ctrl-C or SIGTERM)."""
     marked = set(insecure_registries)
     insecure = image.domain in marked or image.api_host in marked
     return RegistryClient(image.api_host, username=username, secret=secret, insecure=insecure,
-                          ca_file=ca_file)
+                          insecure_hosts=marked, ca_file=ca_file, cancel=cancel,
+                          stall_timeout=STALL_TIMEOUT if stall_timeout is None else stall_timeout)
+
+
+class _FileChunks:
+    """A file as a request body, read in chunks; iterable again (a retry sends it anew)."""
+
+    def __init__(self, path: Path, cancel: threading.Event | None) -> None:
+        self._path = path
+        self._cancel = cancel
+
+    def __iter__(self) -> Iterator[bytes]:
+        try:
+            with self._path.open("rb") as handle:
+                while chunk := handle.read(_CHUNK):
+                    if self._cancel is not None and self._cancel.is_set():
+                        raise _Cancelled
+                    yield chunk
+        except OSError as err:  # raised inside httpx's send, which passes it through as is
+            raise RegistryError(f"{self._path} could not be read while uploading it "
+                                f"({err.strerror})", "keep the build output until the push "
+                                "is done") from None
+
+
+def _attempts(count: int) -> str:
+    return "1 attempt" if count == 1 else f"{count} attempts"
+
+
+def _check_digest(host: str, repo: str, digest: str) -> None:
+    if not _DIGEST.match(digest):
+        raise RegistryError(f"{host}/{repo}: {digest!r} is not a blob digest",
+                            "use sha256: and 64 lowercase hex digits")
+
+
+def _origin(url: httpx.URL) -> tuple[str, str, int]:
+    """Scheme, host and effective port: what must match for credentials to go along."""
+    return url.scheme, url.host, url.port or (443 if url.scheme == "https" else 80)
+
+
+def _host_of(err: httpx.RequestError, fallback: str) -> str:
+    try:
+        return err.request.url.host
+    except RuntimeError:  # httpx attaches the request on the way out; not guaranteed
+        return fallback
 
 
 def _media_type(response: httpx.Response) -> str:
@@ -569,3 +1009,22 @@ def _tls_failure(err: BaseException) -> ssl.SSLError | None:
             return seen
         seen = seen.__cause__ or seen.__context__
     return None
+
+
+def check_ca_file(path: Path) -> Path:
+    """``--ca-file``: a readable PEM file with at least one CA certificate, else a one-line
+    error naming it (the path may be anywhere; it is read, never written)."""
+    from core.errors import DockyardError
+
+    problem = ""
+    if not path.is_file():
+        problem = "is not a file"
+    else:
+        try:
+            ssl.create_default_context().load_verify_locations(cafile=str(path))
+        except (ssl.SSLError, OSError, ValueError) as err:
+            problem = f"holds no usable PEM certificate ({type(err).__name__})"
+    if problem:
+        raise DockyardError(f"{path} {problem}", "give the PEM CA certificate of the registry",
+                            field="ca-file")
+    return path.resolve()

@@ -59,6 +59,7 @@ from core.events import (
 if TYPE_CHECKING:
     from core.credentials import RegistryLogin
     from core.engines.base import Engine
+    from core.parts import Part
     from core.plan import ImagePlan, Plan
     from core.reference import ImageName
     from core.registry import Manifest, RegistryClient
@@ -82,16 +83,21 @@ def plan_logins(plan: Plan) -> list[RegistryLogin]:
 
 
 def default_client_for(
-    insecure_registries: tuple[str, ...] = (), logins: Sequence[RegistryLogin] | None = None
+    insecure_registries: tuple[str, ...] = (), logins: Sequence[RegistryLogin] | None = None,
+    *, ca_file: Path | None = None, cancel: threading.Event | None = None,
+    stall_timeout: float | None = None,
 ) -> ClientFactory:
-    """Registry clients logged in with the run's stored credential for their registry."""
+    """Registry clients logged in with the run's stored credential for their registry;
+    ``ca_file`` is trusted besides the system's CAs (a private registry's CA); ``cancel`` (the
+    run's) ends a waiting request within a second."""
     from core.credentials import canonical_registry, logged_in_client
 
     known = {login.registry: login for login in logins or ()}
 
     def make(image: ImageName) -> RegistryClient:
         login = known.get(canonical_registry(image.domain))
-        return logged_in_client(image, insecure_registries=insecure_registries, login=login)
+        return logged_in_client(image, insecure_registries=insecure_registries, login=login,
+                                ca_file=ca_file, cancel=cancel, stall_timeout=stall_timeout)
 
     return make
 
@@ -149,20 +155,28 @@ class Release:
     def __init__(
         self,
         plan: Plan,
-        engine: Engine,
+        engine: Engine | None,
         *,
         client_for: ClientFactory | None = None,
         output: Output = PUSH,
         cancel: threading.Event | None = None,
         report_dir: Path | None = None,
         logins: Sequence[RegistryLogin] = (),
+        part_file: Path | None = None,
+        merge: Sequence[Part] = (),
     ) -> None:
+        """``part_file``: build and push only ``plan.platforms`` by digest and describe them in
+        that file, moving no tag. ``merge``: build nothing; assemble the parts' index, then
+        publish it as a release does. ``engine`` may be None only for a merge."""
+        if engine is None and not merge:
+            raise DockyardError("no build engine", "this is a dockyard bug", field="engine")
         self.plan = plan
         self.engine = engine
+        self.part_file = part_file
+        self.merge = tuple(merge)
         self.logins = tuple(logins)
-        self.client_for = client_for or default_client_for(
-            engine.options.insecure_registries, self.logins
-        )
+        insecure = engine.options.insecure_registries if engine is not None else ()
+        self.client_for = client_for or default_client_for(insecure, self.logins)
         self.output = output
         self.cancel_event = cancel or threading.Event()
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
@@ -172,7 +186,8 @@ class Release:
         self.report: dict[str, Any] = {
             "version": plan.version.text,
             "commit": plan.commit,
-            "engine": engine.name,
+            "engine": engine.name if engine is not None else None,
+            "mode": "part" if part_file else "merge" if merge else "release",
             "output": {"kind": output.kind, "path": str(output.path) if output.path else None,
                        "platform": str(output.platform) if output.platform else None},
             "started": datetime.now(UTC).isoformat(),
@@ -214,6 +229,11 @@ class Release:
             kind = "cancelled" if self.cancel_event.is_set() else "error"
             yield from self._fail(_Failed(phase, str(err), kind))
             return
+        except Exception as err:
+            # a bug of ours or an error a library let through: still a failed phase with a
+            # report and the registry's state, never a traceback half-way through a publish
+            yield from self._fail(_Failed(phase, f"unexpected {type(err).__name__}: {err}"))
+            return
         self.report["ok"] = True
         self.report["finished"] = datetime.now(UTC).isoformat()
         self._write_report()
@@ -231,9 +251,16 @@ class Release:
         yield "preflight", self._preflight
         if self.output.pushes:
             yield "resolve", self._resolve
-        yield "build", self._build
+        if self.merge:
+            yield "merge", self._merge_parts
+        else:
+            yield "build", self._build
         if self.output.pushes:
             yield "verify", self._verify_pushed
+        if self.part_file is not None:
+            yield "part", self._write_part
+            return
+        if self.output.pushes:
             yield "tag", self._tag_versions
             yield "aliases", self._move_aliases
             yield "verify-aliases", self._verify_aliases
@@ -243,11 +270,21 @@ class Release:
             raise _Failed(phase, "cancelled", "cancelled")
 
     def _preflight(self) -> _Step:
-        """Nothing runs before this passes: copy-mode binaries, the Dockerfile, engine support."""
+        """Nothing runs before this passes: copy-mode binaries, the Dockerfile, engine support;
+        for a merge, that the parts belong together."""
         plan = self.plan
         for login in self.logins:
             cred = login.credential
             yield CredentialChosen(login.registry, cred.username if cred else None, login.source)
+        if self.merge:
+            from core.parts import check_parts
+
+            check_parts(self.merge, plan)
+            for part in self.merge:
+                platforms = ", ".join(str(p) for p in part.platforms)
+                yield LogLine(text=f"part {part.source}: {platforms} ({part.engine})")
+            return f"{len(self.merge)} parts, {len(plan.platforms)} platforms"
+        assert self.engine is not None
         if plan.mode == "copy":
             from core.binaries import check_dockerfile_copy, require_binaries
 
@@ -277,7 +314,16 @@ class Release:
                 details.append(f"{state.version_ref} is new")
                 continue
             entry["existing"] = head.digest
-            reason = self._same_release(state, image.tags.version_tag)
+            reason = self._same_release(state, image.tags.version_tag,
+                                        platforms=self.part_file is None)
+            if reason and self.part_file is not None:
+                raise PublishError(
+                    f"{state.version_ref} already exists with digest {head.digest} and {reason}",
+                    "version tags are immutable: a part of it cannot be built any more",
+                )
+            if self.part_file is not None:
+                details.append(f"{state.version_ref} already published from this commit")
+                continue  # a leg re-run after the merge: build the part anyway, harmless
             if reason:
                 raise PublishError(
                     f"{state.version_ref} already exists with digest {head.digest} and {reason}",
@@ -289,8 +335,9 @@ class Release:
             details.append(f"{state.version_ref} already published")
         return "; ".join(details)
 
-    def _same_release(self, state: _ImageState, ref: str) -> str:
-        """"" when the image at ``ref`` is this release, else why it is not."""
+    def _same_release(self, state: _ImageState, ref: str, *, platforms: bool = True) -> str:
+        """"" when the image at ``ref`` is this release, else why it is not (``platforms``:
+        its platforms must be the plan's too)."""
         from core.platforms import normalize_platform
         from core.verify import config_platform, summarize_index
 
@@ -299,21 +346,21 @@ class Release:
         children: list[dict[str, Any]]
         if manifest.is_index:
             summary = summarize_index(manifest.json)
-            platforms = set(summary.platforms)
+            found_platforms = set(summary.platforms)
             children = [client.get_manifest(repo, e.digest).json for e in summary.entries]
         else:
             children = [manifest.json]
-            platforms = set()
+            found_platforms = set()
         configs = []
         for child in children:
             digest = (child.get("config") or {}).get("digest")
             configs.append(client.get_blob_json(repo, digest) if digest else {})
         if not manifest.is_index:
             found = config_platform(configs[0]) if configs else None
-            platforms = {found} if found else set()
+            found_platforms = {found} if found else set()
         planned = {normalize_platform(p.os, p.arch, p.variant) for p in self.plan.platforms}
-        if platforms != planned:
-            shown = ", ".join(sorted(str(p) for p in platforms)) or "no platforms"
+        if platforms and found_platforms != planned:
+            shown = ", ".join(sorted(str(p) for p in found_platforms)) or "no platforms"
             return f"other platforms ({shown})"
         for config in configs:
             labels = (config.get("config") or {}).get("Labels") or {}
@@ -322,7 +369,47 @@ class Release:
                 return f"was built from commit {revision or 'unknown'}, not {self.plan.commit[:12]}"
         return ""
 
+    def _merge_parts(self) -> _Step:
+        """Assemble each image's index from the parts and push it by digest (no tag)."""
+        from core.parts import merged_index
+
+        merged = 0
+        for state in self._states:
+            self._check_cancel("merge")
+            if state.skip_build:
+                continue
+            index = merged_index(state.client, state.repo, str(state.image.name), self.merge,
+                                 self.plan.platforms)
+            state.client.put_manifest(state.repo, index.digest, index.raw, index.media_type)
+            merged += 1
+            event = DigestPushed(str(state.image.name), index.digest)
+            self._record_digest(event)
+            yield event
+        if not merged:
+            return "skipped: every version tag is already published from this commit"
+        return f"merged {len(self.merge)} parts into {merged} index(es)"
+
+    def _write_part(self) -> _Step:
+        """Describe what this leg pushed, for the merge; no tag moves."""
+        from core.parts import Part, PartImage, write_part
+
+        assert self.part_file is not None and self.engine is not None
+        images = []
+        for state in self._states:
+            assert state.manifest is not None
+            images.append(PartImage(str(state.image.name), state.manifest.digest,
+                                    state.manifest.media_type))
+        part = Part(version=self.plan.version.text, git_tag=self.plan.version.git_tag,
+                    revision=self.plan.commit, platforms=self.plan.platforms,
+                    images=tuple(images), engine=self.engine.name,
+                    builder=self.engine.options.builder)
+        path = write_part(part, self.part_file)
+        self.report["part_file"] = str(path)
+        yield LogLine(text=f"part file written: {path}")
+        return f"part file {path}"
+
     def _build(self) -> _Step:
+        assert self.engine is not None
         plan = self.plan
         if self.output.pushes:
             pending = tuple(s.image for s in self._states if not s.skip_build)
@@ -548,7 +635,7 @@ class Release:
         for state in self._states:
             repo = state.repo
             for alias in state.moved:
-                with contextlib.suppress(DockyardError):
+                with contextlib.suppress(Exception):  # best effort: the report says the rest
                     now = state.client.head_manifest(repo, alias)
                     if now is None or now.digest != state.digest:
                         continue  # someone moved it since: theirs to keep
@@ -585,7 +672,7 @@ class Release:
                         alias_words.append(f"{alias} unchanged ({_short(digest)})")
                     else:
                         alias_words.append(f"{alias} now {_short(digest)} (was {_short(was)})")
-            except DockyardError as err:
+            except Exception as err:  # whatever went wrong, the failure is still reported
                 parts.append(f"{image.name}: registry state unknown ({err})")
                 continue
             parts.append(f"{version}; aliases: {', '.join(alias_words) or 'none'}")
@@ -634,18 +721,20 @@ def _short(digest: str | None) -> str:
 
 def run_release(
     plan: Plan,
-    engine: Engine,
+    engine: Engine | None,
     *,
     client_for: ClientFactory | None = None,
     cancel: threading.Event | None = None,
     output: Output = PUSH,
     report_dir: Path | None = None,
     logins: Sequence[RegistryLogin] = (),
+    part_file: Path | None = None,
+    merge: Sequence[Part] = (),
 ) -> Iterator[Event]:
-    """The events of one release run; set ``cancel`` to stop it. Always ends with
-    ReleaseFinished (preceded by ReleaseFailed when a phase failed)."""
+    """The events of one release run (or part, or merge: see Release); set ``cancel`` to stop
+    it. Always ends with ReleaseFinished (preceded by ReleaseFailed when a phase failed)."""
     release = Release(plan, engine, client_for=client_for, output=output, cancel=cancel,
-                      report_dir=report_dir, logins=logins)
+                      report_dir=report_dir, logins=logins, part_file=part_file, merge=merge)
     return release.events()
 
 
@@ -657,6 +746,9 @@ def release_with_stored_logins(
     output: Output = PUSH,
     cancel: threading.Event | None = None,
     report_dir: Path | None = None,
+    ca_file: Path | None = None,
+    part_file: Path | None = None,
+    merge: Sequence[Part] = (),
 ) -> Iterator[Event]:
     """A release as the CLI and the TUI run it: the stored logins are looked up once, handed to
     the engine through a throw-away docker config (removed afterwards), and one registry client
@@ -664,13 +756,16 @@ def release_with_stored_logins(
     from core.engines.base import EngineOptions, select_engine
 
     logins = plan_logins(plan)
+    cancel = cancel or threading.Event()  # one event stops the engine and the registry calls
     with engine_credentials(logins) as docker_config:
         options = EngineOptions.from_env(
             docker_config=docker_config, insecure_registries=insecure_registries
         ).with_builder(plan.builder)
-        selected = select_engine(None if engine in (None, "auto") else engine, options)
+        selected = None if merge else select_engine(
+            None if engine in (None, "auto") else engine, options)  # a merge builds nothing
         clients: dict[str, RegistryClient] = {}
-        factory = default_client_for(insecure_registries, logins)
+        factory = default_client_for(insecure_registries, logins, ca_file=ca_file,
+                                     cancel=cancel)
 
         def client_for(image: ImageName) -> RegistryClient:
             if image.api_host not in clients:
@@ -679,7 +774,8 @@ def release_with_stored_logins(
 
         try:
             yield from run_release(plan, selected, client_for=client_for, cancel=cancel,
-                                   output=output, report_dir=report_dir, logins=logins)
+                                   output=output, report_dir=report_dir, logins=logins,
+                                   part_file=part_file, merge=merge)
         finally:
             for client in clients.values():
                 client.close()

@@ -29,6 +29,10 @@ from core.events import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from pathlib import Path
+
+    from core.parts import Part
     from core.plan import Plan
 
 
@@ -86,7 +90,8 @@ def print_events(events: Iterator[Event], *, as_json: bool, out: TextIO) -> int:
     return code
 
 
-def run_release_headless(plan: Plan, args: argparse.Namespace) -> int:
+def run_release_headless(plan: Plan, args: argparse.Namespace, *,
+                         part_file: Path | None = None, merge: Sequence[Part] = ()) -> int:
     """Run ``plan`` with the engine, registries and output named in ``args``; Ctrl-C cancels
     the build (its process group is stopped) and still prints where the registry is left."""
     from core.engines.base import parse_output
@@ -99,6 +104,9 @@ def run_release_headless(plan: Plan, args: argparse.Namespace) -> int:
         insecure_registries=tuple(getattr(args, "insecure_registry", None) or ()),
         output=parse_output(getattr(args, "output", None), getattr(args, "load", None)),
         cancel=cancel,
+        ca_file=getattr(args, "ca_file", None),
+        part_file=part_file,
+        merge=merge,
     )
     main = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGINT, _cancel_handler(cancel)) if main else None

@@ -5,6 +5,7 @@ and the registry browser (``dockyard browse``). Services are parameters so tests
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 from textual.app import App
 
@@ -48,24 +49,14 @@ class BrowserApp(App[int]):
         self.push_screen(screen, lambda _none: self.exit(0))
 
 
-def stored_login_client(insecure_registries: Sequence[str] = ()) -> ClientFactory:
+def stored_login_client(insecure_registries: Sequence[str] = (),
+                        ca_file: Path | None = None) -> ClientFactory:
     """Clients that use the stored login for the registry when there is one, else anonymous
     (a missing keyring still lets public repositories be browsed)."""
+    from core.credentials import logged_in_client
 
     def make(image: ImageName) -> RegistryClient:
-        from core.errors import CredentialError
-        from core.registry import client_for
-
-        try:
-            cred = CredentialStore().get(image.domain)
-        except CredentialError:
-            cred = None
-        return client_for(
-            image,
-            username=cred.username if cred else None,
-            secret=cred.secret if cred else None,
-            insecure_registries=insecure_registries,
-        )
+        return logged_in_client(image, insecure_registries=insecure_registries, ca_file=ca_file)
 
     return make
 
@@ -79,8 +70,9 @@ def run_browser(
     image: str | None,
     *,
     insecure_registries: Sequence[str] = (),
+    ca_file: Path | None = None,
     client_factory: ClientFactory | None = None,
 ) -> int:
     """Browse a repository's tags; returns the exit code."""
-    factory = client_factory or stored_login_client(insecure_registries)
+    factory = client_factory or stored_login_client(insecure_registries, ca_file)
     return BrowserApp(image, client_factory=factory).run() or 0

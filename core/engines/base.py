@@ -135,6 +135,10 @@ class Engine(Protocol):
         needed, so the Platforms screen can ask before one exists."""
         ...
 
+    def native_platform(self) -> Platform:
+        """The platform this engine builds without emulation (a part's default)."""
+        ...
+
     def check(self, plan: Plan, output: Output = PUSH) -> list[PlatformSupport]:
         """Raise before anything runs when a planned platform or option cannot be built."""
         ...

@@ -203,6 +203,17 @@ class BuildxEngine:
                 "check `docker buildx ls`, or pass --builder NAME",
             ) from err
 
+    def native_platform(self) -> Platform:
+        """The first platform of the builder's first node: BuildKit lists its own first."""
+        from core.platforms import parse_platform
+
+        info = self.builder()
+        for _name, platforms in info.nodes:
+            if platforms:
+                return parse_platform(platforms[0].strip().rstrip("*"))
+        raise EngineError(f"the buildx builder {info.name} lists no platform",
+                          "bootstrap it (docker buildx inspect --bootstrap) or pass --platform")
+
     def support(self, platforms: Sequence[Platform]) -> BuilderSupport:
         info = self.builder()
         nodes = list(info.nodes)

@@ -161,6 +161,11 @@ class PodmanEngine:
         wanted = [output.platform] if output.platform is not None else list(plan.platforms)
         return list(self.support(wanted).platforms)
 
+    def native_platform(self) -> Platform:
+        from core.platforms import parse_platform
+
+        return parse_platform(f"linux/{host_platform_arch()}")
+
     def support(self, platforms: Sequence[Platform]) -> BuilderSupport:
         return BuilderSupport(nodes=(), platforms=tuple(self._support(p) for p in platforms))
 

@@ -89,3 +89,36 @@ def test_release_without_a_stored_login_says_anonymous_and_is_refused_by_the_reg
     assert release.returncode == 1
     assert f"credentials for {auth_registry.host}: anonymous (no stored login)" in release.stdout
     assert "release FAILED in phase resolve" in release.stdout
+
+
+def test_release_to_a_registry_with_a_private_ca_needs_and_uses_ca_file(
+    store: CredentialStore, podman_env: dict[str, str], home: Path, tmp_path: Path,
+    tls_registry: RunningRegistry,
+) -> None:
+    """https with a throw-away CA: refused (naming --ca-file) without it, published with it;
+    the CA is trusted besides the system's, not instead of them."""
+    assert tls_registry.ca_file is not None
+    project = _project(tmp_path / "project")
+    image = f"{tls_registry.host}/creds/private-ca"
+    login = dockyard("login", tls_registry.host, "-u", USER, "--password-stdin", "--ca-file",
+                     str(tls_registry.ca_file), env=podman_env, stdin=SECRET + "\n")
+    assert login.returncode == 0, login.stderr
+    release = ("release", "--yes", "--engine", "podman", "--repo", str(project), "--image",
+               image, "--platform", "linux/amd64,linux/arm64", "--mode", "copy", "--binary",
+               "dist/{arch}/app")
+    refused = dockyard(*release, env=podman_env, timeout=300)
+    assert refused.returncode == 1
+    assert "release FAILED in phase resolve" in refused.stdout
+    assert "--ca-file" in refused.stdout
+    bad = dockyard(*release, "--ca-file", str(tmp_path / "nope.pem"), env=podman_env)
+    assert (bad.returncode, bad.stderr) == (
+        2, f"error: ca-file: {tmp_path / 'nope.pem'} is not a file; give the PEM CA "
+           "certificate of the registry\n")
+    done = dockyard(*release, "--ca-file", str(tls_registry.ca_file), env=podman_env,
+                    timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    client = RegistryClient(tls_registry.host, username=USER, secret=SECRET,
+                            ca_file=tls_registry.ca_file)
+    version = client.head_manifest("creds/private-ca", "1.0.0")
+    latest = client.head_manifest("creds/private-ca", "latest")
+    assert version is not None and latest is not None and version.digest == latest.digest

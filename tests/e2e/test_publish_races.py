@@ -378,3 +378,29 @@ def test_a_registry_read_error_before_the_aliases_moves_none(
     assert digest(registry, repo, "1.0.0") is not None
     for tag in ALIASES:
         assert digest(registry, repo, tag) is None
+
+
+def test_an_error_a_library_lets_through_is_a_failed_phase_not_a_traceback(
+    project: Callable[..., Path], registry: RunningRegistry, podman: PodmanEngine,
+    tmp_path: Path,
+) -> None:
+    import httpx
+
+    class Looping(RegistryClient):
+        def head_manifest(self, repo: str, ref: str):  # type: ignore[no-untyped-def]
+            if ref == "latest":
+                raise httpx.TooManyRedirects("Exceeded maximum allowed redirects.")
+            return super().head_manifest(repo, ref)
+
+    root = project()
+    release_tag(root, "v1.0.0")
+    repo = "stops/unexpected"
+    events = list(run_release(plan_for(root, f"{registry.host}/{repo}"), podman,
+                              client_for=lambda n: Looping(n.api_host),
+                              report_dir=tmp_path / "reports"))
+    (failed,) = [e for e in events if isinstance(e, ReleaseFailed)]
+    assert failed.phase == "aliases"
+    assert failed.error == "unexpected TooManyRedirects: Exceeded maximum allowed redirects."
+    assert not finished(events).ok
+    report = json.loads(Path(finished(events).report_path).read_text())
+    assert report["failure"]["phase"] == "aliases"

@@ -2,9 +2,11 @@
 and a tiny Bearer token server.
 
 The registry behind the proxy is always the real ``docker-registry``; the proxy only adds what a
-local registry cannot do on demand: 429 with Retry-After, 500s, connection resets, and the
-Bearer-token challenge of Docker Hub / GHCR style registries (the Debian registry only knows
-htpasswd Basic auth). The token server is a stand-in for ``auth.docker.io`` / ``ghcr.io/token``.
+local registry cannot do on demand: 429 with Retry-After, 500s, connection resets, stalls, slow
+answers, redirects, bodies that are not what they claim, https in front of a plain-http registry,
+and the Bearer-token challenge of Docker Hub / GHCR style registries (the Debian registry only
+knows htpasswd Basic auth). The token server is a stand-in for ``auth.docker.io`` /
+``ghcr.io/token``.
 """
 
 from __future__ import annotations
@@ -15,11 +17,13 @@ import http.client
 import json
 import secrets
 import socket
+import ssl
 import struct
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import TypeVar
 from urllib.parse import parse_qs, urlsplit
 
@@ -36,8 +40,13 @@ class Fault:
     method: str | None = None  # None: any
     path_contains: str = ""
     headers: dict[str, str] = field(default_factory=dict)
+    body: bytes | None = None  # the answer's body instead of a registry error document
     reset: bool = False
     tamper: bool = False  # forward, but alter one byte of the answer's body
+    stall: bool = False  # read nothing, answer nothing, until the proxy stops (or 60 s)
+    delay: float = 0.0  # forward, but only after this many seconds
+    garbage: bool = False  # answer bytes that are not HTTP
+    relative_location: bool = False  # forward, with the answer's Location cut to path?query
 
     def matches(self, method: str, path: str) -> bool:
         return (self.times > 0 and (self.method is None or self.method == method)
@@ -48,7 +57,7 @@ class Fault:
 class Seen:
     method: str
     path: str
-    status: int  # 0 for a reset connection
+    status: int  # 0 for a reset or stalled connection (no answer)
     accept: str
     authorization: str
 
@@ -61,10 +70,15 @@ class _Server(ThreadingHTTPServer):
 class _Background:
     """A ThreadingHTTPServer on a loopback port, run in a daemon thread."""
 
-    def __init__(self, handler: type[BaseHTTPRequestHandler], bind: str = "127.0.0.1") -> None:
+    def __init__(self, handler: type[BaseHTTPRequestHandler], bind: str = "127.0.0.1",
+                 tls: tuple[Path, Path] | None = None) -> None:
         self._server = _Server((bind, 0), handler)
         self._server.owner = self  # type: ignore[attr-defined]
         self.host = f"{bind}:{self._server.server_address[1]}"
+        if tls is not None:  # (certificate, key): https in front, whatever is behind
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*tls)
+            self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     def start(self) -> None:
@@ -83,8 +97,8 @@ class TokenServer(_Background):
     """``GET /token?service=...&scope=...``: a token for known users (Basic) or anonymous pull."""
 
     def __init__(self, users: dict[str, str] | None = None, *, anonymous_pull: bool = True,
-                 field_name: str = "token") -> None:
-        super().__init__(_TokenHandler)
+                 field_name: str = "token", bind: str = "127.0.0.1") -> None:
+        super().__init__(_TokenHandler, bind)
         self.users = users or {}
         self.anonymous_pull = anonymous_pull
         self.field_name = field_name  # "token" (Docker Hub) or "access_token" (OAuth2 style)
@@ -157,8 +171,9 @@ class FaultProxy(_Background):
     """
 
     def __init__(self, upstream: str, *, bind: str = "127.0.0.1",
-                 bearer: TokenServer | None = None, paginate: bool = False) -> None:
-        super().__init__(_ProxyHandler, bind)
+                 bearer: TokenServer | None = None, paginate: bool = False,
+                 tls: tuple[Path, Path] | None = None) -> None:
+        super().__init__(_ProxyHandler, bind, tls)
         self.upstream = upstream
         self.bearer = bearer
         # distribution 2.8 ignores ?n= on tag lists; distribution 3, Docker Hub and GHCR page
@@ -167,6 +182,15 @@ class FaultProxy(_Background):
         self.faults: list[Fault] = []
         self.seen: list[Seen] = []
         self.lock = threading.Lock()
+        self.released = threading.Event()  # ends every stalled request
+
+    @property
+    def tls(self) -> bool:
+        return isinstance(self._server.socket, ssl.SSLSocket)
+
+    def stop(self) -> None:
+        self.released.set()
+        super().stop()
 
     def inject(self, fault: Fault) -> Fault:
         with self.lock:
@@ -214,8 +238,6 @@ class _ProxyHandler(BaseHTTPRequestHandler):
 
     def _handle(self) -> None:
         proxy: FaultProxy = self.server.owner  # type: ignore[attr-defined]
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
         accept = self.headers.get("Accept", "")
         authorization = self.headers.get("Authorization", "")
 
@@ -223,6 +245,18 @@ class _ProxyHandler(BaseHTTPRequestHandler):
             proxy.record(Seen(self.command, self.path, status, accept, authorization))
 
         fault = proxy.take_fault(self.command, self.path)
+        if fault is not None and fault.stall:  # before the body: an upload finds nobody reading
+            seen(0)
+            proxy.released.wait(60)
+            self.close_connection = True
+            return
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        if fault is not None and fault.garbage:
+            seen(0)
+            self.wfile.write(b"NOT HTTP AT ALL\r\n\r\n")
+            self.close_connection = True
+            return
         if fault is not None and fault.reset:
             seen(0)
             # RST instead of FIN: the client sees "connection reset by peer".
@@ -231,19 +265,28 @@ class _ProxyHandler(BaseHTTPRequestHandler):
             self.close_connection = True
             self.connection.close()
             return
-        if fault is not None and not fault.tamper:
+        forwarded = fault is not None and (fault.tamper or fault.delay or fault.relative_location)
+        if fault is not None and not forwarded:
             seen(fault.status)
-            self._reply(fault.status, dict(fault.headers), b'{"errors":[{"code":"INJECTED",'
-                        b'"message":"fault injected by the test proxy"}]}')
+            self._reply(fault.status, dict(fault.headers),
+                        b'{"errors":[{"code":"INJECTED","message":"fault injected by the test '
+                        b'proxy"}]}' if fault.body is None else fault.body)
             return
         if proxy.bearer is not None and not self._authorized(proxy.bearer):
             seen(401)
             return
+        if fault is not None and fault.delay:
+            proxy.released.wait(fault.delay)
         status, headers, data = self._forward(proxy.upstream, body)
         if proxy.paginate and status == 200 and "/tags/list" in self.path:
             headers, data = self._page(headers, data)
-        if fault is not None and data:
+        if fault is not None and fault.tamper and data:
             data = data[:-1] + bytes([data[-1] ^ 0x20])
+        if fault is not None and fault.relative_location:
+            for key, value in headers.items():
+                if key.lower() == "location":
+                    url = urlsplit(value)
+                    headers[key] = f"{url.path}?{url.query}" if url.query else url.path
         seen(status)
         self._reply(status, headers, data)
 
@@ -287,6 +330,8 @@ class _ProxyHandler(BaseHTTPRequestHandler):
         conn = http.client.HTTPConnection(host, int(port), timeout=30)
         headers = {k: v for k, v in self.headers.items()
                    if k.lower() not in _HOP_BY_HOP and k.lower() != "authorization"}
+        if self.server.owner.tls:  # type: ignore[attr-defined]
+            headers["X-Forwarded-Proto"] = "https"  # so the registry's Locations say https
         try:
             conn.request(self.command, self.path, body=body or None, headers=headers)
             response = conn.getresponse()

@@ -26,7 +26,7 @@ from core.registry import (
 from tests.registry.conftest import Published, Sleeps
 from tests.registry.content import Pusher
 from tests.registry.proxy import Fault, FaultProxy, running
-from tests.support.registry import RunningRegistry
+from tests.support.registry import RunningRegistry, non_loopback_address
 
 ALL_FOUR = {OCI_INDEX, DOCKER_LIST, OCI_MANIFEST, DOCKER_MANIFEST}
 Make = Callable[..., RegistryClient]
@@ -269,7 +269,9 @@ def test_loopback_rule() -> None:
 def test_plain_http_to_a_non_loopback_host_needs_insecure(
     registry: RunningRegistry, published: Published, make_client: Make
 ) -> None:
-    bind = _non_loopback_address()
+    bind = non_loopback_address()
+    if not bind:
+        pytest.skip("no non-loopback IPv4 address on this machine")
     with running(FaultProxy(registry.host, bind=bind)) as remote:
         with pytest.raises(RegistryError) as caught:
             make_client(remote.host).head_manifest(published.repo, published.version)
@@ -293,17 +295,3 @@ def test_challenge_parsing() -> None:
 def test_bad_host_is_refused() -> None:
     with pytest.raises(RegistryError, match="not a registry host"):
         RegistryClient("ghcr.io/acme")
-
-
-def _non_loopback_address() -> str:
-    import socket
-
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        try:
-            probe.connect(("192.0.2.1", 9))  # no packet is sent for UDP connect
-            address = str(probe.getsockname()[0])
-        except OSError:
-            address = ""
-    if not address or is_loopback(address):
-        pytest.skip("no non-loopback IPv4 address on this machine")
-    return address

@@ -36,6 +36,17 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def non_loopback_address() -> str:
+    """This machine's outward IPv4 address ("" when it has none), to play a non-local host."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("192.0.2.1", 9))  # no packet is sent for UDP connect
+            address = str(probe.getsockname()[0])
+        except OSError:
+            return ""
+    return "" if address.startswith("127.") else address
+
+
 def make_ca_and_cert(directory: Path, ip: str = "127.0.0.1") -> tuple[Path, Path, Path]:
     """A throw-away CA and a server certificate for ``ip``; returns (ca, cert, key)."""
     ca_key, ca = directory / "ca.key", directory / "ca.pem"

@@ -19,14 +19,18 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--insecure-registry", action="append", default=[], metavar="HOST",
                         help="allow plain http / unverified TLS to this registry "
                         "(loopback is always allowed)")
+    parser.add_argument("--ca-file", type=Path, metavar="PEM",
+                        help="CA certificate of a registry with a private CA")
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from core.registry import check_ca_file
     from tui.standalone import run_browser
 
+    ca_file = check_ca_file(args.ca_file) if args.ca_file is not None else None
     return run_browser(args.image or _configured_image(Path.cwd()),
-                       insecure_registries=args.insecure_registry)
+                       insecure_registries=args.insecure_registry, ca_file=ca_file)
 
 
 def _configured_image(root: Path) -> str | None:

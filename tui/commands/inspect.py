@@ -47,6 +47,10 @@ def run(args: argparse.Namespace) -> int:
         raise DockyardError(f"--resolve {args.resolve} is negative", "use 0 or more",
                             field="inspect")
     reference = parse_reference(args.image)
+    if args.ca_file is not None:
+        from core.registry import check_ca_file
+
+        args.ca_file = check_ca_file(args.ca_file)
     with logged_in_client(reference.name, insecure_registries=args.insecure_registry,
                           ca_file=args.ca_file) as client:
         ref = reference.digest or reference.tag

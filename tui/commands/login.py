@@ -78,8 +78,10 @@ def run_login(args: argparse.Namespace) -> int:
     from core.credentials import CredentialStore, canonical_registry, login
 
     registry = canonical_registry(args.registry)
-    if args.ca_file is not None and not args.ca_file.is_file():
-        raise CredentialError(f"--ca-file {args.ca_file} is not a file", "a PEM CA certificate")
+    if args.ca_file is not None:
+        from core.registry import check_ca_file
+
+        args.ca_file = check_ca_file(args.ca_file)
     store = CredentialStore()
     label = store.backend_label  # no usable keyring: fail before asking for anything
     username = args.username or _prompt_username(args.password_stdin)

@@ -48,10 +48,23 @@ def register(subparsers: Any) -> None:
                         help="attach an SBOM attestation (default: off)")
     parser.add_argument("--insecure-registry", action="append", default=[], metavar="HOST",
                         help="allow plain http to this registry (loopback is always allowed)")
+    parser.add_argument("--ca-file", type=Path, metavar="PEM",
+                        help="CA certificate of a registry with a private CA (trusted besides "
+                        "the system's CAs)")
     parser.add_argument("--output", metavar="oci-archive:PATH",
                         help="write an OCI archive instead of pushing")
     parser.add_argument("--load", metavar="PLATFORM",
                         help="build one platform into the local engine for a smoke run")
+    split = parser.add_mutually_exclusive_group()
+    split.add_argument("--part", action="store_true",
+                       help="build only --platform (default: the native one), push it by digest "
+                       "with no tag and write a part file for --merge")
+    split.add_argument("--merge", nargs="+", type=Path, default=[], metavar="PART",
+                       help="merge the part files of every platform into one index, then "
+                       "publish it as a release (builds nothing)")
+    parser.add_argument("--part-file", type=Path, metavar="PATH",
+                        help="with --part: where to write it (default "
+                        "./dockyard-part-<os>-<arch>[-<variant>].json)")
     parser.set_defaults(handler=run)
 
 
@@ -60,16 +73,37 @@ def run(args: argparse.Namespace) -> int:
     from core.plan import make_plan
     from core.rendering import plan_steps, plan_text
 
+    if args.ca_file is not None:
+        from core.registry import check_ca_file
+
+        args.ca_file = check_ca_file(args.ca_file)
     plan = make_plan(request_from_args(args))
     output = parse_output(args.output, args.load)
     options = EngineOptions.from_env(insecure_registries=tuple(args.insecure_registry))
+    plan, part_file, parts = _split(args, plan, output, options)
+    if args.dry_run and (part_file is not None or parts):
+        from core.parts import merge_steps, part_steps
+
+        if parts:
+            steps = merge_steps(plan, parts)
+        else:
+            assert part_file is not None
+            steps = part_steps(plan_steps(plan, plan.engine, output, options), part_file)
+        if args.json:
+            json.dump({**plan.to_dict(steps), "part_file": str(part_file) if part_file else None,
+                       "parts": [part.source for part in parts]}, sys.stdout, indent=2)
+            sys.stdout.write("\n")
+        else:
+            sys.stdout.write(plan_text(plan, steps))
+        return 0
     if args.dry_run:
         from core.published import judge_plan
         from core.release import default_client_for, plan_logins
 
         if output.pushes:  # the same registry reads the run makes before moving an alias
-            plan, notes = judge_plan(plan, default_client_for(options.insecure_registries,
-                                                              plan_logins(plan)))
+            clients = default_client_for(options.insecure_registries, plan_logins(plan),
+                                         ca_file=args.ca_file)
+            plan, notes = judge_plan(plan, clients)
         else:
             notes = []
         steps = plan_steps(plan, plan.engine, output, options)
@@ -82,7 +116,41 @@ def run(args: argparse.Namespace) -> int:
         return 0
     from tui.headless import run_release_headless
 
-    return run_release_headless(plan, args)
+    return run_release_headless(plan, args, part_file=part_file, merge=parts)
+
+
+def _split(args: argparse.Namespace, plan: Any, output: Any, options: Any
+           ) -> tuple[Any, Path | None, tuple[Any, ...]]:
+    """``--part``: the plan narrowed to this leg's platforms and where its part file goes;
+    ``--merge``: the parts, checked against the plan. Refusals are one line, before any work."""
+    import dataclasses
+
+    from core.parts import PartError, check_parts, default_part_path, read_part
+
+    if args.part_file is not None and not args.part:
+        raise PartError("--part-file goes with --part", "add --part, or drop --part-file")
+    if not (args.part or args.merge):
+        return plan, None, ()
+    if not output.pushes:
+        raise PartError("--part and --merge publish to the registry",
+                        "drop --output / --load")
+    if args.merge:
+        parts = tuple(read_part(path) for path in args.merge)
+        check_parts(parts, plan)
+        return plan, None, parts
+    if not args.platform:
+        from core.engines.base import select_engine
+
+        engine = select_engine(None if plan.engine == "auto" else plan.engine,
+                               options.with_builder(plan.builder))
+        native = engine.native_platform()
+        if native not in plan.platforms:
+            planned = ", ".join(str(p) for p in plan.platforms)
+            raise PartError(f"this machine's native platform {native} is not planned ({planned})",
+                            "pass --platform P for the platforms this leg builds")
+        plan = dataclasses.replace(plan, platforms=(native,))
+    path = args.part_file or default_part_path(plan.platforms, Path.cwd())
+    return plan, path.expanduser().resolve(), ()
 
 
 def request_from_args(args: argparse.Namespace) -> Any:
