@@ -24,6 +24,8 @@ from tui.widgets import ConfirmModal, StepScreen, status_line
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from textual.worker import Worker
+
     from core.repo import RuleResult
     from core.version import ReleaseVersion
     from tui.services import Services
@@ -160,6 +162,18 @@ class VersionScreen(StepScreen):
         if push and remote is not None:
             repo.push_tag(candidate.version.git_tag, remote)
         self.post_message(Loaded("cut", candidate.version.git_tag))
+
+    def worker_failed(self, worker: Worker[object], error: BaseException) -> None:
+        """A repo that cannot be read says so where "Reading the repository…" stood."""
+        if worker.group == "repo" and self.state is None:
+            from tui.widgets import describe_error
+
+            _, problem, valid = describe_error(error)
+            text = Text()
+            text.append_text(status_line(False, "repository", problem, valid))
+            text.append("\nr reads it again", style="dim")
+            self.query_one("#repo-info", Static).update(text)
+        super().worker_failed(worker, error)
 
     # -- results -------------------------------------------------------------------------------
 
