@@ -99,6 +99,7 @@ def format_line(event: LogLine) -> str:
 
 class BuildScreen(DockyardScreen[BuildOutcome]):
     STEP = "Build"
+    AUTO_FOCUS = "#build-log"
     HELP = (
         "The release runs: build and push the version tag, verify it in the registry, then move "
         "the aliases and verify them. The log shows the last lines; the whole log is in the file "

@@ -140,6 +140,8 @@ class CredentialsScreen(Screen[str | None]):
         yield Footer()
 
     def on_mount(self) -> None:
+        # The form, not the table: typed letters would otherwise trigger bindings (a = Add).
+        self.action_add()
         self.action_refresh()
 
     # ---- actions ------------------------------------------------------------------------

@@ -38,6 +38,7 @@ def registries(draft: Draft) -> tuple[str, ...]:
 
 class CredentialsStepScreen(StepScreen):
     STEP = "Credentials"
+    AUTO_FOCUS = "#logins"
     HELP = (
         "Each registry the release pushes to, and the stored login dockyard will hand to the "
         "engine for this run only (a throw-away docker config, removed afterwards). Registries "

@@ -53,6 +53,7 @@ def short_digest(digest: str | None) -> str:
 
 class ImagesScreen(StepScreen):
     STEP = "Images"
+    AUTO_FOCUS = "#images"
     HELP = (
         "Name the images to publish (registry/namespace/name, no tag) and pick the aliases. The "
         "version tag is pushed first; aliases move to it only after it is verified. An alias never "

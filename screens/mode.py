@@ -38,6 +38,7 @@ def _text(value: str) -> str | None:
 
 class ModeScreen(StepScreen):
     STEP = "Mode"
+    AUTO_FOCUS = "#mode"
     HELP = (
         "Build mode runs the Dockerfile for each platform (RUN steps of foreign platforms are "
         "emulated). Copy mode puts a prebuilt binary per platform into the image: give the path "

@@ -56,6 +56,7 @@ def engine_support(engine: Engine, platforms: Sequence[Platform]) -> EngineInfo:
 
 class PlatformsScreen(StepScreen):
     STEP = "Platforms"
+    AUTO_FOCUS = "#platforms"
     HELP = (
         "Tick the platforms to publish. Each shows whether the engine builds it natively, by "
         "emulation (QEMU: slower, and RUN steps need a binfmt handler) or not at all. Pick the "

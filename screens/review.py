@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
 class ReviewScreen(StepScreen):
     STEP = "Review"
+    AUTO_FOCUS = ""  # Build & push is focused once the plan is valid
     HELP = (
         "The whole plan as core validated it, and the exact commands the engine will run. "
         "Build & push runs it: the version tag is pushed and verified before any alias moves. "
@@ -88,6 +89,8 @@ class ReviewScreen(StepScreen):
             self.query_one("#plan", Static).update(self.text)
             self.query_one("#next", Button).disabled = False
             self.query_one("#dry-run", Button).disabled = False
+            if self.focused is None:
+                self.query_one("#next", Button).focus()
         elif message.what == "saved":
             draft, path = message.data
             self.notify(f"Saved {path.name}", title="Review")

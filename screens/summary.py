@@ -43,6 +43,7 @@ def final_reports(verify: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 class SummaryScreen(DockyardScreen[str]):
     STEP = "Summary"
+    AUTO_FOCUS = "#quit"
     HELP = (
         "What the registry holds after the release: each tag against each platform (the platform "
         "image's digest and size), attestations listed apart, the aliases that moved and where "

@@ -87,6 +87,7 @@ def candidates_for(tags: list[ReleaseVersion], at_head: list[str]) -> list[Candi
 
 class VersionScreen(StepScreen):
     STEP = "Version"
+    AUTO_FOCUS = "#candidates"
     HELP = (
         "Pick the release tag. A version tag already on HEAD is offered first; otherwise pick the "
         "next patch, minor, major or prerelease and cut it (an annotated tag at HEAD, pushed to "

@@ -196,6 +196,9 @@ class DockyardScreen(Screen[ResultT]):
 class StepScreen(DockyardScreen[Draft | Nav]):
     """A wizard step: edits one part of the draft and returns it, or ``Nav.BACK``.
 
+    Each step names its main control in ``AUTO_FOCUS``, so arrow keys and typing work on arrival
+    without a Tab first.
+
     Subclasses compose their body in ``compose_body`` and return the updated draft from
     ``next_draft`` (or None to stay).
     """
