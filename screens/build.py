@@ -55,6 +55,11 @@ DRAIN_SECONDS = 0.05  # how often queued events reach the screen
 SLICE_SECONDS = 0.015  # the most one drain holds the UI before letting keys through
 INBOX_MAX = 10_000  # the worker waits when the screen is this far behind (bounded memory)
 _NAME_WIDTH = 60
+_STATE_WIDTH = 20  # "failed: <cause>" is cut here; f3 shows every cause in full
+
+
+def _cut(text: str, width: int) -> str:
+    return text if len(text) <= width else text[:width - 1] + "…"
 
 
 @dataclass
@@ -245,6 +250,7 @@ class BuildScreen(DockyardScreen[BuildOutcome]):
             self.query_one("#build-log", Log).write_lines(lines)
         if touched:
             self.show_steps(touched)
+            self.refresh_bindings()
         if phases:
             self.show_phases()
         if inbox and not self._catching_up:
@@ -308,15 +314,19 @@ class BuildScreen(DockyardScreen[BuildOutcome]):
 
     def show_steps(self, touched: dict[str, None]) -> None:
         table = self.query_one("#steps", DataTable)
+        # The time column stays on screen at 80 columns: the name gives way (the log has it all).
+        name_width = max(16, min(_NAME_WIDTH, self.size.width - 54))
         for key in touched:
             row = self.steps[key]
-            state = Text(row.state, style="red" if row.state.startswith("failed") else
-                         "green" if row.state in ("done", "cached") else "yellow")
+            state = Text(_cut(row.state, _STATE_WIDTH),
+                         style="red" if row.state.startswith("failed") else
+                         "green" if row.state in ("done", "cached") else
+                         "yellow" if row.state == "running" else "dim")
             seconds = "" if row.seconds is None else f"{row.seconds:.1f}s"
-            name = row.name if len(row.name) <= _NAME_WIDTH else row.name[:_NAME_WIDTH - 1] + "…"
+            name = _cut(row.name, name_width)
             if key in table.rows:
-                table.update_cell(key, "state", state)
-                table.update_cell(key, "time", seconds)
+                table.update_cell(key, "state", state, update_width=True)
+                table.update_cell(key, "time", seconds, update_width=True)
             else:
                 table.add_row(row.platform, row.step, name, state, seconds, key=key)
 
@@ -356,12 +366,37 @@ class BuildScreen(DockyardScreen[BuildOutcome]):
             result = Text(f"Failed in {self.outcome.failed_phase or '?'}", style="bold red")
         self.query_one("#result", Static).update(result)
         self.query_one("#build-log", Log).scroll_end(animate=False)  # the outcome lines
-        self.query_one("#cancel", Button).disabled = True
+        self.close_open_steps("cancelled" if self.outcome.cancelled else "not finished")
+        self.query_one("#cancel", Button).display = False
+        self.refresh_bindings()  # "Cancel build" leaves the footer
         nxt = self.query_one("#next", Button)
         nxt.disabled = False
         nxt.focus()
 
+    def close_open_steps(self, state: str) -> None:
+        """Steps the run left without an end are not shown as still running."""
+        open_steps = {key: None for key, row in self.steps.items() if row.state == "running"}
+        for key in open_steps:
+            self.steps[key].state = state
+        if open_steps:
+            self.show_steps(open_steps)
+
     # -- actions -------------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "cancel":
+            return not self.done
+        if action == "finish":
+            return self.done
+        return super().check_action(action, parameters)
+
+    def full_errors(self) -> list[str]:
+        found = [f"{row.platform} {row.step} {row.name}: {row.state.removeprefix('failed: ')}"
+                 for row in self.steps.values() if row.state.startswith("failed")]
+        if self.outcome.error:
+            phase = self.outcome.failed_phase or "release"
+            found.append(f"{phase}: {self.outcome.error}")
+        return found
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()

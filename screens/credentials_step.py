@@ -142,6 +142,13 @@ class CredentialsStepScreen(StepScreen):
         self.query_one("#advice", Static).update(
             f"No stored login for {', '.join(missing)}: press s to set one up, or go on if the "
             "registry takes anonymous pushes." if missing else "")
+        self.refresh_bindings()
+
+    def full_errors(self) -> list[str]:
+        found = [f"keyring: {self.keyring_problem}"] if self.keyring_problem else []
+        found += [f"{host}: {result}" for host, result in self.checks.items()
+                  if result not in ("ok", "checking…")]
+        return found
 
     def selected_host(self) -> str | None:
         table = self.query_one("#logins", DataTable)
@@ -170,8 +177,14 @@ class CredentialsStepScreen(StepScreen):
         self.app.push_screen(CredentialsScreen(self.services.credentials(), registry=host),
                              self._after_setup)
 
-    def _after_setup(self, _saved: str | None) -> None:
+    def _after_setup(self, saved: str | None) -> None:
+        """A login just saved makes that registry's last check stale: check it again at once."""
         self.read_logins()
+        image = next((i for i in self.draft.images if self._host_of(i) == saved), None)
+        if saved is not None and image is not None:
+            self.checks[saved] = "checking…"
+            self.show()
+            self.check_login(image)
 
     def action_check(self) -> None:
         host = self.selected_host()

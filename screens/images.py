@@ -148,6 +148,7 @@ class ImagesScreen(StepScreen):
         except DockyardError as err:
             self.problems.append(str(err))
         self.query_one("#image-problems", Static).update("\n".join(self.problems))
+        self.refresh_bindings()
         self.show_table()
         self.action_lookup()
 
@@ -241,6 +242,13 @@ class ImagesScreen(StepScreen):
             self.lookups.update(found)
             self.judged.update(judged)
             self.show_table()
+            self.refresh_bindings()
+
+    def full_errors(self) -> list[str]:
+        found = list(self.problems)
+        found += [f"{name}: {lookup}" for name, lookup in self.lookups.items()
+                  if isinstance(lookup, str)]
+        return found
 
     # -- next ----------------------------------------------------------------------------------
 

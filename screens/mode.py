@@ -187,6 +187,13 @@ class ModeScreen(StepScreen):
             )
         lines = [p for p in (self.check_problem, self.dockerfile_problem) if p]
         self.query_one("#copy-problems", Static).update(Text("\n".join(lines), style="red"))
+        self.refresh_bindings()
+
+    def full_errors(self) -> list[str]:
+        root = self.draft.root
+        found = [f"{check.platform} {relative(check.path, root)}: {check.problem}"
+                 for check in self.checks or [] if not check.ok]
+        return found + [p for p in (self.check_problem, self.dockerfile_problem) if p]
 
     def next_draft(self) -> Draft | None:
         mode = self.mode

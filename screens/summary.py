@@ -66,13 +66,14 @@ class SummaryScreen(DockyardScreen[str]):
         yield StepBar(self.STEP)
         with VerticalScroll(classes="body"):
             yield Static(self.banner(), id="banner")
-            yield Static(Text("Tags × platforms", style="bold"), classes="section")
-            yield Table(id="matrix", cursor_type="none", zebra_stripes=True)
-            yield Static("", id="attestations", classes="hint")
-            yield Static(Text("Aliases", style="bold"), classes="section")
-            yield Table(id="aliases", cursor_type="none")
-            yield Static(Text("Pull", style="bold"), classes="section")
-            yield Static(self.pull_commands(), id="pull")
+            yield Static(Text("Tags × platforms", style="bold"), classes="section matrix-part")
+            yield Table(id="matrix", cursor_type="none", zebra_stripes=True,
+                        classes="matrix-part")
+            yield Static("", id="attestations", classes="hint matrix-part")
+            yield Static(Text("Aliases", style="bold"), classes="section aliases-part")
+            yield Table(id="aliases", cursor_type="none", classes="aliases-part")
+            yield Static(Text("Pull", style="bold"), classes="section pull-part")
+            yield Static(self.pull_commands(), id="pull", classes="pull-part")
             yield Static(self.files(), id="files")
         with Horizontal(classes="nav"):
             yield Button("◀ Back to review", id="review")
@@ -85,6 +86,27 @@ class SummaryScreen(DockyardScreen[str]):
         self.show_aliases()
         if self.reports:
             self.read_sizes()
+        # A failed or cancelled run shows only what it left: no empty tables, and no pull
+        # command for a version the registry does not hold.
+        for section, shown in (("matrix", bool(self.reports)),
+                               ("aliases", self.query_one("#aliases", DataTable).row_count > 0),
+                               ("pull", self.version_pushed)):
+            for widget in self.query(f".{section}-part"):
+                widget.display = shown
+        if not self.version_pushed:
+            self.refresh_bindings()
+
+    @property
+    def version_pushed(self) -> bool:
+        """The version tag is in the registry: the run verified it (or the whole release)."""
+        return self.outcome.ok or any(
+            tag.get("role") == "version" and tag.get("ok")
+            for report in self.reports for tag in report.get("tags", []))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "copy":
+            return self.version_pushed
+        return super().check_action(action, parameters)
 
     def commands(self) -> list[tuple[str, str, Any]]:
         return [("Copy pull commands", "Put the pull commands on the clipboard", self.action_copy),

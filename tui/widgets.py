@@ -108,8 +108,8 @@ class ConfirmModal(ModalScreen[bool]):
         with Vertical(classes="dialog"):
             yield Static(self.question, id="question")
             with Horizontal(classes="buttons"):
-                yield Button(self.yes_label, id="yes", variant="warning")
-                yield Button(self.no_label, id="no", variant="primary")
+                yield Button(f"{self.yes_label} (y)", id="yes", variant="warning")
+                yield Button(f"{self.no_label} (n)", id="no", variant="primary")
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()
@@ -151,6 +151,33 @@ class HelpModal(ModalScreen[None]):
         self.dismiss(None)
 
 
+class DetailsModal(ModalScreen[None]):
+    """The whole text of every problem a screen shows shortened in a table or log line."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,enter,f3", "close", "Close"),
+    ]
+
+    def __init__(self, title: str, problems: list[str]) -> None:
+        super().__init__(classes="modal")
+        self.details_title = title
+        self.problems = problems
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(classes="dialog error"):
+            yield Static(Text(self.details_title, style="bold"))
+            for problem in self.problems:
+                yield Static(Text(f"{FAIL_MARK} {problem}"), classes="problem")
+            yield Button("Close", id="close", variant="primary")
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.dismiss(None)
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+
 class DockyardScreen(Screen[ResultT]):
     """Help, command palette entries and readable worker errors, shared by every screen."""
 
@@ -159,7 +186,24 @@ class DockyardScreen(Screen[ResultT]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("f1", "help", "Help", show=False),
         Binding("question_mark", "help", "Help"),
+        # f3, not a letter: it also works while a text field has the focus.
+        Binding("f3", "details", "Full errors"),
     ]
+
+    def full_errors(self) -> list[str]:
+        """Every problem this screen shows, each whole (tables and log lines shorten them)."""
+        return []
+
+    def action_details(self) -> None:
+        problems = self.full_errors()
+        if problems:
+            self.app.push_screen(DetailsModal(f"{self.STEP} — problems in full", problems))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Full errors is offered only while there is a problem to show."""
+        if action == "details":
+            return bool(self.full_errors())
+        return True
 
     def __init__(self, draft: Draft, services: Services) -> None:
         super().__init__(classes="step")
