@@ -96,10 +96,13 @@ def default_log_dir() -> Path:
 
 
 def format_line(event: LogLine) -> str:
-    if event.platform:
-        return f"[{event.platform}] {event.step} {event.text}" if event.step else (
-            f"[{event.platform}] {event.text}")
-    return f"{event.step} {event.text}" if event.step else event.text
+    """``[platform] step text``, with the platform once: podman's step ids ("[linux/arm64] 2/3")
+    and some texts ("linux/arm64: emulated") already lead with it."""
+    line = f"{event.step} {event.text}" if event.step else event.text
+    platform = event.platform
+    if not platform or line.startswith((f"[{platform}", f"{platform}:")):
+        return line
+    return f"[{platform}] {line}"
 
 
 class BuildScreen(DockyardScreen[BuildOutcome]):

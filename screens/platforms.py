@@ -22,7 +22,7 @@ from core.errors import DockyardError
 from core.platforms import KNOWN_PLATFORMS, parse_platforms
 from tui.draft import Draft
 from tui.messages import Loaded
-from tui.widgets import StepScreen
+from tui.widgets import CheckList, StepScreen
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -85,7 +85,7 @@ class PlatformsScreen(StepScreen):
             yield Select[str]([], prompt="current builder", id="builder-choice")
         yield Static(Text("asking the engine…", style="dim"), id="builder")
         yield Static(Text("Platforms", style="bold"), classes="section")
-        yield SelectionList[str](
+        yield CheckList(
             *[Selection(self._prompt(p), p, p in self.draft.platforms) for p in self.offered],
             id="platforms",
         )

@@ -5,12 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, ClassVar, TypeVar
 
+from rich.segment import Segment
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Button, Footer, Static
+from textual.strip import Strip
+from textual.widgets import Button, Checkbox, Footer, SelectionList, Static
+from textual.widgets.option_list import OptionDoesNotExist
 from textual.worker import Worker, WorkerState
 
 from core.errors import DockyardError
@@ -25,6 +28,7 @@ STEPS = ("Version", "Images", "Platforms", "Mode", "Credentials", "Review", "Bui
 
 OK_MARK = "✔"
 FAIL_MARK = "✘"
+CHECKED = "✓"
 
 
 def describe_error(error: BaseException) -> tuple[str, str, str]:
@@ -50,17 +54,49 @@ def status_line(ok: bool | None, label: str, detail: str = "", fix: str = "") ->
     return text
 
 
+class CheckList(SelectionList[str]):
+    """A SelectionList whose ticked rows show ✓ and unticked rows a blank box, so the state
+    reads without colour (a monochrome terminal, a screen reader, a text capture)."""
+
+    def render_line(self, y: int) -> Strip:
+        strip = super().render_line(y)
+        segments = list(strip)
+        if len(segments) < 3 or segments[1].text != Checkbox.BUTTON_INNER:
+            return strip
+        try:
+            selection = self.get_option_at_index(self.scroll_offset.y + y)
+        except OptionDoesNotExist:
+            return strip
+        mark = CHECKED if selection.value in self.selected else " "
+        segments[1] = Segment(mark, segments[1].style)
+        return Strip(segments, strip.cell_length)
+
+
 class StepBar(Static):
-    """Where the user is: ``Version › Images › ...`` with the current step highlighted."""
+    """Where the user is: ``Version › Images › ...`` with the current step highlighted.
+
+    When every name does not fit (80 columns), the other steps shrink to their numbers, so all
+    eight steps stay visible.
+    """
 
     def __init__(self, current: str) -> None:
+        super().__init__(classes="stepbar")
+        self.current = current
+
+    def bar(self, *, names: bool) -> Text:
         text = Text(" dockyard  ", style="bold")
         for index, name in enumerate(STEPS):
             if index:
                 text.append(" › ", style="dim")
-            style = "bold reverse" if name == current else ("" if name != "Summary" else "dim")
-            text.append(f" {index + 1} {name} ", style=style)
-        super().__init__(text, classes="stepbar")
+            style = "bold reverse" if name == self.current else (
+                "" if name != "Summary" else "dim")
+            shown = name if names or name == self.current else ""
+            text.append(f" {index + 1} {shown} " if shown else f" {index + 1} ", style=style)
+        return text
+
+    def render(self) -> Text:
+        full = self.bar(names=True)
+        return full if full.cell_len <= self.size.width else self.bar(names=False)
 
 
 class ErrorModal(ModalScreen[None]):
