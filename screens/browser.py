@@ -66,13 +66,13 @@ class BrowserScreen(Screen[None]):
 
     CSS_PATH = ASSETS / "browser.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("slash", "focus_filter", "Filter"),
-        Binding("m", "load_more", "Load more"),
-        Binding("r", "reload", "Reload"),
-        Binding("i", "focus_image", "Image"),
-        Binding("escape", "leave", "Close"),
-        Binding("q", "close", "Close", show=False),
-        Binding("question_mark,f1", "help", "Help"),
+        Binding("slash", "focus_filter", "Filter", id="browser.focus_filter"),
+        Binding("m", "load_more", "Load more", id="browser.load_more"),
+        Binding("r", "reload", "Reload", id="browser.reload"),
+        Binding("i", "focus_image", "Image", id="browser.focus_image"),
+        Binding("escape", "leave", "Close", id="browser.leave"),
+        Binding("q", "close", "Close", show=False, id="browser.close"),
+        Binding("question_mark,f1", "help", "Help", id="browser.help"),
     ]
 
     HELP = (

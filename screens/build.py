@@ -115,9 +115,9 @@ class BuildScreen(DockyardScreen[BuildOutcome]):
         "version tag is verified, so a cancelled run leaves them where they were."
     )
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("x", "cancel", "Cancel build"),
-        Binding("ctrl+n", "finish", "Continue", priority=True),
-        Binding("f", "follow", "Follow log"),
+        Binding("x", "cancel", "Cancel build", id="build.cancel"),
+        Binding("ctrl+n", "finish", "Continue", priority=True, id="build.finish"),
+        Binding("f", "follow", "Follow log", id="build.follow"),
     ]
 
     def __init__(self, draft: Draft, services: Services, *, log_dir: Path | None = None) -> None:

@@ -47,8 +47,8 @@ class CredentialsStepScreen(StepScreen):
         "'c'."
     )
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("s", "setup", "Set up login"),
-        Binding("c", "check", "Check login"),
+        Binding("s", "setup", "Set up login", id="credentials_step.setup"),
+        Binding("c", "check", "Check login", id="credentials_step.check"),
     ]
 
     def __init__(self, draft: Draft, services: Services) -> None:

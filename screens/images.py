@@ -61,7 +61,7 @@ class ImagesScreen(StepScreen):
         "table shows where each tag points in the registry now."
     )
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("ctrl+r", "lookup", "Ask registry"),
+        Binding("ctrl+r", "lookup", "Ask registry", id="images.lookup"),
     ]
 
     def __init__(self, draft: Draft, services: Services) -> None:

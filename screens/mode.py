@@ -45,7 +45,9 @@ class ModeScreen(StepScreen):
         "template ({arch}, {os}, {variant}, {triple}); each binary's ELF machine must match its "
         "platform, and the Dockerfile must COPY by TARGETARCH."
     )
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("ctrl+r", "check", "Check again")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+r", "check", "Check again", id="mode.check"),
+    ]
 
     def __init__(self, draft: Draft, services: Services) -> None:
         super().__init__(draft, services)

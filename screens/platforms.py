@@ -64,8 +64,8 @@ class PlatformsScreen(StepScreen):
         "and, when there are several builders, which one to use."
     )
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("a", "select_all", "All"),
-        Binding("ctrl+r", "probe", "Ask engine"),
+        Binding("a", "select_all", "All", id="platforms.select_all"),
+        Binding("ctrl+r", "probe", "Ask engine", id="platforms.probe"),
     ]
 
     def __init__(self, draft: Draft, services: Services) -> None:

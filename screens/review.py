@@ -34,7 +34,7 @@ class ReviewScreen(StepScreen):
         "Dry run prints this plan to the terminal and exits without changing anything."
     )
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("d", "dry_run", "Dry run & exit"),
+        Binding("d", "dry_run", "Dry run & exit", id="review.dry_run"),
     ]
 
     def __init__(self, draft: Draft, services: Services) -> None:

@@ -50,9 +50,9 @@ class SummaryScreen(DockyardScreen[str]):
         "from, commands to pull the image, and the report and log files."
     )
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("n", "again", "New release"),
-        Binding("c", "copy", "Copy pull commands"),
-        Binding("escape", "review", "Back to review"),
+        Binding("n", "again", "New release", id="summary.again"),
+        Binding("c", "copy", "Copy pull commands", id="summary.copy"),
+        Binding("escape", "review", "Back to review", id="summary.review"),
     ]
 
     def __init__(self, draft: Draft, services: Services, outcome: BuildOutcome) -> None:

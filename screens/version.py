@@ -95,8 +95,8 @@ class VersionScreen(StepScreen):
         "every rule passes."
     )
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("c", "cut", "Cut/push tag"),
-        Binding("r", "reload", "Reload"),
+        Binding("c", "cut", "Cut/push tag", id="version.cut"),
+        Binding("r", "reload", "Reload", id="version.reload"),
     ]
 
     def __init__(self, draft: Draft, services: Services) -> None:

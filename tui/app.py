@@ -54,13 +54,15 @@ class DockyardApp(App[int]):
     TITLE = "dockyard"
     CSS_PATH = ASSETS / "wizard.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("ctrl+q", "quit", "Quit", priority=True),
-        Binding("q", "quit", "Quit", show=False),
-        Binding("f2", "toggle_theme", "Light/dark"),
+        Binding("ctrl+q", "quit", "Quit", priority=True, id="app.quit"),
+        Binding("q", "quit", "Quit", show=False, id="app.quit_q"),
+        Binding("f2", "toggle_theme", "Light/dark", id="app.toggle_theme"),
     ]
 
-    def __init__(self, root: Path, services: Services | None = None) -> None:
+    def __init__(self, root: Path, services: Services | None = None, *,
+                 keymap_file: Path | None = None) -> None:
         super().__init__()
+        self.keymap_file = keymap_file  # None: keymap.toml in the user's config directory
         self.root = root
         self.services = services or Services()
         self.draft: Draft | None = None
@@ -70,7 +72,17 @@ class DockyardApp(App[int]):
 
     def on_mount(self) -> None:
         self.theme = DARK
+        self.use_keymap()
         self.run_wizard()
+
+    def use_keymap(self) -> None:
+        """The user's keymap.toml; a broken one is shown and the default keys kept."""
+        from tui.keymap import apply_user_keymap
+
+        problem = apply_user_keymap(self, self.keymap_file)
+        if problem is not None:  # a toast: the first step is still to come and would cover a modal
+            self.notify(f"{problem}. The default keys are used.", title="Your keymap",
+                        severity="error", timeout=15)
 
     @property
     def build_running(self) -> bool:

@@ -103,7 +103,7 @@ class ErrorModal(ModalScreen[None]):
     """A readable error: what is wrong and what would be valid."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape,enter", "dismiss_modal", "Close"),
+        Binding("escape,enter", "dismiss_modal", "Close", id="error.dismiss_modal"),
     ]
 
     def __init__(self, error: BaseException) -> None:
@@ -130,8 +130,8 @@ class ConfirmModal(ModalScreen[bool]):
     """Yes/no before anything that cannot be undone (cut a tag, cancel a build, quit)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("y", "answer(True)", "Yes"),
-        Binding("n,escape", "answer(False)", "No"),
+        Binding("y", "answer(True)", "Yes", id="confirm.answer_true"),
+        Binding("n,escape", "answer(False)", "No", id="confirm.answer_false"),
     ]
 
     def __init__(self, question: str, *, yes: str = "Yes", no: str = "No") -> None:
@@ -158,7 +158,9 @@ class ConfirmModal(ModalScreen[bool]):
 class HelpModal(ModalScreen[None]):
     """``?``: what this screen is for and its keys."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,question_mark,f1,q", "close", "Close")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,question_mark,f1,q", "close", "Close", id="help.close"),
+    ]
 
     def __init__(self, title: str, body: str, keys: list[tuple[str, str]]) -> None:
         super().__init__(classes="modal")
@@ -191,7 +193,7 @@ class DetailsModal(ModalScreen[None]):
     """The whole text of every problem a screen shows shortened in a table or log line."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape,enter,f3", "close", "Close"),
+        Binding("escape,enter,f3", "close", "Close", id="details.close"),
     ]
 
     def __init__(self, title: str, problems: list[str]) -> None:
@@ -220,10 +222,10 @@ class DockyardScreen(Screen[ResultT]):
     STEP: ClassVar[str] = ""
     HELP: ClassVar[str] = ""
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("f1", "help", "Help", show=False),
-        Binding("question_mark", "help", "Help"),
+        Binding("f1", "help", "Help", show=False, id="dockyard.help_f1"),
+        Binding("question_mark", "help", "Help", id="dockyard.help"),
         # f3, not a letter: it also works while a text field has the focus.
-        Binding("f3", "details", "Full errors"),
+        Binding("f3", "details", "Full errors", id="dockyard.details"),
     ]
 
     def full_errors(self) -> list[str]:
@@ -284,8 +286,8 @@ class StepScreen(DockyardScreen[Draft | Nav]):
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "back", "Back"),
-        Binding("ctrl+n", "next", "Next", priority=True),
+        Binding("escape", "back", "Back", id="step.back"),
+        Binding("ctrl+n", "next", "Next", priority=True, id="step.next"),
     ]
 
     def compose(self) -> ComposeResult:
