@@ -41,6 +41,7 @@ from core.release import PHASES
 from tui.draft import Draft
 from tui.messages import BuildDone
 from tui.table import Table
+from tui.themes import tone
 from tui.widgets import ConfirmModal, DockyardScreen, StepBar
 
 if TYPE_CHECKING:
@@ -322,9 +323,9 @@ class BuildScreen(DockyardScreen[BuildOutcome]):
         for key in touched:
             row = self.steps[key]
             state = Text(_cut(row.state, _STATE_WIDTH),
-                         style="red" if row.state.startswith("failed") else
-                         "green" if row.state in ("done", "cached") else
-                         "yellow" if row.state == "running" else "dim")
+                         style=tone("error") if row.state.startswith("failed") else
+                         tone("success") if row.state in ("done", "cached") else
+                         tone("warning") if row.state == "running" else "dim")
             seconds = "" if row.seconds is None else f"{row.seconds:.1f}s"
             name = _cut(row.name, name_width)
             if key in table.rows:
@@ -333,17 +334,21 @@ class BuildScreen(DockyardScreen[BuildOutcome]):
             else:
                 table.add_row(row.platform, row.step, name, state, seconds, key=key)
 
+    def retone(self) -> None:
+        self.show_phases()
+        self.show_steps(dict.fromkeys(self.steps))
+
     def show_phases(self) -> None:
         text = Text()
         for phase in PHASES:
             state = self.phase_state.get(phase, "")
             mark, style = ("·", "dim")
             if state == "running":
-                mark, style = "▶", "yellow"
+                mark, style = "▶", tone("warning")
             elif state.startswith("ok"):
-                mark, style = "✔", "green"
+                mark, style = "✔", tone("success")
             elif state == "failed":
-                mark, style = "✘", "bold red"
+                mark, style = "✘", tone("error", bold=True)
             text.append(f"{mark} {phase:<15}", style=style)
             text.append(f"{state}\n", style="dim")
         self.query_one("#phases", Static).update(text)
@@ -362,11 +367,12 @@ class BuildScreen(DockyardScreen[BuildOutcome]):
         self.outcome.seconds = round(time.monotonic() - self.started, 1)
         if self.outcome.cancelled or (self.cancel_event.is_set() and not ok):
             self.outcome.cancelled = True
-            result = Text("Cancelled", style="bold yellow")
+            result = Text("Cancelled", style=tone("warning", bold=True))
         elif ok:
-            result = Text("Release verified", style="bold green")
+            result = Text("Release verified", style=tone("success", bold=True))
         else:
-            result = Text(f"Failed in {self.outcome.failed_phase or '?'}", style="bold red")
+            result = Text(f"Failed in {self.outcome.failed_phase or '?'}",
+                          style=tone("error", bold=True))
         self.query_one("#result", Static).update(result)
         self.query_one("#build-log", Log).scroll_end(animate=False)  # the outcome lines
         self.close_open_steps("cancelled" if self.outcome.cancelled else "not finished")
@@ -415,7 +421,7 @@ class BuildScreen(DockyardScreen[BuildOutcome]):
         def answered(yes: bool | None) -> None:
             if yes and not self.done:
                 self.cancel_event.set()
-                self.query_one("#result", Static).update(Text("cancelling…", style="yellow"))
+                self.query_one("#result", Static).update(Text("cancelling…", style=tone("warning")))
                 self.query_one("#cancel", Button).disabled = True
 
         self.app.push_screen(

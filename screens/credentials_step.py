@@ -19,6 +19,7 @@ from core.errors import DockyardError
 from tui.draft import Draft
 from tui.messages import Loaded
 from tui.table import Table
+from tui.themes import tone
 from tui.widgets import StepScreen
 
 if TYPE_CHECKING:
@@ -118,10 +119,13 @@ class CredentialsStepScreen(StepScreen):
             self.checks[host] = result
         self.show()
 
+    def retone(self) -> None:
+        self.show()
+
     def show(self) -> None:
         backend = Text("Keyring: ", style="bold")
         if self.keyring_problem:
-            backend.append(self.keyring_problem, style="red")
+            backend.append(self.keyring_problem, style=tone("error"))
         else:
             backend.append(self.backend or "…")
         self.query_one("#backend", Static).update(backend)
@@ -131,10 +135,10 @@ class CredentialsStepScreen(StepScreen):
         for host in self.hosts:
             user = self.logins.get(host)
             login = (Text("…", style="dim") if user is None else
-                     Text(user, style="green") if user else
-                     Text("none: anonymous", style="yellow"))
+                     Text(user, style=tone("success")) if user else
+                     Text("none: anonymous", style=tone("warning")))
             check = self.checks.get(host, "")
-            shown = Text(check, style="green" if check == "ok" else "red") if check else Text("")
+            shown = Text(check, style=tone("success" if check == "ok" else "error"))
             table.add_row(host, login, shown, key=host)
         if self.hosts:
             table.move_cursor(row=min(max(cursor, 0), len(self.hosts) - 1))

@@ -1,7 +1,8 @@
 """Step 4, Build mode: build in the Dockerfile, or copy prebuilt binaries (checked per platform).
 
 Copy mode shows ``core.binaries.check_binaries``: for each platform the binary path, whether it
-exists, its ELF machine and linking, mismatches in red. Build mode offers cache and attestations.
+exists, its ELF machine and linking, mismatches shown as errors. Build mode offers cache and
+attestations.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from core.platforms import parse_platforms
 from tui.draft import Draft
 from tui.messages import Loaded
 from tui.table import Table
+from tui.themes import tone
 from tui.widgets import StepScreen
 
 if TYPE_CHECKING:
@@ -170,25 +172,30 @@ class ModeScreen(StepScreen):
         self.checks, self.check_problem, self.dockerfile_problem = message.data
         self.show_checks()
 
+    def retone(self) -> None:
+        if self.checks is not None:
+            self.show_checks()
+
     def show_checks(self) -> None:
         table = self.query_one("#binaries", DataTable)
         table.clear()
         root = self.draft.root
         for check in self.checks or []:
-            style = "" if check.ok else "red"
+            style = "" if check.ok else tone("error")
             elf = check.elf
             table.add_row(
                 Text(str(check.platform), style=style),
                 relative(check.path, root),
                 Text("found" if check.found else "missing",
-                     style="green" if check.found else "red"),
+                     style=tone("success") if check.found else tone("error")),
                 Text(elf.machine if elf else "—", style=style),
                 (("static" if elf.static else f"dynamic ({elf.interpreter or '?'})")
                  if elf else "—"),
-                Text(check.problem, style="red") if not check.ok else Text("ok", style="green"),
+                Text(check.problem, style=tone("error")) if not check.ok
+                else Text("ok", style=tone("success")),
             )
         lines = [p for p in (self.check_problem, self.dockerfile_problem) if p]
-        self.query_one("#copy-problems", Static).update(Text("\n".join(lines), style="red"))
+        self.query_one("#copy-problems", Static).update(Text("\n".join(lines), style=tone("error")))
         self.refresh_bindings()
 
     def full_errors(self) -> list[str]:

@@ -22,6 +22,7 @@ from core.errors import DockyardError
 from core.platforms import KNOWN_PLATFORMS, parse_platforms
 from tui.draft import Draft
 from tui.messages import Loaded
+from tui.themes import tone
 from tui.widgets import CheckList, StepScreen
 
 if TYPE_CHECKING:
@@ -33,7 +34,7 @@ if TYPE_CHECKING:
 
 ENGINES = (("auto (buildx, else podman)", "auto"), ("docker buildx", "buildx"),
            ("podman", "podman"))
-HOW_STYLE = {"native": "green", "emulated": "yellow", "unknown": "red"}
+HOW_ROLE = {"native": "success", "emulated": "warning", "unknown": "error"}
 
 
 @dataclass(frozen=True)
@@ -105,9 +106,10 @@ class PlatformsScreen(StepScreen):
         if support is None:
             text.append("…" if self.info is None else "", style="dim")
         elif not support.supported:
-            text.append(f"unsupported  {support.detail}", style="bold red")
+            text.append(f"unsupported  {support.detail}", style=tone("error", bold=True))
         else:
-            text.append(support.how, style=HOW_STYLE.get(support.how, ""))
+            role = HOW_ROLE.get(support.how)
+            text.append(support.how, style=tone(role) if role else "")
             if support.detail:
                 text.append(f"  {support.detail}", style="dim")
         return text
@@ -141,13 +143,17 @@ class PlatformsScreen(StepScreen):
         self.post_message(Loaded("engine", engine_support(engine, platforms)))
 
     def worker_failed(self, worker: Any, error: BaseException) -> None:
-        self.query_one("#builder", Static).update(Text(str(error), style="red"))
+        self.query_one("#builder", Static).update(Text(str(error), style=tone("error")))
         super().worker_failed(worker, error)
 
     def on_loaded(self, message: Loaded) -> None:
         message.stop()
         self.info = message.data
         self.show_info()
+
+    def retone(self) -> None:
+        if self.info is not None:
+            self.show_info()
 
     def show_info(self) -> None:
         info = self.info

@@ -17,6 +17,7 @@ from textual.widgets import Button, Checkbox, Static
 
 from tui.draft import Draft
 from tui.messages import Loaded
+from tui.themes import tone
 from tui.widgets import StepScreen
 
 if TYPE_CHECKING:
@@ -76,9 +77,9 @@ class ReviewScreen(StepScreen):
 
     def worker_failed(self, worker: Any, error: BaseException) -> None:
         if worker.group == "plan":
-            text = Text("The plan is not valid yet:\n", style="bold red")
+            text = Text("The plan is not valid yet:\n", style=tone("error", bold=True))
             text.append(str(error))
-            text.append("\nGo back (escape) and fix it.", style="yellow")
+            text.append("\nGo back (escape) and fix it.", style=tone("warning"))
             self.query_one("#plan", Static).update(text)
         super().worker_failed(worker, error)
 

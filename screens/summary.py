@@ -20,6 +20,7 @@ from core.rendering import human_size
 from tui.draft import Draft
 from tui.messages import Loaded
 from tui.table import Table
+from tui.themes import tone
 from tui.widgets import DockyardScreen, StepBar
 
 if TYPE_CHECKING:
@@ -117,11 +118,11 @@ class SummaryScreen(DockyardScreen[str]):
         version = self.draft.plan.version.text if self.draft.plan else "?"
         if outcome.ok:
             return Text(f"✔ Release {version} verified in {outcome.seconds:.0f}s",
-                        style="bold green")
+                        style=tone("success", bold=True))
         title = "Cancelled" if outcome.cancelled else f"Failed in {outcome.failed_phase or '?'}"
-        text = Text(f"✘ {title}: {outcome.error}", style="bold red")
+        text = Text(f"✘ {title}: {outcome.error}", style=tone("error", bold=True))
         if outcome.registry_state:
-            text.append(f"\nRegistry now: {outcome.registry_state}", style="yellow")
+            text.append(f"\nRegistry now: {outcome.registry_state}", style=tone("warning"))
         return text
 
     def pull_commands(self) -> str:
@@ -146,6 +147,10 @@ class SummaryScreen(DockyardScreen[str]):
             text.append(self.outcome.log_path)
         return text
 
+    def retone(self) -> None:
+        self.query_one("#banner", Static).update(self.banner())
+        self.show_matrix()
+
     def show_matrix(self) -> None:
         table = self.query_one("#matrix", DataTable)
         table.clear(columns=True)
@@ -159,7 +164,7 @@ class SummaryScreen(DockyardScreen[str]):
                 for platform in self.platforms:
                     cells.append(self._cell(tag, by_platform.get(platform)))
                 table.add_row(image, Text(f"{tag.get('tag')} ({tag.get('role')})",
-                                          style="" if tag.get("ok") else "red"), *cells)
+                                          style="" if tag.get("ok") else tone("error")), *cells)
                 image = ""
             for item in report.get("attestations", []):
                 attestations.append(f"{short(item.get('digest'))} {item.get('kind')} for "
@@ -170,11 +175,11 @@ class SummaryScreen(DockyardScreen[str]):
     def _cell(self, tag: dict[str, Any], platform: dict[str, Any] | None) -> Text:
         if platform is None:  # an alias: it points at the version's index
             ok = bool(tag.get("ok"))
-            return Text(f"→ {short(tag.get('digest'))}", style="green" if ok else "red")
+            return Text(f"→ {short(tag.get('digest'))}", style=tone("success" if ok else "error"))
         digest = platform.get("digest")
         size = self.sizes.get(digest or "")
         text = f"{short(digest)} {human_size(size)}" if size is not None else short(digest)
-        return Text(text, style="green" if platform.get("ok") else "bold red")
+        return Text(text, style=tone("success") if platform.get("ok") else tone("error", bold=True))
 
     def show_aliases(self) -> None:
         table = self.query_one("#aliases", DataTable)
@@ -188,7 +193,7 @@ class SummaryScreen(DockyardScreen[str]):
                      for alias, reason in image.tags.withheld]
         for image, alias, reason in dict.fromkeys(held):
             table.add_row(f"{image}:{alias}", "unchanged",
-                          Text(f"not moved: {reason}", style="yellow"))
+                          Text(f"not moved: {reason}", style=tone("warning")))
 
     @work(thread=True, exit_on_error=False, group="sizes")
     def read_sizes(self) -> None:

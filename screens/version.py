@@ -19,6 +19,7 @@ from textual.widgets import Button, Checkbox, RadioButton, RadioSet, Static
 from core.errors import DockyardError
 from tui.draft import Draft
 from tui.messages import Loaded
+from tui.themes import tone
 from tui.widgets import ConfirmModal, StepScreen, status_line
 
 if TYPE_CHECKING:
@@ -206,7 +207,7 @@ class VersionScreen(StepScreen):
         info.append("\nOn HEAD  ", style="bold")
         info.append(", ".join(state.at_head) or "no tag")
         if state.dirty:
-            info.append(f"\nChanged  {', '.join(state.dirty[:5])}", style="yellow")
+            info.append(f"\nChanged  {', '.join(state.dirty[:5])}", style=tone("warning"))
         self.query_one("#repo-info", Static).update(info)
         push = self.query_one("#push", Checkbox)
         push.display = state.remote is not None
@@ -238,6 +239,10 @@ class VersionScreen(StepScreen):
             return
         index = int(event.pressed.id.rsplit("-", 1)[1])
         self.select(self.state.candidates[index])
+
+    def retone(self) -> None:
+        if self.rules:
+            self.show_rules()
 
     def show_rules(self) -> None:
         text = Text()

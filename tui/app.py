@@ -22,13 +22,14 @@ from textual.worker import Worker, WorkerState
 from core.errors import DockyardError
 from tui.draft import Draft, Nav
 from tui.services import Services
-from tui.widgets import ConfirmModal, ErrorModal, StepScreen
+from tui.themes import THEMES
+from tui.widgets import ConfirmModal, DockyardScreen, ErrorModal, StepScreen
 
 if TYPE_CHECKING:
     from core.config import ProjectConfig
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
-DARK, LIGHT = "textual-dark", "textual-light"
+DARK, LIGHT = "dockyard-dark", "dockyard-light"
 
 
 # The wizard steps as "module:Class", imported when first shown: start-up pays for one screen.
@@ -62,6 +63,8 @@ class DockyardApp(App[int]):
     def __init__(self, root: Path, services: Services | None = None, *,
                  keymap_file: Path | None = None) -> None:
         super().__init__()
+        for theme in THEMES:
+            self.register_theme(theme)
         self.keymap_file = keymap_file  # None: keymap.toml in the user's config directory
         self.root = root
         self.services = services or Services()
@@ -180,6 +183,12 @@ class DockyardApp(App[int]):
 
     def action_toggle_theme(self) -> None:
         self.theme = LIGHT if self.theme == DARK else DARK
+
+    def watch_theme(self) -> None:
+        """Text coloured in Python takes the new theme's colours too (CSS does on its own)."""
+        for screen in self.screen_stack:
+            if isinstance(screen, DockyardScreen):
+                screen.retone()
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)

@@ -18,6 +18,7 @@ from textual.worker import Worker, WorkerState
 
 from core.errors import DockyardError
 from tui.draft import Draft, Nav
+from tui.themes import tone
 
 if TYPE_CHECKING:
     from tui.services import Services
@@ -45,12 +46,13 @@ def status_line(ok: bool | None, label: str, detail: str = "", fix: str = "") ->
     if ok is None:
         text.append("… ", style="dim")
     else:
-        text.append(f"{OK_MARK if ok else FAIL_MARK} ", style="green" if ok else "bold red")
+        text.append(f"{OK_MARK if ok else FAIL_MARK} ", style=tone("success" if ok else "error",
+                                                                   bold=not ok))
     text.append(label, style="bold")
     if detail:
         text.append(f"  {detail}")
     if fix and not ok:
-        text.append(f"\n    fix: {fix}", style="yellow")
+        text.append(f"\n    fix: {fix}", style=tone("warning"))
     return text
 
 
@@ -112,10 +114,10 @@ class ErrorModal(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog error"):
-            yield Static(Text(f"Problem with {self.title_text}", style="bold red"))
+            yield Static(Text(f"Problem with {self.title_text}", style=tone("error", bold=True)))
             yield Static(self.problem, id="problem")
             if self.valid:
-                yield Static(Text(f"Fix: {self.valid}", style="yellow"), id="valid")
+                yield Static(Text(f"Fix: {self.valid}", style=tone("warning")), id="valid")
             yield Button("Close", id="close", variant="primary")
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
@@ -174,9 +176,9 @@ class HelpModal(ModalScreen[None]):
             yield Static(self.body)
             keys = Text()
             for key, description in self.keys:
-                keys.append(f"{key:>12}  ", style="bold cyan")
+                keys.append(f"{key:>12}  ", style=tone("accent", bold=True))
                 keys.append(f"{description}\n")
-            keys.append(f"{'ctrl+p':>12}  ", style="bold cyan")
+            keys.append(f"{'ctrl+p':>12}  ", style=tone("accent", bold=True))
             keys.append("command palette (every action, themes)\n")
             yield Static(keys, id="keys")
             yield Button("Close", id="close", variant="primary")
@@ -231,6 +233,9 @@ class DockyardScreen(Screen[ResultT]):
     def full_errors(self) -> list[str]:
         """Every problem this screen shows, each whole (tables and log lines shorten them)."""
         return []
+
+    def retone(self) -> None:
+        """Redraw what was coloured in Python, after a theme change."""
 
     def action_details(self) -> None:
         problems = self.full_errors()

@@ -19,6 +19,7 @@ from tests.support.elf import write_elf
 from tests.ui.conftest import click, settle
 from tui.draft import Draft
 from tui.services import Services
+from tui.themes import tone
 from tui.widgets import DetailsModal, ErrorModal
 
 pytestmark = pytest.mark.anyio
@@ -176,7 +177,7 @@ async def test_copy_mode_mismatch_is_red_and_blocks_next(tmp_path, host) -> None
         arm = next(i for i in range(table.row_count)
                    if str(table.get_row_at(i)[0]) == "linux/arm64")
         machine = table.get_row_at(arm)[3]
-        assert str(machine) == "x86-64" and machine.style == "red"
+        assert str(machine) == "x86-64" and machine.style == tone("error")
         await pilot.press("ctrl+n")
         await pilot.pause()
         assert app.results == []
