@@ -224,8 +224,8 @@ class DockyardScreen(Screen[ResultT]):
     STEP: ClassVar[str] = ""
     HELP: ClassVar[str] = ""
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("f1", "help", "Help", show=False, id="dockyard.help_f1"),
-        Binding("question_mark", "help", "Help", id="dockyard.help"),
+        # ? and f1: the footer shows f1 while a text field takes the ?
+        Binding("question_mark,f1", "help", "Help", id="dockyard.help"),
         # f3, not a letter: it also works while a text field has the focus.
         Binding("f3", "details", "Full errors", id="dockyard.details"),
     ]
