@@ -128,3 +128,26 @@ def test_failure_reports_the_last_error_line() -> None:
 def test_a_missing_binary_is_an_engine_error() -> None:
     with pytest.raises(Exception, match="is not installed"):
         list(stream_lines([str(Path(sys.prefix) / "no-such-binary")]))
+
+
+def test_several_errors_come_with_their_causes() -> None:
+    """Podman inside a container: a RUN step's "2 errors occurred:" is shown with the causes
+    from the "* ..." lines (here cgroups), not alone (issue 12)."""
+    script = (
+        "echo 'STEP 2/2: RUN make'; "
+        "echo 'Error: building at STEP \"RUN make\": while running runtime: exit status 1'; "
+        "echo '2 errors occurred:'; "
+        "printf '\\t* crun: creating cgroup directory `/sys/fs/cgroup/libpod`: Read-only file "
+        "system\\n'; "
+        "printf '\\t* OCI runtime attempted to invoke a command that was not found\\n'; "
+        "exit 125"
+    )
+    with pytest.raises(CommandFailed) as caught:
+        list(stream_lines(["sh", "-c", script], label="podman build"))
+    message = str(caught.value)
+    assert message.startswith("engine: podman build exited with 125: 2 errors occurred: crun: "
+                              "creating cgroup directory `/sys/fs/cgroup/libpod`: Read-only "
+                              "file system; OCI runtime attempted")
+    assert message.endswith("; podman inside a container cannot create cgroups: set "
+                            "DOCKYARD_PODMAN_ISOLATION=chroot (README: Podman inside a container)")
+    assert "\n" not in message
