@@ -82,12 +82,15 @@ def test_no_terminal_and_no_password_stdin(
 def test_login_without_registry_opens_the_credentials_screen(
     cli_env: dict[str, str], tmp_path: Path,
 ) -> None:
-    """As ``--help`` promises: the real process under a terminal shows the manager, q closes it."""
+    """As ``--help`` promises: the real process under a terminal shows the manager; escape
+    leaves the form (it has the focus, so typing goes into it), escape again closes it."""
     argv = [sys.executable, "-m", "tui.cli", "login"]
     with terminal(argv, cwd=REPO, env=cli_env, status_dir=tmp_path) as term:
         shown = term.wait_for("Registry credentials", "keyring:")
         assert "no REGISTRY given" not in shown
-        term.keys("q")
+        term.keys("Escape")
+        term.wait_for("a Add")  # the table has the focus now: its keys are offered
+        term.keys("Escape")
         assert term.exit_status(timeout=10) == 0
 
 
