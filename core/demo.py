@@ -10,7 +10,9 @@ files make some engines collapse the platforms into one).
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
+import signal
 import socket
 import struct
 import subprocess
@@ -306,6 +308,36 @@ def _start_podman(image: str, host: str, wait: float) -> LocalRegistry:
         host=host, state="started", how=f"podman container {PODMAN_CONTAINER} ({image})",
         stop=stop,
     )
+
+
+def stop_registry(registry: LocalRegistry, *, wait: float = 10.0) -> None:
+    """Stop a registry ``ensure_registry`` started; one it only found running is never touched."""
+    if registry.state != "started":
+        return
+    if registry.pid is not None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(registry.pid, signal.SIGTERM)
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            with contextlib.suppress(ChildProcessError):
+                if os.waitpid(registry.pid, os.WNOHANG)[0]:
+                    return
+            if not _alive(registry.pid):
+                return
+            time.sleep(0.05)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(registry.pid, signal.SIGKILL)
+        return
+    subprocess.run(["podman", "stop", PODMAN_CONTAINER], capture_output=True, check=False,
+                   timeout=60)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 def _wait_for(host: str, wait: float, alive: Callable[[], bool]) -> bool:

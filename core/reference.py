@@ -188,9 +188,11 @@ def parse_reference(text: str) -> Reference:
         registry = text.partition("/")[0] + "/" if explicit else ""
         written = text[len(registry) :]
         name_end = len(re.split(r"[:@]", written, maxsplit=1)[0])
+        # Host names ignore case, and "Acme/App" is a Docker Hub name that only looks like a
+        # registry because of its capitals: the suggestion is lowercase throughout.
         raise ImageRefError(
             f"{text!r} must be lowercase",
-            f"e.g. {registry}{written[:name_end].lower()}{written[name_end:]}",
+            f"e.g. {registry.lower()}{written[:name_end].lower()}{written[name_end:]}",
         )
     if not text:
         raise ImageRefError("image reference is empty", "give e.g. ghcr.io/acme/app")

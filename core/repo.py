@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -166,7 +167,7 @@ class ProjectRepo:
                     "exists",
                     False,
                     f"{tag!r} is not a tag in this repository",
-                    f"create it at HEAD: dockyard tag --next patch, or git tag -a {tag} -m {tag}",
+                    f"create it at HEAD: {tag_command(tag, self.remote_name() is not None)}",
                 )
             )
         else:
@@ -212,7 +213,7 @@ class ProjectRepo:
         if not at_head:
             raise VersionError(
                 f"HEAD ({self.short_commit()}) has no version tag",
-                "tag it (e.g. dockyard tag --next patch) or pass --tag",
+                "tag it with dockyard tag VERSION (e.g. v1.2.3), or pass --tag",
             )
         if len(at_head) > 1:
             raise VersionError(
@@ -306,7 +307,7 @@ class ProjectRepo:
             )
         if tag in self._tag_names():
             raise RepoError(f"tag {tag!r} already exists", "choose another version")
-        self.head_commit()
+        refuse_second_release(self.tags_at_head(), version)
         self._git("tag", "--annotate", "--message", message or f"Release {version.text}", tag)
 
     def push_tag(self, tag: str, remote: str | None = None) -> None:
@@ -355,6 +356,35 @@ def _no_git() -> RepoError:
         "git is not installed or not on PATH",
         "install git (Debian: apt install git) so that `git --version` works",
     )
+
+
+def refuse_second_release(tags_on_commit: Iterable[str], new: ReleaseVersion) -> None:
+    """One release per commit, for the TUI and the CLI alike.
+
+    A second release tag on a released commit would publish the same bytes as two releases.
+    Prereleases neither block nor count: v1.0.0-rc.1 finished as v1.0.0 on the same commit is
+    the usual way to release a candidate.
+    """
+    if new.prerelease:
+        return
+    released = []
+    for name in tags_on_commit:
+        try:
+            version = parse_version(name)
+        except VersionError:
+            continue
+        if not version.prerelease and version.git_tag != new.git_tag:
+            released.append(version.git_tag)
+    if released:
+        raise RepoError(
+            f"HEAD is already released as {', '.join(released)}",
+            "commit the next change first, then tag it",
+        )
+
+
+def tag_command(tag: str, push: bool) -> str:
+    """The exact command that cuts ``tag`` at HEAD, so a hint never proposes another version."""
+    return f"dockyard tag {tag}{' --push' if push else ''}"
 
 
 def _stderr(err: Exception) -> str:

@@ -66,13 +66,21 @@ class BrowserScreen(Screen[None]):
 
     CSS_PATH = ASSETS / "browser.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("slash", "focus_filter", "Filter"),
-        Binding("m", "load_more", "Load more"),
-        Binding("r", "reload", "Reload"),
-        Binding("i", "focus_image", "Image"),
-        Binding("escape", "leave", "Close"),
-        Binding("q", "close", "Close", show=False),
+        Binding("slash", "focus_filter", "Filter", id="browser.focus_filter"),
+        Binding("m", "load_more", "Load more", id="browser.load_more"),
+        Binding("r", "reload", "Reload", id="browser.reload"),
+        Binding("i", "focus_image", "Image", id="browser.focus_image"),
+        Binding("escape", "leave", "Close", id="browser.leave"),
+        Binding("q", "close", "Close", show=False, id="browser.close"),
+        Binding("question_mark,f1", "help", "Help", id="browser.help"),
     ]
+
+    HELP = (
+        "Every tag of one repository, newest versions first, with its digest, platforms, "
+        "attestations, size and creation time; a page at a time. Type an image and press Enter; "
+        "the filter matches tags, digests and platforms. Escape leaves a text field, then the "
+        "browser."
+    )
 
     class TagsListed(Message):
         def __init__(self, name: ImageName, tags: list[str]) -> None:
@@ -102,6 +110,7 @@ class BrowserScreen(Screen[None]):
         self.details: dict[str, TagDetails] = {}
         self.limit = page_size
         self.status = ""
+        self.listing = False  # the tag list of ``image`` has been asked for, not yet received
         self._client: RegistryClient | None = None
         self._client_lock = threading.Lock()  # one request at a time per client
         self._requested: set[str] = set()
@@ -193,8 +202,8 @@ class BrowserScreen(Screen[None]):
         widget.update("\n".join(lines))
 
     def _render_status(self) -> None:
-        if self.image is None:
-            return
+        if self.image is None or self.listing:
+            return  # "listing the tags of …" stays until the list arrives, never "0 tags"
         matching = len(self.matching_tags())
         shown = min(matching, self.limit)
         text = f"{len(self.tags)} tags in {self.image}"
@@ -208,6 +217,14 @@ class BrowserScreen(Screen[None]):
         self.query_one("#more", Button).disabled = shown >= matching
 
     # ---- actions -----------------------------------------------------------------------------
+
+    def action_help(self) -> None:
+        from tui.widgets import HelpModal
+
+        keys = [(b.binding.key_display or b.binding.key, b.binding.description)
+                for b in self.active_bindings.values() if b.binding.description]
+        self.app.push_screen(HelpModal("Registry browser — help", self.HELP,
+                                       list(dict.fromkeys(keys))))
 
     def action_focus_filter(self) -> None:
         self.query_one("#filter", Input).focus()
@@ -246,6 +263,7 @@ class BrowserScreen(Screen[None]):
         self.details = {}
         self._requested = set()
         self.limit = self.page_size
+        self.listing = True
         self._render_table()
         self._set_status(f"listing the tags of {self.image}…")
         self._list_tags(reference.name)
@@ -316,6 +334,7 @@ class BrowserScreen(Screen[None]):
         if message.name != self.image:
             return
         self.tags = message.tags
+        self.listing = False
         self._render_table()
         self._fetch_shown()
 
@@ -333,6 +352,7 @@ class BrowserScreen(Screen[None]):
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state == WorkerState.ERROR and event.worker.error is not None:
+            self.listing = False
             self._set_status(readable_error(event.worker.error), error=True)
 
     def _set_status(self, text: str, *, error: bool = False) -> None:

@@ -41,6 +41,7 @@ from core.release import PHASES
 from tui.draft import Draft
 from tui.messages import BuildDone
 from tui.table import Table
+from tui.themes import tone
 from tui.widgets import ConfirmModal, DockyardScreen, StepBar
 
 if TYPE_CHECKING:
@@ -55,6 +56,11 @@ DRAIN_SECONDS = 0.05  # how often queued events reach the screen
 SLICE_SECONDS = 0.015  # the most one drain holds the UI before letting keys through
 INBOX_MAX = 10_000  # the worker waits when the screen is this far behind (bounded memory)
 _NAME_WIDTH = 60
+_STATE_WIDTH = 20  # "failed: <cause>" is cut here; f3 shows every cause in full
+
+
+def _cut(text: str, width: int) -> str:
+    return text if len(text) <= width else text[:width - 1] + "…"
 
 
 @dataclass
@@ -91,14 +97,18 @@ def default_log_dir() -> Path:
 
 
 def format_line(event: LogLine) -> str:
-    if event.platform:
-        return f"[{event.platform}] {event.step} {event.text}" if event.step else (
-            f"[{event.platform}] {event.text}")
-    return f"{event.step} {event.text}" if event.step else event.text
+    """``[platform] step text``, with the platform once: podman's step ids ("[linux/arm64] 2/3")
+    and some texts ("linux/arm64: emulated") already lead with it."""
+    line = f"{event.step} {event.text}" if event.step else event.text
+    platform = event.platform
+    if not platform or line.startswith((f"[{platform}", f"{platform}:")):
+        return line
+    return f"[{platform}] {line}"
 
 
 class BuildScreen(DockyardScreen[BuildOutcome]):
     STEP = "Build"
+    AUTO_FOCUS = "#build-log"
     HELP = (
         "The release runs: build and push the version tag, verify it in the registry, then move "
         "the aliases and verify them. The log shows the last lines; the whole log is in the file "
@@ -106,9 +116,9 @@ class BuildScreen(DockyardScreen[BuildOutcome]):
         "version tag is verified, so a cancelled run leaves them where they were."
     )
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("x", "cancel", "Cancel build"),
-        Binding("ctrl+n", "finish", "Continue", priority=True),
-        Binding("f", "follow", "Follow log"),
+        Binding("x", "cancel", "Cancel build", id="build.cancel"),
+        Binding("ctrl+n", "finish", "Continue", priority=True, id="build.finish"),
+        Binding("f", "follow", "Follow log", id="build.follow"),
     ]
 
     def __init__(self, draft: Draft, services: Services, *, log_dir: Path | None = None) -> None:
@@ -244,6 +254,7 @@ class BuildScreen(DockyardScreen[BuildOutcome]):
             self.query_one("#build-log", Log).write_lines(lines)
         if touched:
             self.show_steps(touched)
+            self.refresh_bindings()
         if phases:
             self.show_phases()
         if inbox and not self._catching_up:
@@ -307,17 +318,25 @@ class BuildScreen(DockyardScreen[BuildOutcome]):
 
     def show_steps(self, touched: dict[str, None]) -> None:
         table = self.query_one("#steps", DataTable)
+        # The time column stays on screen at 80 columns: the name gives way (the log has it all).
+        name_width = max(16, min(_NAME_WIDTH, self.size.width - 54))
         for key in touched:
             row = self.steps[key]
-            state = Text(row.state, style="red" if row.state.startswith("failed") else
-                         "green" if row.state in ("done", "cached") else "yellow")
+            state = Text(_cut(row.state, _STATE_WIDTH),
+                         style=tone("error") if row.state.startswith("failed") else
+                         tone("success") if row.state in ("done", "cached") else
+                         tone("warning") if row.state == "running" else "dim")
             seconds = "" if row.seconds is None else f"{row.seconds:.1f}s"
-            name = row.name if len(row.name) <= _NAME_WIDTH else row.name[:_NAME_WIDTH - 1] + "…"
+            name = _cut(row.name, name_width)
             if key in table.rows:
-                table.update_cell(key, "state", state)
-                table.update_cell(key, "time", seconds)
+                table.update_cell(key, "state", state, update_width=True)
+                table.update_cell(key, "time", seconds, update_width=True)
             else:
                 table.add_row(row.platform, row.step, name, state, seconds, key=key)
+
+    def retone(self) -> None:
+        self.show_phases()
+        self.show_steps(dict.fromkeys(self.steps))
 
     def show_phases(self) -> None:
         text = Text()
@@ -325,11 +344,11 @@ class BuildScreen(DockyardScreen[BuildOutcome]):
             state = self.phase_state.get(phase, "")
             mark, style = ("·", "dim")
             if state == "running":
-                mark, style = "▶", "yellow"
+                mark, style = "▶", tone("warning")
             elif state.startswith("ok"):
-                mark, style = "✔", "green"
+                mark, style = "✔", tone("success")
             elif state == "failed":
-                mark, style = "✘", "bold red"
+                mark, style = "✘", tone("error", bold=True)
             text.append(f"{mark} {phase:<15}", style=style)
             text.append(f"{state}\n", style="dim")
         self.query_one("#phases", Static).update(text)
@@ -348,19 +367,45 @@ class BuildScreen(DockyardScreen[BuildOutcome]):
         self.outcome.seconds = round(time.monotonic() - self.started, 1)
         if self.outcome.cancelled or (self.cancel_event.is_set() and not ok):
             self.outcome.cancelled = True
-            result = Text("Cancelled", style="bold yellow")
+            result = Text("Cancelled", style=tone("warning", bold=True))
         elif ok:
-            result = Text("Release verified", style="bold green")
+            result = Text("Release verified", style=tone("success", bold=True))
         else:
-            result = Text(f"Failed in {self.outcome.failed_phase or '?'}", style="bold red")
+            result = Text(f"Failed in {self.outcome.failed_phase or '?'}",
+                          style=tone("error", bold=True))
         self.query_one("#result", Static).update(result)
         self.query_one("#build-log", Log).scroll_end(animate=False)  # the outcome lines
-        self.query_one("#cancel", Button).disabled = True
+        self.close_open_steps("cancelled" if self.outcome.cancelled else "not finished")
+        self.query_one("#cancel", Button).display = False
+        self.refresh_bindings()  # "Cancel build" leaves the footer
         nxt = self.query_one("#next", Button)
         nxt.disabled = False
         nxt.focus()
 
+    def close_open_steps(self, state: str) -> None:
+        """Steps the run left without an end are not shown as still running."""
+        open_steps = {key: None for key, row in self.steps.items() if row.state == "running"}
+        for key in open_steps:
+            self.steps[key].state = state
+        if open_steps:
+            self.show_steps(open_steps)
+
     # -- actions -------------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "cancel":
+            return not self.done
+        if action == "finish":
+            return self.done
+        return super().check_action(action, parameters)
+
+    def full_errors(self) -> list[str]:
+        found = [f"{row.platform} {row.step} {row.name}: {row.state.removeprefix('failed: ')}"
+                 for row in self.steps.values() if row.state.startswith("failed")]
+        if self.outcome.error:
+            phase = self.outcome.failed_phase or "release"
+            found.append(f"{phase}: {self.outcome.error}")
+        return found
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()
@@ -376,7 +421,7 @@ class BuildScreen(DockyardScreen[BuildOutcome]):
         def answered(yes: bool | None) -> None:
             if yes and not self.done:
                 self.cancel_event.set()
-                self.query_one("#result", Static).update(Text("cancelling…", style="yellow"))
+                self.query_one("#result", Static).update(Text("cancelling…", style=tone("warning")))
                 self.query_one("#cancel", Button).disabled = True
 
         self.app.push_screen(

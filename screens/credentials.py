@@ -45,8 +45,8 @@ class ConfirmRemove(ModalScreen[bool]):
     CSS_PATH = ASSETS / "credentials.tcss"
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("y", "answer(True)", "Remove"),
-        Binding("n,escape", "answer(False)", "Keep"),
+        Binding("y", "answer(True)", "Remove", id="confirm_remove.answer_true"),
+        Binding("n,escape", "answer(False)", "Keep", id="confirm_remove.answer_false"),
     ]
 
     def __init__(self, registry: str, username: str) -> None:
@@ -74,11 +74,11 @@ class CredentialsScreen(Screen[str | None]):
 
     CSS_PATH = ASSETS / "credentials.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("a", "add", "Add"),
-        Binding("d,delete", "remove", "Remove"),
-        Binding("r", "refresh", "Refresh"),
-        Binding("escape", "leave", "Close"),
-        Binding("q", "close", "Close", show=False),
+        Binding("a", "add", "Add", id="credentials.add"),
+        Binding("d,delete", "remove", "Remove", id="credentials.remove"),
+        Binding("r", "refresh", "Refresh", id="credentials.refresh"),
+        Binding("escape", "leave", "Close", id="credentials.leave"),
+        Binding("q", "close", "Close", show=False, id="credentials.close"),
     ]
 
     class Listed(Message):
@@ -140,6 +140,8 @@ class CredentialsScreen(Screen[str | None]):
         yield Footer()
 
     def on_mount(self) -> None:
+        # The form, not the table: typed letters would otherwise trigger bindings (a = Add).
+        self.action_add()
         self.action_refresh()
 
     # ---- actions ------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from core.errors import DockyardError
 from tui.draft import Draft
 from tui.messages import Loaded
 from tui.table import Table
+from tui.themes import tone
 from tui.widgets import StepScreen
 
 if TYPE_CHECKING:
@@ -38,6 +39,7 @@ def registries(draft: Draft) -> tuple[str, ...]:
 
 class CredentialsStepScreen(StepScreen):
     STEP = "Credentials"
+    AUTO_FOCUS = "#logins"
     HELP = (
         "Each registry the release pushes to, and the stored login dockyard will hand to the "
         "engine for this run only (a throw-away docker config, removed afterwards). Registries "
@@ -46,8 +48,8 @@ class CredentialsStepScreen(StepScreen):
         "'c'."
     )
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("s", "setup", "Set up login"),
-        Binding("c", "check", "Check login"),
+        Binding("s", "setup", "Set up login", id="credentials_step.setup"),
+        Binding("c", "check", "Check login", id="credentials_step.check"),
     ]
 
     def __init__(self, draft: Draft, services: Services) -> None:
@@ -117,10 +119,13 @@ class CredentialsStepScreen(StepScreen):
             self.checks[host] = result
         self.show()
 
+    def retone(self) -> None:
+        self.show()
+
     def show(self) -> None:
         backend = Text("Keyring: ", style="bold")
         if self.keyring_problem:
-            backend.append(self.keyring_problem, style="red")
+            backend.append(self.keyring_problem, style=tone("error"))
         else:
             backend.append(self.backend or "…")
         self.query_one("#backend", Static).update(backend)
@@ -130,10 +135,10 @@ class CredentialsStepScreen(StepScreen):
         for host in self.hosts:
             user = self.logins.get(host)
             login = (Text("…", style="dim") if user is None else
-                     Text(user, style="green") if user else
-                     Text("none: anonymous", style="yellow"))
+                     Text(user, style=tone("success")) if user else
+                     Text("none: anonymous", style=tone("warning")))
             check = self.checks.get(host, "")
-            shown = Text(check, style="green" if check == "ok" else "red") if check else Text("")
+            shown = Text(check, style=tone("success" if check == "ok" else "error"))
             table.add_row(host, login, shown, key=host)
         if self.hosts:
             table.move_cursor(row=min(max(cursor, 0), len(self.hosts) - 1))
@@ -141,6 +146,13 @@ class CredentialsStepScreen(StepScreen):
         self.query_one("#advice", Static).update(
             f"No stored login for {', '.join(missing)}: press s to set one up, or go on if the "
             "registry takes anonymous pushes." if missing else "")
+        self.refresh_bindings()
+
+    def full_errors(self) -> list[str]:
+        found = [f"keyring: {self.keyring_problem}"] if self.keyring_problem else []
+        found += [f"{host}: {result}" for host, result in self.checks.items()
+                  if result not in ("ok", "checking…")]
+        return found
 
     def selected_host(self) -> str | None:
         table = self.query_one("#logins", DataTable)
@@ -169,8 +181,14 @@ class CredentialsStepScreen(StepScreen):
         self.app.push_screen(CredentialsScreen(self.services.credentials(), registry=host),
                              self._after_setup)
 
-    def _after_setup(self, _saved: str | None) -> None:
+    def _after_setup(self, saved: str | None) -> None:
+        """A login just saved makes that registry's last check stale: check it again at once."""
         self.read_logins()
+        image = next((i for i in self.draft.images if self._host_of(i) == saved), None)
+        if saved is not None and image is not None:
+            self.checks[saved] = "checking…"
+            self.show()
+            self.check_login(image)
 
     def action_check(self) -> None:
         host = self.selected_host()

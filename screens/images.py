@@ -23,6 +23,7 @@ from core.tags import TagPolicy, TagSet, compute_tags, validate_tag
 from tui.draft import Draft
 from tui.messages import Loaded
 from tui.table import Table
+from tui.themes import tone
 from tui.widgets import StepScreen
 
 if TYPE_CHECKING:
@@ -53,6 +54,7 @@ def short_digest(digest: str | None) -> str:
 
 class ImagesScreen(StepScreen):
     STEP = "Images"
+    AUTO_FOCUS = "#images"
     HELP = (
         "Name the images to publish (registry/namespace/name, no tag) and pick the aliases. The "
         "version tag is pushed first; aliases move to it only after it is verified. An alias never "
@@ -60,7 +62,7 @@ class ImagesScreen(StepScreen):
         "table shows where each tag points in the registry now."
     )
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("ctrl+r", "lookup", "Ask registry"),
+        Binding("ctrl+r", "lookup", "Ask registry", id="images.lookup"),
     ]
 
     def __init__(self, draft: Draft, services: Services) -> None:
@@ -147,8 +149,12 @@ class ImagesScreen(StepScreen):
         except DockyardError as err:
             self.problems.append(str(err))
         self.query_one("#image-problems", Static).update("\n".join(self.problems))
+        self.refresh_bindings()
         self.show_table()
         self.action_lookup()
+
+    def retone(self) -> None:
+        self.show_table()
 
     def show_table(self) -> None:
         table = self.query_one("#tag-table", DataTable)
@@ -170,34 +176,35 @@ class ImagesScreen(StepScreen):
             for alias, reason in tags.withheld:
                 now = self._now(lookup, alias)
                 table.add_row("", alias, "withheld", now,
-                              Text(f"stays: {reason}", style="yellow"))
+                              Text(f"stays: {reason}", style=tone("warning")))
         withheld = "; ".join([*(f"{alias}: {reason}" for alias, reason in computed.withheld),
                               *dict.fromkeys(held_by_registry)])
         self.query_one("#withheld", Static).update(
-            Text(f"Not moved (never backwards): {withheld}", style="yellow") if withheld else "")
+            Text(f"Not moved (never backwards): {withheld}", style=tone("warning"))
+            if withheld else "")
 
     @staticmethod
     def _now(lookup: Lookup | None, tag: str) -> str | Text:
         if lookup is None:
             return Text("asking…", style="dim")
         if isinstance(lookup, str):
-            return Text("unknown", style="red")
+            return Text("unknown", style=tone("error"))
         return short_digest(lookup.get(tag))
 
     def _where(self, lookup: Lookup | None, tag: str, *, version: bool) -> tuple[str | Text, Text]:
         now = self._now(lookup, tag)
         if isinstance(lookup, str):
-            return now, Text(lookup, style="red")
+            return now, Text(lookup, style=tone("error"))
         if lookup is None:
             return now, Text("")
         digest = lookup.get(tag)
         if version:
             if digest is None:
-                return now, Text("pushed (new)", style="green")
-            return now, Text("exists: re-run checks it is this commit", style="yellow")
+                return now, Text("pushed (new)", style=tone("success"))
+            return now, Text("exists: re-run checks it is this commit", style=tone("warning"))
         if digest is None:
-            return now, Text("created → new version", style="green")
-        return now, Text(f"moves {short_digest(digest)} → new version", style="cyan")
+            return now, Text("created → new version", style=tone("success"))
+        return now, Text(f"moves {short_digest(digest)} → new version", style=tone("accent"))
 
     # -- registry ------------------------------------------------------------------------------
 
@@ -240,6 +247,13 @@ class ImagesScreen(StepScreen):
             self.lookups.update(found)
             self.judged.update(judged)
             self.show_table()
+            self.refresh_bindings()
+
+    def full_errors(self) -> list[str]:
+        found = list(self.problems)
+        found += [f"{name}: {lookup}" for name, lookup in self.lookups.items()
+                  if isinstance(lookup, str)]
+        return found
 
     # -- next ----------------------------------------------------------------------------------
 

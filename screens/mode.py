@@ -1,7 +1,8 @@
 """Step 4, Build mode: build in the Dockerfile, or copy prebuilt binaries (checked per platform).
 
 Copy mode shows ``core.binaries.check_binaries``: for each platform the binary path, whether it
-exists, its ELF machine and linking, mismatches in red. Build mode offers cache and attestations.
+exists, its ELF machine and linking, mismatches shown as errors. Build mode offers cache and
+attestations.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from core.platforms import parse_platforms
 from tui.draft import Draft
 from tui.messages import Loaded
 from tui.table import Table
+from tui.themes import tone
 from tui.widgets import StepScreen
 
 if TYPE_CHECKING:
@@ -47,13 +49,16 @@ def _text(value: str) -> str | None:
 
 class ModeScreen(StepScreen):
     STEP = "Mode"
+    AUTO_FOCUS = "#mode"
     HELP = (
         "Build mode runs the Dockerfile for each platform (RUN steps of foreign platforms are "
         "emulated). Copy mode puts a prebuilt binary per platform into the image: give the path "
         "template ({arch}, {os}, {variant}, {triple}); each binary's ELF machine must match its "
         "platform, and the Dockerfile must COPY by TARGETARCH."
     )
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("ctrl+r", "check", "Check again")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+r", "check", "Check again", id="mode.check"),
+    ]
 
     def __init__(self, draft: Draft, services: Services) -> None:
         super().__init__(draft, services)
@@ -242,25 +247,37 @@ class ModeScreen(StepScreen):
         self.look_for_dockerfile(self._dockerfile())
         self.check_now(force=True)
 
+    def retone(self) -> None:
+        if self.checks is not None:
+            self.show_checks()
+
     def show_checks(self) -> None:
         table = self.query_one("#binaries", DataTable)
         table.clear()
         root = self.draft.root
         for check in self.checks or []:
-            style = "" if check.ok else "red"
+            style = "" if check.ok else tone("error")
             elf = check.elf
             table.add_row(
                 Text(str(check.platform), style=style),
                 relative(check.path, root),
                 Text("found" if check.found else "missing",
-                     style="green" if check.found else "red"),
+                     style=tone("success") if check.found else tone("error")),
                 Text(elf.machine if elf else "—", style=style),
                 (("static" if elf.static else f"dynamic ({elf.interpreter or '?'})")
                  if elf else "—"),
-                Text(check.problem, style="red") if not check.ok else Text("ok", style="green"),
+                Text(check.problem, style=tone("error")) if not check.ok
+                else Text("ok", style=tone("success")),
             )
         lines = [p for p in (self.check_problem, self.dockerfile_problem) if p]
-        self.query_one("#copy-problems", Static).update(Text("\n".join(lines), style="red"))
+        self.query_one("#copy-problems", Static).update(Text("\n".join(lines), style=tone("error")))
+        self.refresh_bindings()
+
+    def full_errors(self) -> list[str]:
+        root = self.draft.root
+        found = [f"{check.platform} {relative(check.path, root)}: {check.problem}"
+                 for check in self.checks or [] if not check.ok]
+        return found + [p for p in (self.check_problem, self.dockerfile_problem) if p]
 
     def next_draft(self) -> Draft | None:
         mode = self.mode

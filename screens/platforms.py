@@ -22,7 +22,8 @@ from core.errors import DockyardError
 from core.platforms import KNOWN_PLATFORMS, parse_platforms
 from tui.draft import Draft
 from tui.messages import Loaded
-from tui.widgets import StepScreen
+from tui.themes import tone
+from tui.widgets import CheckList, StepScreen
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -33,7 +34,7 @@ if TYPE_CHECKING:
 
 ENGINES = (("auto (buildx, else podman)", "auto"), ("docker buildx", "buildx"),
            ("podman", "podman"))
-HOW_STYLE = {"native": "green", "emulated": "yellow", "unknown": "red"}
+HOW_ROLE = {"native": "success", "emulated": "warning", "unknown": "error"}
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,7 @@ def engine_support(engine: Engine, platforms: Sequence[Platform]) -> EngineInfo:
 
 class PlatformsScreen(StepScreen):
     STEP = "Platforms"
+    AUTO_FOCUS = "#platforms"
     HELP = (
         "Tick the platforms to publish. Each shows whether the engine builds it natively, by "
         "emulation (QEMU: slower, and RUN steps need a binfmt handler) or not at all. Pick the "
@@ -64,8 +66,8 @@ class PlatformsScreen(StepScreen):
         "and, when there are several builders, which one to use."
     )
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("a", "select_all", "All"),
-        Binding("ctrl+r", "probe", "Ask engine"),
+        Binding("a", "select_all", "All", id="platforms.select_all"),
+        Binding("ctrl+r", "probe", "Ask engine", id="platforms.probe"),
     ]
 
     def __init__(self, draft: Draft, services: Services) -> None:
@@ -85,7 +87,7 @@ class PlatformsScreen(StepScreen):
             yield Select[str]([], prompt="current builder", id="builder-choice")
         yield Static(Text("asking the engine…", style="dim"), id="builder")
         yield Static(Text("Platforms", style="bold"), classes="section")
-        yield SelectionList[str](
+        yield CheckList(
             *[Selection(self._prompt(p), p, p in self.draft.platforms) for p in self.offered],
             id="platforms",
         )
@@ -105,9 +107,10 @@ class PlatformsScreen(StepScreen):
         if support is None:
             text.append("…" if self.info is None else "", style="dim")
         elif not support.supported:
-            text.append(f"unsupported  {support.detail}", style="bold red")
+            text.append(f"unsupported  {support.detail}", style=tone("error", bold=True))
         else:
-            text.append(support.how, style=HOW_STYLE.get(support.how, ""))
+            role = HOW_ROLE.get(support.how)
+            text.append(support.how, style=tone(role) if role else "")
             if support.detail:
                 text.append(f"  {support.detail}", style="dim")
         return text
@@ -141,13 +144,17 @@ class PlatformsScreen(StepScreen):
         self.post_message(Loaded("engine", engine_support(engine, platforms)))
 
     def worker_failed(self, worker: Any, error: BaseException) -> None:
-        self.query_one("#builder", Static).update(Text(str(error), style="red"))
+        self.query_one("#builder", Static).update(Text(str(error), style=tone("error")))
         super().worker_failed(worker, error)
 
     def on_loaded(self, message: Loaded) -> None:
         message.stop()
         self.info = message.data
         self.show_info()
+
+    def retone(self) -> None:
+        if self.info is not None:
+            self.show_info()
 
     def show_info(self) -> None:
         info = self.info

@@ -17,6 +17,7 @@ from textual.widgets import Button, Checkbox, Static
 
 from tui.draft import Draft
 from tui.messages import Loaded
+from tui.themes import tone
 from tui.widgets import StepScreen
 
 if TYPE_CHECKING:
@@ -27,13 +28,14 @@ if TYPE_CHECKING:
 
 class ReviewScreen(StepScreen):
     STEP = "Review"
+    AUTO_FOCUS = ""  # Build & push is focused once the plan is valid
     HELP = (
         "The whole plan as core validated it, and the exact commands the engine will run. "
         "Build & push runs it: the version tag is pushed and verified before any alias moves. "
         "Dry run prints this plan to the terminal and exits without changing anything."
     )
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("d", "dry_run", "Dry run & exit"),
+        Binding("d", "dry_run", "Dry run & exit", id="review.dry_run"),
     ]
 
     def __init__(self, draft: Draft, services: Services) -> None:
@@ -75,9 +77,9 @@ class ReviewScreen(StepScreen):
 
     def worker_failed(self, worker: Any, error: BaseException) -> None:
         if worker.group == "plan":
-            text = Text("The plan is not valid yet:\n", style="bold red")
+            text = Text("The plan is not valid yet:\n", style=tone("error", bold=True))
             text.append(str(error))
-            text.append("\nGo back (escape) and fix it.", style="yellow")
+            text.append("\nGo back (escape) and fix it.", style=tone("warning"))
             self.query_one("#plan", Static).update(text)
         super().worker_failed(worker, error)
 
@@ -88,6 +90,8 @@ class ReviewScreen(StepScreen):
             self.query_one("#plan", Static).update(self.text)
             self.query_one("#next", Button).disabled = False
             self.query_one("#dry-run", Button).disabled = False
+            if self.focused is None:
+                self.query_one("#next", Button).focus()
         elif message.what == "saved":
             draft, path = message.data
             self.notify(f"Saved {path.name}", title="Review")

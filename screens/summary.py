@@ -20,6 +20,7 @@ from core.rendering import human_size
 from tui.draft import Draft
 from tui.messages import Loaded
 from tui.table import Table
+from tui.themes import tone
 from tui.widgets import DockyardScreen, StepBar
 
 if TYPE_CHECKING:
@@ -43,15 +44,16 @@ def final_reports(verify: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 class SummaryScreen(DockyardScreen[str]):
     STEP = "Summary"
+    AUTO_FOCUS = "#quit"
     HELP = (
         "What the registry holds after the release: each tag against each platform (the platform "
         "image's digest and size), attestations listed apart, the aliases that moved and where "
         "from, commands to pull the image, and the report and log files."
     )
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("n", "again", "New release"),
-        Binding("c", "copy", "Copy pull commands"),
-        Binding("escape", "review", "Back to review"),
+        Binding("n", "again", "New release", id="summary.again"),
+        Binding("c", "copy", "Copy pull commands", id="summary.copy"),
+        Binding("escape", "review", "Back to review", id="summary.review"),
     ]
 
     def __init__(self, draft: Draft, services: Services, outcome: BuildOutcome) -> None:
@@ -65,13 +67,14 @@ class SummaryScreen(DockyardScreen[str]):
         yield StepBar(self.STEP)
         with VerticalScroll(classes="body"):
             yield Static(self.banner(), id="banner")
-            yield Static(Text("Tags × platforms", style="bold"), classes="section")
-            yield Table(id="matrix", cursor_type="none", zebra_stripes=True)
-            yield Static("", id="attestations", classes="hint")
-            yield Static(Text("Aliases", style="bold"), classes="section")
-            yield Table(id="aliases", cursor_type="none")
-            yield Static(Text("Pull", style="bold"), classes="section")
-            yield Static(self.pull_commands(), id="pull")
+            yield Static(Text("Tags × platforms", style="bold"), classes="section matrix-part")
+            yield Table(id="matrix", cursor_type="none", zebra_stripes=True,
+                        classes="matrix-part")
+            yield Static("", id="attestations", classes="hint matrix-part")
+            yield Static(Text("Aliases", style="bold"), classes="section aliases-part")
+            yield Table(id="aliases", cursor_type="none", classes="aliases-part")
+            yield Static(Text("Pull", style="bold"), classes="section pull-part")
+            yield Static(self.pull_commands(), id="pull", classes="pull-part")
             yield Static(self.files(), id="files")
         with Horizontal(classes="nav"):
             yield Button("◀ Back to review", id="review")
@@ -84,6 +87,27 @@ class SummaryScreen(DockyardScreen[str]):
         self.show_aliases()
         if self.reports:
             self.read_sizes()
+        # A failed or cancelled run shows only what it left: no empty tables, and no pull
+        # command for a version the registry does not hold.
+        for section, shown in (("matrix", bool(self.reports)),
+                               ("aliases", self.query_one("#aliases", DataTable).row_count > 0),
+                               ("pull", self.version_pushed)):
+            for widget in self.query(f".{section}-part"):
+                widget.display = shown
+        if not self.version_pushed:
+            self.refresh_bindings()
+
+    @property
+    def version_pushed(self) -> bool:
+        """The version tag is in the registry: the run verified it (or the whole release)."""
+        return self.outcome.ok or any(
+            tag.get("role") == "version" and tag.get("ok")
+            for report in self.reports for tag in report.get("tags", []))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "copy":
+            return self.version_pushed
+        return super().check_action(action, parameters)
 
     def commands(self) -> list[tuple[str, str, Any]]:
         return [("Copy pull commands", "Put the pull commands on the clipboard", self.action_copy),
@@ -94,11 +118,11 @@ class SummaryScreen(DockyardScreen[str]):
         version = self.draft.plan.version.text if self.draft.plan else "?"
         if outcome.ok:
             return Text(f"✔ Release {version} verified in {outcome.seconds:.0f}s",
-                        style="bold green")
+                        style=tone("success", bold=True))
         title = "Cancelled" if outcome.cancelled else f"Failed in {outcome.failed_phase or '?'}"
-        text = Text(f"✘ {title}: {outcome.error}", style="bold red")
+        text = Text(f"✘ {title}: {outcome.error}", style=tone("error", bold=True))
         if outcome.registry_state:
-            text.append(f"\nRegistry now: {outcome.registry_state}", style="yellow")
+            text.append(f"\nRegistry now: {outcome.registry_state}", style=tone("warning"))
         return text
 
     def pull_commands(self) -> str:
@@ -123,6 +147,10 @@ class SummaryScreen(DockyardScreen[str]):
             text.append(self.outcome.log_path)
         return text
 
+    def retone(self) -> None:
+        self.query_one("#banner", Static).update(self.banner())
+        self.show_matrix()
+
     def show_matrix(self) -> None:
         table = self.query_one("#matrix", DataTable)
         table.clear(columns=True)
@@ -136,7 +164,7 @@ class SummaryScreen(DockyardScreen[str]):
                 for platform in self.platforms:
                     cells.append(self._cell(tag, by_platform.get(platform)))
                 table.add_row(image, Text(f"{tag.get('tag')} ({tag.get('role')})",
-                                          style="" if tag.get("ok") else "red"), *cells)
+                                          style="" if tag.get("ok") else tone("error")), *cells)
                 image = ""
             for item in report.get("attestations", []):
                 attestations.append(f"{short(item.get('digest'))} {item.get('kind')} for "
@@ -147,11 +175,11 @@ class SummaryScreen(DockyardScreen[str]):
     def _cell(self, tag: dict[str, Any], platform: dict[str, Any] | None) -> Text:
         if platform is None:  # an alias: it points at the version's index
             ok = bool(tag.get("ok"))
-            return Text(f"→ {short(tag.get('digest'))}", style="green" if ok else "red")
+            return Text(f"→ {short(tag.get('digest'))}", style=tone("success" if ok else "error"))
         digest = platform.get("digest")
         size = self.sizes.get(digest or "")
         text = f"{short(digest)} {human_size(size)}" if size is not None else short(digest)
-        return Text(text, style="green" if platform.get("ok") else "bold red")
+        return Text(text, style=tone("success") if platform.get("ok") else tone("error", bold=True))
 
     def show_aliases(self) -> None:
         table = self.query_one("#aliases", DataTable)
@@ -165,7 +193,7 @@ class SummaryScreen(DockyardScreen[str]):
                      for alias, reason in image.tags.withheld]
         for image, alias, reason in dict.fromkeys(held):
             table.add_row(f"{image}:{alias}", "unchanged",
-                          Text(f"not moved: {reason}", style="yellow"))
+                          Text(f"not moved: {reason}", style=tone("warning")))
 
     @work(thread=True, exit_on_error=False, group="sizes")
     def read_sizes(self) -> None:

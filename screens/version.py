@@ -19,10 +19,13 @@ from textual.widgets import Button, Checkbox, RadioButton, RadioSet, Static
 from core.errors import DockyardError
 from tui.draft import Draft
 from tui.messages import Loaded
+from tui.themes import tone
 from tui.widgets import ConfirmModal, StepScreen, status_line
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+
+    from textual.worker import Worker
 
     from core.repo import RuleResult
     from core.version import ReleaseVersion
@@ -53,7 +56,12 @@ class RepoState:
 
 
 def candidates_for(tags: list[ReleaseVersion], at_head: list[str]) -> list[Candidate]:
-    """Tags on HEAD first, then the next patch/minor/major/prerelease not already taken."""
+    """Tags on HEAD first, then the next patch/minor/major/prerelease not already taken.
+
+    A HEAD already released gets no second release proposed: ``refuse_second_release`` is the
+    rule ``dockyard tag`` and the Cut button both obey.
+    """
+    from core.repo import refuse_second_release
     from core.version import BUMPS, latest_release, next_version, parse_version
 
     found: list[Candidate] = []
@@ -67,6 +75,10 @@ def candidates_for(tags: list[ReleaseVersion], at_head: list[str]) -> list[Candi
     taken = {tag.git_tag for tag in tags} | {c.version.git_tag for c in found}
     for bump in BUMPS:
         proposed = next_version(newest, bump, prefix=prefix)
+        try:
+            refuse_second_release(at_head, proposed)
+        except DockyardError:
+            continue
         if proposed.git_tag not in taken:
             taken.add(proposed.git_tag)
             found.append(Candidate(proposed, f"next {'prerelease' if bump == 'pre' else bump}",
@@ -76,6 +88,7 @@ def candidates_for(tags: list[ReleaseVersion], at_head: list[str]) -> list[Candi
 
 class VersionScreen(StepScreen):
     STEP = "Version"
+    AUTO_FOCUS = "#candidates"
     HELP = (
         "Pick the release tag. A version tag already on HEAD is offered first; otherwise pick the "
         "next patch, minor, major or prerelease and cut it (an annotated tag at HEAD, pushed to "
@@ -83,8 +96,8 @@ class VersionScreen(StepScreen):
         "every rule passes."
     )
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("c", "cut", "Cut/push tag"),
-        Binding("r", "reload", "Reload"),
+        Binding("c", "cut", "Cut/push tag", id="version.cut"),
+        Binding("r", "reload", "Reload", id="version.reload"),
     ]
 
     def __init__(self, draft: Draft, services: Services) -> None:
@@ -152,6 +165,18 @@ class VersionScreen(StepScreen):
             repo.push_tag(candidate.version.git_tag, remote)
         self.post_message(Loaded("cut", candidate.version.git_tag))
 
+    def worker_failed(self, worker: Worker[object], error: BaseException) -> None:
+        """A repo that cannot be read says so where "Reading the repository…" stood."""
+        if worker.group == "repo" and self.state is None:
+            from tui.widgets import describe_error
+
+            _, problem, valid = describe_error(error)
+            text = Text()
+            text.append_text(status_line(False, "repository", problem, valid))
+            text.append("\nr reads it again", style="dim")
+            self.query_one("#repo-info", Static).update(text)
+        super().worker_failed(worker, error)
+
     # -- results -------------------------------------------------------------------------------
 
     async def on_loaded(self, message: Loaded) -> None:
@@ -182,7 +207,7 @@ class VersionScreen(StepScreen):
         info.append("\nOn HEAD  ", style="bold")
         info.append(", ".join(state.at_head) or "no tag")
         if state.dirty:
-            info.append(f"\nChanged  {', '.join(state.dirty[:5])}", style="yellow")
+            info.append(f"\nChanged  {', '.join(state.dirty[:5])}", style=tone("warning"))
         self.query_one("#repo-info", Static).update(info)
         push = self.query_one("#push", Checkbox)
         push.display = state.remote is not None
@@ -214,6 +239,10 @@ class VersionScreen(StepScreen):
             return
         index = int(event.pressed.id.rsplit("-", 1)[1])
         self.select(self.state.candidates[index])
+
+    def retone(self) -> None:
+        if self.rules:
+            self.show_rules()
 
     def show_rules(self) -> None:
         text = Text()

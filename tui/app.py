@@ -23,13 +23,14 @@ from textual.worker import Worker, WorkerState
 from core.errors import DockyardError
 from tui.draft import Draft, Nav
 from tui.services import Services
-from tui.widgets import ConfirmModal, ErrorModal, StepScreen
+from tui.themes import THEMES
+from tui.widgets import ConfirmModal, DockyardScreen, ErrorModal, StepScreen
 
 if TYPE_CHECKING:
     from core.config import ProjectConfig
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
-DARK, LIGHT = "textual-dark", "textual-light"
+DARK, LIGHT = "dockyard-dark", "dockyard-light"
 
 
 # The wizard steps as "module:Class", imported when first shown: start-up pays for one screen.
@@ -55,14 +56,17 @@ class DockyardApp(App[int]):
     TITLE = "dockyard"
     CSS_PATH = ASSETS / "wizard.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("ctrl+q", "quit", "Quit", priority=True),
-        Binding("q", "quit", "Quit", show=False),
-        Binding("f2", "toggle_theme", "Light/dark"),
+        Binding("ctrl+q", "quit", "Quit", priority=True, id="app.quit"),
+        Binding("q", "quit", "Quit", show=False, id="app.quit_q"),
+        Binding("f2", "toggle_theme", "Light/dark", id="app.toggle_theme"),
     ]
 
     def __init__(self, root: Path, services: Services | None = None, *,
-                 stop_signals: bool = False) -> None:
+                 stop_signals: bool = False, keymap_file: Path | None = None) -> None:
         super().__init__()
+        for theme in THEMES:
+            self.register_theme(theme)
+        self.keymap_file = keymap_file  # None: keymap.toml in the user's config directory
         self.root = root
         self.services = services or Services()
         self.stop_signals = stop_signals  # run_app: SIGTERM/SIGHUP cancel the build and quit
@@ -77,6 +81,7 @@ class DockyardApp(App[int]):
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGTERM, signal.SIGHUP):
                 loop.add_signal_handler(sig, self.stop_on_signal, sig)
+        self.use_keymap()
         self.run_wizard()
 
     def stop_on_signal(self, signum: int) -> None:
@@ -86,6 +91,15 @@ class DockyardApp(App[int]):
         if self.cancel_build is not None:
             self.cancel_build()
         self.exit(128 + signum, return_code=128 + signum)
+
+    def use_keymap(self) -> None:
+        """The user's keymap.toml; a broken one is shown and the default keys kept."""
+        from tui.keymap import apply_user_keymap
+
+        problem = apply_user_keymap(self, self.keymap_file)
+        if problem is not None:  # a toast: the first step is still to come and would cover a modal
+            self.notify(f"{problem}. The default keys are used.", title="Your keymap",
+                        severity="error", timeout=15)
 
     @property
     def build_running(self) -> bool:
@@ -183,6 +197,12 @@ class DockyardApp(App[int]):
 
     def action_toggle_theme(self) -> None:
         self.theme = LIGHT if self.theme == DARK else DARK
+
+    def watch_theme(self) -> None:
+        """Text coloured in Python takes the new theme's colours too (CSS does on its own)."""
+        for screen in self.screen_stack:
+            if isinstance(screen, DockyardScreen):
+                screen.retone()
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)

@@ -47,6 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
         "Without a command it opens the interactive assistant in the current git checkout.",
     )
     parser.add_argument("--version", action="version", version=f"dockyard {core.__version__}")
+    parser.add_argument("--repo", type=Path, dest="wizard_repo", metavar="DIR",
+                        help="the assistant's project git checkout (default: the current "
+                        "directory), as --repo of the other commands")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     import tui.commands as commands
 
@@ -62,7 +65,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     handler: Handler | None = getattr(args, "handler", None)
     if handler is None:
-        return _open_assistant(parser)
+        return _open_assistant(parser, args.wizard_repo)
     try:
         return handler(args)
     except DockyardError as err:
@@ -96,13 +99,17 @@ def _sweep_credentials() -> None:
         return
 
 
-def _open_assistant(parser: argparse.ArgumentParser) -> int:
+def _open_assistant(parser: argparse.ArgumentParser, repo: Path | None) -> int:
+    if repo is not None and not repo.is_dir():
+        sys.stderr.write(f"error: repo: {str(repo)!r} is not a directory; "
+                         "pass --repo DIR of a git checkout\n")
+        return 2
     try:
         from tui.app import run_app
     except ImportError:
         parser.print_help()
         return 0
-    return run_app()
+    return run_app(repo)
 
 
 if __name__ == "__main__":

@@ -5,16 +5,20 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, ClassVar, TypeVar
 
+from rich.segment import Segment
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Button, Footer, Static
+from textual.strip import Strip
+from textual.widgets import Button, Checkbox, Footer, SelectionList, Static
+from textual.widgets.option_list import OptionDoesNotExist
 from textual.worker import Worker, WorkerState
 
 from core.errors import DockyardError
 from tui.draft import Draft, Nav
+from tui.themes import tone
 
 if TYPE_CHECKING:
     from tui.services import Services
@@ -25,6 +29,7 @@ STEPS = ("Version", "Images", "Platforms", "Mode", "Credentials", "Review", "Bui
 
 OK_MARK = "✔"
 FAIL_MARK = "✘"
+CHECKED = "✓"
 
 
 def describe_error(error: BaseException) -> tuple[str, str, str]:
@@ -41,33 +46,66 @@ def status_line(ok: bool | None, label: str, detail: str = "", fix: str = "") ->
     if ok is None:
         text.append("… ", style="dim")
     else:
-        text.append(f"{OK_MARK if ok else FAIL_MARK} ", style="green" if ok else "bold red")
+        text.append(f"{OK_MARK if ok else FAIL_MARK} ", style=tone("success" if ok else "error",
+                                                                   bold=not ok))
     text.append(label, style="bold")
     if detail:
         text.append(f"  {detail}")
     if fix and not ok:
-        text.append(f"\n    fix: {fix}", style="yellow")
+        text.append(f"\n    fix: {fix}", style=tone("warning"))
     return text
 
 
+class CheckList(SelectionList[str]):
+    """A SelectionList whose ticked rows show ✓ and unticked rows a blank box, so the state
+    reads without colour (a monochrome terminal, a screen reader, a text capture)."""
+
+    def render_line(self, y: int) -> Strip:
+        strip = super().render_line(y)
+        segments = list(strip)
+        if len(segments) < 3 or segments[1].text != Checkbox.BUTTON_INNER:
+            return strip
+        try:
+            selection = self.get_option_at_index(self.scroll_offset.y + y)
+        except OptionDoesNotExist:
+            return strip
+        mark = CHECKED if selection.value in self.selected else " "
+        segments[1] = Segment(mark, segments[1].style)
+        return Strip(segments, strip.cell_length)
+
+
 class StepBar(Static):
-    """Where the user is: ``Version › Images › ...`` with the current step highlighted."""
+    """Where the user is: ``Version › Images › ...`` with the current step highlighted.
+
+    When every name does not fit (80 columns), the other steps shrink to their numbers, so all
+    eight steps stay visible.
+    """
 
     def __init__(self, current: str) -> None:
+        super().__init__(classes="stepbar")
+        self.current = current
+
+    def bar(self, *, names: bool) -> Text:
         text = Text(" dockyard  ", style="bold")
         for index, name in enumerate(STEPS):
             if index:
                 text.append(" › ", style="dim")
-            style = "bold reverse" if name == current else ("" if name != "Summary" else "dim")
-            text.append(f" {index + 1} {name} ", style=style)
-        super().__init__(text, classes="stepbar")
+            style = "bold reverse" if name == self.current else (
+                "" if name != "Summary" else "dim")
+            shown = name if names or name == self.current else ""
+            text.append(f" {index + 1} {shown} " if shown else f" {index + 1} ", style=style)
+        return text
+
+    def render(self) -> Text:
+        full = self.bar(names=True)
+        return full if full.cell_len <= self.size.width else self.bar(names=False)
 
 
 class ErrorModal(ModalScreen[None]):
     """A readable error: what is wrong and what would be valid."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape,enter", "dismiss_modal", "Close"),
+        Binding("escape,enter", "dismiss_modal", "Close", id="error.dismiss_modal"),
     ]
 
     def __init__(self, error: BaseException) -> None:
@@ -76,10 +114,10 @@ class ErrorModal(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog error"):
-            yield Static(Text(f"Problem with {self.title_text}", style="bold red"))
+            yield Static(Text(f"Problem with {self.title_text}", style=tone("error", bold=True)))
             yield Static(self.problem, id="problem")
             if self.valid:
-                yield Static(Text(f"Fix: {self.valid}", style="yellow"), id="valid")
+                yield Static(Text(f"Fix: {self.valid}", style=tone("warning")), id="valid")
             yield Button("Close", id="close", variant="primary")
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
@@ -94,8 +132,8 @@ class ConfirmModal(ModalScreen[bool]):
     """Yes/no before anything that cannot be undone (cut a tag, cancel a build, quit)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("y", "answer(True)", "Yes"),
-        Binding("n,escape", "answer(False)", "No"),
+        Binding("y", "answer(True)", "Yes", id="confirm.answer_true"),
+        Binding("n,escape", "answer(False)", "No", id="confirm.answer_false"),
     ]
 
     def __init__(self, question: str, *, yes: str = "Yes", no: str = "No") -> None:
@@ -108,8 +146,8 @@ class ConfirmModal(ModalScreen[bool]):
         with Vertical(classes="dialog"):
             yield Static(self.question, id="question")
             with Horizontal(classes="buttons"):
-                yield Button(self.yes_label, id="yes", variant="warning")
-                yield Button(self.no_label, id="no", variant="primary")
+                yield Button(f"{self.yes_label} (y)", id="yes", variant="warning")
+                yield Button(f"{self.no_label} (n)", id="no", variant="primary")
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()
@@ -122,7 +160,9 @@ class ConfirmModal(ModalScreen[bool]):
 class HelpModal(ModalScreen[None]):
     """``?``: what this screen is for and its keys."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,question_mark,f1,q", "close", "Close")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,question_mark,f1,q", "close", "Close", id="help.close"),
+    ]
 
     def __init__(self, title: str, body: str, keys: list[tuple[str, str]]) -> None:
         super().__init__(classes="modal")
@@ -136,11 +176,38 @@ class HelpModal(ModalScreen[None]):
             yield Static(self.body)
             keys = Text()
             for key, description in self.keys:
-                keys.append(f"{key:>12}  ", style="bold cyan")
+                keys.append(f"{key:>12}  ", style=tone("accent", bold=True))
                 keys.append(f"{description}\n")
-            keys.append(f"{'ctrl+p':>12}  ", style="bold cyan")
+            keys.append(f"{'ctrl+p':>12}  ", style=tone("accent", bold=True))
             keys.append("command palette (every action, themes)\n")
             yield Static(keys, id="keys")
+            yield Button("Close", id="close", variant="primary")
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.dismiss(None)
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+
+class DetailsModal(ModalScreen[None]):
+    """The whole text of every problem a screen shows shortened in a table or log line."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,enter,f3", "close", "Close", id="details.close"),
+    ]
+
+    def __init__(self, title: str, problems: list[str]) -> None:
+        super().__init__(classes="modal")
+        self.details_title = title
+        self.problems = problems
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(classes="dialog error"):
+            yield Static(Text(self.details_title, style="bold"))
+            for problem in self.problems:
+                yield Static(Text(f"{FAIL_MARK} {problem}"), classes="problem")
             yield Button("Close", id="close", variant="primary")
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
@@ -157,9 +224,29 @@ class DockyardScreen(Screen[ResultT]):
     STEP: ClassVar[str] = ""
     HELP: ClassVar[str] = ""
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("f1", "help", "Help", show=False),
-        Binding("question_mark", "help", "Help"),
+        # ? and f1: the footer shows f1 while a text field takes the ?
+        Binding("question_mark,f1", "help", "Help", id="dockyard.help"),
+        # f3, not a letter: it also works while a text field has the focus.
+        Binding("f3", "details", "Full errors", id="dockyard.details"),
     ]
+
+    def full_errors(self) -> list[str]:
+        """Every problem this screen shows, each whole (tables and log lines shorten them)."""
+        return []
+
+    def retone(self) -> None:
+        """Redraw what was coloured in Python, after a theme change."""
+
+    def action_details(self) -> None:
+        problems = self.full_errors()
+        if problems:
+            self.app.push_screen(DetailsModal(f"{self.STEP} — problems in full", problems))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Full errors is offered only while there is a problem to show."""
+        if action == "details":
+            return bool(self.full_errors())
+        return True
 
     def __init__(self, draft: Draft, services: Services) -> None:
         super().__init__(classes="step")
@@ -196,13 +283,16 @@ class DockyardScreen(Screen[ResultT]):
 class StepScreen(DockyardScreen[Draft | Nav]):
     """A wizard step: edits one part of the draft and returns it, or ``Nav.BACK``.
 
+    Each step names its main control in ``AUTO_FOCUS``, so arrow keys and typing work on arrival
+    without a Tab first.
+
     Subclasses compose their body in ``compose_body`` and return the updated draft from
     ``next_draft`` (or None to stay).
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "back", "Back"),
-        Binding("ctrl+n", "next", "Next", priority=True),
+        Binding("escape", "back", "Back", id="step.back"),
+        Binding("ctrl+n", "next", "Next", priority=True, id="step.next"),
     ]
 
     def compose(self) -> ComposeResult:

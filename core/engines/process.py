@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import queue
+import re
 import signal
 import subprocess
 import threading
@@ -23,6 +24,7 @@ _IO_SAMPLE_SECONDS = 0.5
 #: bytes a second (its Go runtime's wake-ups: 6-8 B/s measured with podman 4.3), which must
 #: not keep a stalled push alive; a push that moves anything at all moves far more.
 PROGRESS_BYTES = 16 * 1024
+_SEVERAL_ERRORS = re.compile(r"\d+ errors? occurred:?")
 
 
 class BuildCancelled(EngineError):
@@ -61,10 +63,12 @@ class CommandFailed(EngineError):
         self.label = label
         self.code = code
         self.tail = list(tail)
-        super().__init__(
-            f"{label} exited with {code}: {_last_error(tail)}",
-            "see the build log above for the failing step",
-        )
+        cause = _last_error(tail)
+        advice = "see the build log above for the failing step"
+        if "cgroup" in cause and label.startswith("podman"):
+            advice = ("podman inside a container cannot create cgroups: set "
+                      "DOCKYARD_PODMAN_ISOLATION=chroot (README: Podman inside a container)")
+        super().__init__(f"{label} exited with {code}: {cause}", advice)
 
 
 def positive_seconds(text: str, field: str) -> float:
@@ -82,10 +86,26 @@ def positive_seconds(text: str, field: str) -> float:
 def _last_error(tail: Sequence[str]) -> str:
     """The most telling line: the last one that mentions an error, else the last non-blank one."""
     lines = [line.strip() for line in tail if line.strip()]
-    for line in reversed(lines):
-        if "error" in line.lower():
-            return line
+    for index in range(len(lines) - 1, -1, -1):
+        if "error" in lines[index].lower():
+            return _with_causes(lines, index)
     return lines[-1] if lines else "no output"
+
+
+def _with_causes(lines: list[str], index: int) -> str:
+    """Podman and buildah report "2 errors occurred:" with the causes (cgroups, namespaces) on
+    the "* ..." lines after it: the header alone says nothing, so they come with it."""
+    start = index
+    while start >= 0 and lines[start].startswith("*"):
+        start -= 1
+    if start < 0 or not _SEVERAL_ERRORS.fullmatch(lines[start]):
+        return lines[index]
+    causes = []
+    for line in lines[start + 1:]:
+        if not line.startswith("*"):
+            break
+        causes.append(line.lstrip("* "))
+    return f"{lines[start]} {'; '.join(causes)}" if causes else lines[start]
 
 
 def stream_lines(

@@ -17,6 +17,7 @@ import pytest
 from core.credentials import CredentialStore
 from tests.credentials.support import REPO, SECRET, USER, OciImage, dockyard, watch_processes
 from tests.support.registry import RunningRegistry
+from tests.support.tmux import terminal
 
 
 def test_login_list_logout_round_trip(
@@ -78,16 +79,19 @@ def test_no_terminal_and_no_password_stdin(
     assert "--password-stdin" in done.stderr
 
 
-def test_login_without_registry(cli_env: dict[str, str]) -> None:
-    try:
-        from tui.app import run_credentials_manager  # type: ignore[attr-defined]  # noqa: F401
-    except ImportError:
-        pass
-    else:
-        pytest.skip("tui.app.run_credentials_manager exists: the screen is covered by UI tests")
-    done = dockyard("login", env=cli_env)
-    assert done.returncode == 2
-    assert done.stderr.startswith("error: credentials: no REGISTRY given; usage: dockyard login")
+def test_login_without_registry_opens_the_credentials_screen(
+    cli_env: dict[str, str], tmp_path: Path,
+) -> None:
+    """As ``--help`` promises: the real process under a terminal shows the manager; escape
+    leaves the form (it has the focus, so typing goes into it), escape again closes it."""
+    argv = [sys.executable, "-m", "tui.cli", "login"]
+    with terminal(argv, cwd=REPO, env=cli_env, status_dir=tmp_path) as term:
+        shown = term.wait_for("Registry credentials", "keyring:")
+        assert "no REGISTRY given" not in shown
+        term.keys("Escape")
+        term.wait_for("a Add")  # the table has the focus now: its keys are offered
+        term.keys("Escape")
+        assert term.exit_status(timeout=10) == 0
 
 
 def test_prompt_says_tokens_are_preferred_and_does_not_echo(

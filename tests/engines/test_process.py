@@ -258,3 +258,26 @@ def test_a_trickle_of_bytes_like_an_idle_runtime_is_still_a_stall(tmp_path: Path
     lines = stream_lines([sys.executable, "-c", trickle, str(tmp_path / "t")], stall_timeout=1.5)
     with pytest.raises(CommandStalled):
         list(lines)
+
+
+def test_several_errors_come_with_their_causes() -> None:
+    """Podman inside a container: a RUN step's "2 errors occurred:" is shown with the causes
+    from the "* ..." lines (here cgroups), not alone (issue 12)."""
+    script = (
+        "echo 'STEP 2/2: RUN make'; "
+        "echo 'Error: building at STEP \"RUN make\": while running runtime: exit status 1'; "
+        "echo '2 errors occurred:'; "
+        "printf '\\t* crun: creating cgroup directory `/sys/fs/cgroup/libpod`: Read-only file "
+        "system\\n'; "
+        "printf '\\t* OCI runtime attempted to invoke a command that was not found\\n'; "
+        "exit 125"
+    )
+    with pytest.raises(CommandFailed) as caught:
+        list(stream_lines(["sh", "-c", script], label="podman build"))
+    message = str(caught.value)
+    assert message.startswith("engine: podman build exited with 125: 2 errors occurred: crun: "
+                              "creating cgroup directory `/sys/fs/cgroup/libpod`: Read-only "
+                              "file system; OCI runtime attempted")
+    assert message.endswith("; podman inside a container cannot create cgroups: set "
+                            "DOCKYARD_PODMAN_ISOLATION=chroot (README: Podman inside a container)")
+    assert "\n" not in message

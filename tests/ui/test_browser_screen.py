@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +23,7 @@ from screens.browser import BrowserScreen, human_time
 from tests.support.registry import RunningRegistry
 from tests.ui.conftest import quiet
 from tui.standalone import BrowserApp
+from tui.widgets import HelpModal
 
 REPO = "h7/browse"
 CONFIG_TYPE = "application/vnd.oci.image.config.v1+json"
@@ -330,3 +332,30 @@ def test_snapshot_filtered(pushed: Pushed, snap_compare: Any) -> None:
 def test_snapshot_bad_name(pushed: Pushed, snap_compare: Any) -> None:
     assert snap_compare(snapshot_app(pushed, "acme//app"), terminal_size=(120, 32),
                         run_before=quiet)
+
+
+@pytest.mark.anyio
+async def test_while_listing_it_says_so_and_question_mark_opens_help(pushed: Pushed) -> None:
+    """Never "0 tags" before the list has arrived (a slow registry), and ? explains the screen."""
+    gate = threading.Event()
+
+    class SlowList(RegistryClient):
+        def list_tags(self, *args: Any, **kwargs: Any) -> Any:
+            gate.wait(10)
+            return super().list_tags(*args, **kwargs)
+
+    app = make_app(f"{pushed.host}/{REPO}", factory=lambda name: SlowList(name.api_host))
+    async with app.run_test(size=(140, 40)) as pilot:
+        screen = app.screen
+        await pilot.press("slash", *"v1")  # a filter change re-renders while still listing
+        await pilot.pause(0.2)
+        assert screen.status == f"listing the tags of {pushed.host}/{REPO}…"
+        assert "0 tags" not in str(app.export_screenshot())
+        gate.set()
+        screen = await loaded(pilot)
+        assert "2 match 'v1'" in screen.status
+        screen.query_one("#tags", DataTable).focus()
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpModal)
+        assert "Every tag of one repository" in app.screen.body

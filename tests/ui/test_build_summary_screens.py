@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from textual.widgets import DataTable, Log, Static
+from textual.widgets import Button, DataTable, Log, Static
 
 from core.demo import create_demo
 from core.engines.process import BuildCancelled, stream_lines
@@ -21,6 +21,8 @@ from core.events import (
     PhaseStarted,
     ReleaseFailed,
     ReleaseFinished,
+    StepFailed,
+    StepStarted,
     VerifyReported,
 )
 from core.plan import make_plan
@@ -30,7 +32,7 @@ from screens.summary import AGAIN, QUIT, SummaryScreen
 from tests.ui.conftest import click, demo_draft, push_tiny_image, settle
 from tui.draft import Draft
 from tui.services import Services
-from tui.widgets import ConfirmModal
+from tui.widgets import ConfirmModal, DetailsModal
 
 FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "buildx"
 pytestmark = pytest.mark.anyio
@@ -137,7 +139,9 @@ async def test_cancel_asks_then_really_stops_the_build_process(planned, host, tm
         yield PhaseStarted("build")
         parser = PlainParser()
         try:
-            argv = ["sh", "-c", f"cat {fixture}; exec sleep {marker}"]
+            # the recorded run, then a step that starts and is still running at the cancel
+            argv = ["sh", "-c", f"cat {fixture}; echo '#99 [linux/arm64 9/9] RUN make'; "
+                    f"exec sleep {marker}"]
             for line in stream_lines(argv, cancel=cancel, grace=2):
                 yield from parser.feed(line)
         except BuildCancelled as err:
@@ -148,8 +152,7 @@ async def test_cancel_asks_then_really_stops_the_build_process(planned, host, tm
     app = host(lambda: BuildScreen(planned, services))
     async with app.run_test(size=(140, 45)) as pilot:
         screen = app.screen
-        await settle(pilot, lambda: _alive(marker) and screen.query_one("#steps").row_count >= 8,
-                     rounds=500)
+        await settle(pilot, lambda: _alive(marker) and "#99" in screen.steps, rounds=500)
         await pilot.press("x")
         await pilot.pause()
         assert isinstance(app.screen, ConfirmModal)
@@ -158,12 +161,32 @@ async def test_cancel_asks_then_really_stops_the_build_process(planned, host, tm
         assert not screen.cancel_event.is_set() and _alive(marker)
         await pilot.press("x")
         await pilot.pause()
+        modal = app.screen
+        assert isinstance(modal, ConfirmModal)  # its keys are on its buttons
+        assert [str(b.label) for b in modal.query(Button)] == ["Stop build (y)",
+                                                               "Keep building (n)"]
+        running = [key for key, row in screen.steps.items() if row.state == "running"]
+        assert "#99" in running
         await pilot.press("y")
         await settle(pilot, lambda: screen.done, rounds=500)
         assert not _alive(marker)
         assert screen.outcome.cancelled and not screen.outcome.ok
         assert screen.outcome.registry_state == "nothing was pushed"
         assert "Cancelled" in str(screen.query_one("#result", Static).render())
+        await pilot.pause()
+        table = screen.query_one("#steps", DataTable)
+        for key in running:
+            assert str(table.get_cell(key, "state")) == "cancelled"
+        assert not any(row.state == "running" for row in screen.steps.values())
+        finished = [row for row in screen.steps.values() if row.seconds is not None]
+        assert finished and all(str(table.get_cell(row.step, "time")).endswith("s")
+                                for row in finished)
+        time_column = table.columns["time"]
+        assert time_column.get_render_width(table) >= max(
+            len(f"{row.seconds:.1f}s") for row in finished)
+        assert not screen.query_one("#cancel", Button).display
+        keys = {b.binding.action for b in screen.active_bindings.values()}
+        assert "cancel" not in keys and "finish" in keys  # the footer offers Continue only
 
 
 def verify_report(image: str, digests: dict[str, str], index: str) -> dict:
@@ -214,9 +237,16 @@ async def test_summary_of_failed_release_says_where_registry_is(planned, host) -
                            registry_state="x:0.1.0 is sha256:abc; aliases: latest unchanged")
     app = host(lambda: SummaryScreen(planned, Services(), outcome))
     async with app.run_test(size=(140, 40)) as pilot:
-        banner = str(app.screen.query_one("#banner", Static).render())
+        screen = app.screen
+        banner = str(screen.query_one("#banner", Static).render())
         assert "Failed in verify: linux/arm64 is missing" in banner
         assert "latest unchanged" in banner
+        # nothing verified: no empty tables, no pull command for a tag never pushed
+        assert not screen.query_one("#matrix").display
+        assert not screen.query_one("#aliases").display
+        assert not screen.query_one("#pull").display
+        assert "docker pull" not in str(app.export_screenshot())
+        assert screen.check_action("copy", ()) is False
         await click(pilot, "#quit")
         await pilot.pause()
     assert app.results == [QUIT]
@@ -227,3 +257,39 @@ def test_verify_reported_dict_is_what_summary_reads() -> None:
     report = verify_report("r/x", {"linux/amd64": "sha256:" + "a" * 64}, "sha256:" + "b" * 64)
     event = VerifyReported(True, report)
     assert event.report["tags"][0]["platforms"][0]["digest"] == "sha256:" + "a" * 64
+
+
+CAUSE = ("process \"/bin/sh -c make\" did not complete successfully: exit code: 2: cc: error: "
+         "unrecognized command-line option '-mno-such-flag' (see the Makefile's CFLAGS)")
+
+
+async def test_at_80x24_a_failed_step_keeps_its_time_and_f3_shows_the_whole_cause(
+    planned, host, tmp_path
+) -> None:
+    def release(plan, engine: str, cancel: threading.Event) -> Iterator[Event]:
+        yield PhaseStarted("build")
+        yield StepStarted("#5", "[linux/arm64 2/2] RUN make CFLAGS=-mno-such-flag all",
+                          "linux/arm64")
+        yield StepFailed("#5", "[linux/arm64 2/2] RUN make CFLAGS=-mno-such-flag all", CAUSE,
+                         "linux/arm64", 16.3)
+        yield ReleaseFailed("build", f"RUN make failed: {CAUSE}", "nothing was pushed")
+        yield ReleaseFinished(ok=False)
+
+    services = Services(release=release, log_dir=tmp_path / "logs")
+    app = host(lambda: BuildScreen(planned, services))
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.screen
+        await settle(pilot, lambda: screen.done)
+        await pilot.pause()
+        shown = str(app.export_screenshot())
+        assert "16.3s" in shown  # the time column is not pushed off the screen
+        assert CAUSE not in shown
+        await pilot.press("f3")
+        await pilot.pause()
+        modal = app.screen
+        assert isinstance(modal, DetailsModal)
+        assert any(CAUSE in problem for problem in modal.problems)
+        assert f"build: RUN make failed: {CAUSE}" in modal.problems
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.screen is screen

@@ -165,6 +165,19 @@ async def test_escape_leaves_the_field_then_closes(store: CredentialStore) -> No
     assert app.return_value == 0
 
 
+@pytest.mark.anyio
+async def test_typing_on_arrival_fills_the_form(store: CredentialStore) -> None:
+    """The form has the focus, so letters are typed, not taken as keys (a would be Add)."""
+    app = CredentialsApp(store)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await idle(pilot)
+        await pilot.press(*"ghcr.io", "enter", *"alice")
+        screen = app.screen
+        assert screen.query_one("#registry", Input).value == "ghcr.io"
+        assert screen.query_one("#username", Input).value == "alice"
+        assert app.focused is screen.query_one("#username", Input)
+
+
 # ---- snapshots: fixed registry names, no secrets, no ports --------------------------------------
 
 

@@ -6,9 +6,8 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import signal
-import subprocess
+import socket
 import sys
 import time
 from pathlib import Path
@@ -17,7 +16,8 @@ from typing import Any
 import pytest
 
 from core.demo import registry_answers
-from tests.support.registry import free_port
+from tests.support.registry import RunningRegistry, free_port
+from tests.support.tmux import terminal
 from tui.cli import main
 
 
@@ -104,37 +104,70 @@ async def test_the_wizard_opens_on_the_demo_with_every_release_rule_passing(
         assert app.draft is not None and app.draft.root == root
 
 
+def test_demo_without_a_usable_registry_fails_before_writing_anything(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with socket.socket() as listener:  # the port answers, but not as a registry
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        host = f"127.0.0.1:{listener.getsockname()[1]}"
+        code = main(["demo", "--dir", str(tmp_path / "demo"), "--registry", host])
+    out, err = capsys.readouterr()
+    assert (code, out) == (2, "")
+    assert err == (f"error: registry: {host} is in use by something that is not a registry; "
+                   "free the port; or use another port: dockyard demo --registry "
+                   "127.0.0.1:PORT\n")
+    assert not (tmp_path / "demo").exists()
+
+
+def _demo_in_terminal(tmp_path: Path, host: str, *extra: str) -> str:
+    """``dockyard demo`` in a real terminal: the wizard opens, Ctrl+Q; what it printed."""
+    argv = [sys.executable, "-m", "tui.cli", "demo", "--dir", str(tmp_path / "demo"),
+            "--registry", host, *extra]
+    env = {key: os.environ[key] for key in ("PATH", "HOME") if key in os.environ}
+    with terminal(argv, cwd=Path(__file__).resolve().parents[2], env=env,
+                  status_dir=tmp_path, width=120, height=40) as term:
+        term.wait_for("Release rules", "v0.1.0", "Version", "Images")
+        term.keys("C-q")
+        assert term.exit_status(timeout=20) == 0, term.screen()
+        return term.screen()
+
+
+def _pid_of(printed: str) -> int:
+    match = re.search(r"docker-registry \(pid (\d+),", printed)
+    assert match, printed
+    return int(match.group(1))
+
+
 @pytest.mark.e2e
-@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
-def test_dockyard_demo_under_tmux_opens_the_wizard(tmp_path: Path) -> None:
+def test_the_registry_the_demo_started_stops_with_it(tmp_path: Path) -> None:
     host = f"127.0.0.1:{free_port()}"
-    dockyard = Path(sys.executable).parent / "dockyard"
-    session = f"h7-demo-{os.getpid()}"
-    command = f"{dockyard} demo --dir {tmp_path / 'demo'} --registry {host}; sleep 60"
-    subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "120", "-y", "40",
-                    command], check=True)
-    pid = None
+    printed = _demo_in_terminal(tmp_path, host)
+    pid = _pid_of(printed)
+    assert f"registry: stopped the demo registry on {host}" in printed
+    assert "left running" not in printed
+    assert not registry_answers(host)
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+
+
+@pytest.mark.e2e
+def test_keep_registry_leaves_it_running_and_says_how_to_stop_it(tmp_path: Path) -> None:
+    host = f"127.0.0.1:{free_port()}"
+    printed = _demo_in_terminal(tmp_path, host, "--keep-registry")
+    pid = _pid_of(printed)
     try:
-        screen = _wait_for(session, lambda text: "Release rules" in text and "v0.1.0" in text)
-        assert "Version" in screen and "Images" in screen
-        subprocess.run(["tmux", "send-keys", "-t", session, "C-q"], check=True)
-        after = _wait_for(session, lambda text: "stop it with: kill" in text)
-        match = re.search(r"stop it with: kill (\d+)", after)
-        assert match, after
-        pid = int(match.group(1))
+        assert f"registry: {host} is left running; stop it with: kill {pid}" in printed
         assert registry_answers(host)
     finally:
-        subprocess.run(["tmux", "kill-session", "-t", session], check=False)
-        if pid is not None:
-            _stop(pid)
+        _stop(pid)
 
 
-def _wait_for(session: str, ready: Any) -> str:
-    text = ""
-    for _ in range(300):
-        text = subprocess.run(["tmux", "capture-pane", "-p", "-t", session], check=True,
-                              capture_output=True, text=True).stdout
-        if ready(text):
-            return text
-        time.sleep(0.1)
-    raise AssertionError(f"tmux screen never got there:\n{text}")
+@pytest.mark.e2e
+def test_a_registry_the_demo_found_running_is_never_stopped(
+    tmp_path: Path, registry: RunningRegistry
+) -> None:
+    printed = _demo_in_terminal(tmp_path, registry.host)
+    assert f"registry: {registry.host} already running (not started by dockyard" in printed
+    assert "stopped" not in printed and "left running" not in printed
+    assert registry_answers(registry.host)

@@ -19,7 +19,8 @@ from tests.support.elf import write_elf
 from tests.ui.conftest import click, settle
 from tui.draft import Draft
 from tui.services import Services
-from tui.widgets import ErrorModal
+from tui.themes import tone
+from tui.widgets import DetailsModal, ErrorModal
 
 pytestmark = pytest.mark.anyio
 
@@ -176,10 +177,18 @@ async def test_copy_mode_mismatch_is_red_and_blocks_next(tmp_path, host) -> None
         arm = next(i for i in range(table.row_count)
                    if str(table.get_row_at(i)[0]) == "linux/arm64")
         machine = table.get_row_at(arm)[3]
-        assert str(machine) == "x86-64" and machine.style == "red"
+        assert str(machine) == "x86-64" and machine.style == tone("error")
         await pilot.press("ctrl+n")
         await pilot.pause()
         assert app.results == []
+        await pilot.press("f3")  # the whole problem, not the table's cut cell
+        await pilot.pause()
+        assert isinstance(app.screen, DetailsModal)
+        [problem] = app.screen.problems
+        wrong = next(c for c in screen.checks if not c.ok)
+        assert problem == f"linux/arm64 dist/arm64/app: {wrong.problem}"
+        await pilot.press("escape")
+        await pilot.pause()
         write_elf(demo.root / "dist" / "arm64" / "app", "aarch64")
         await pilot.press("ctrl+r")
         await settle(pilot, lambda: screen.checks is not None and all(c.ok for c in screen.checks))

@@ -7,20 +7,21 @@ from collections.abc import Iterator
 
 import keyring.backends.fail
 import pytest
-from textual.widgets import Checkbox, DataTable, Static
+from textual.widgets import Checkbox, DataTable, Input, Static
 
 from core.config import load_config
 from core.credentials import Credential, CredentialStore
 from core.demo import create_demo
 from core.reference import ImageName
 from core.registry import RegistryClient, client_for
+from screens.credentials import CredentialsScreen
 from screens.credentials_step import CredentialsStepScreen
 from screens.review import ReviewScreen
 from tests.support.registry import RunningRegistry, run_registry
 from tests.ui.conftest import demo_draft, settle
 from tui.draft import Draft
 from tui.services import Services
-from tui.widgets import ErrorModal
+from tui.widgets import DetailsModal, ErrorModal
 
 pytestmark = pytest.mark.anyio
 
@@ -133,3 +134,44 @@ async def test_stored_login_is_shown_and_checked(tmp_path, host, store,
         await pilot.press("c")
         await settle(pilot, lambda: screen.checks.get(auth_registry.host) == "ok")
         assert SECRET not in str(screen.query_one("#logins", DataTable).get_row_at(0))
+
+
+async def test_a_login_saved_from_the_step_is_checked_again_at_once(
+    tmp_path, host, store, auth_registry
+) -> None:
+    """No stale red refusal after a save, and the whole refusal is one key (f3) away."""
+
+    def client(image: ImageName) -> RegistryClient:
+        cred = store.get(image.domain)
+        return client_for(image, username=cred.username if cred else None,
+                          secret=cred.secret if cred else None)
+
+    services = Services(credentials=lambda: store, registry_client=client)
+    draft = Draft(root=tmp_path, images=(f"{auth_registry.host}/team/app",))
+    app = host(lambda: CredentialsStepScreen(draft, services))
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.screen
+        await settle(pilot, lambda: bool(screen.logins))
+        await pilot.press("c")
+        await settle(pilot, lambda: screen.checks.get(auth_registry.host, "ok")
+                     not in ("ok", "checking…"))
+        refusal = screen.checks[auth_registry.host]
+        await pilot.press("f3")
+        await pilot.pause()
+        assert isinstance(app.screen, DetailsModal)
+        assert app.screen.problems == [f"{auth_registry.host}: {refusal}"]
+        await pilot.press("escape")
+        await pilot.pause()
+        await pilot.press("s")
+        await settle(pilot, lambda: isinstance(app.screen, CredentialsScreen))
+        form = app.screen
+        form.query_one("#username", Input).value = USER
+        form.query_one("#secret", Input).focus()
+        await pilot.press(*SECRET, "enter")
+        await settle(pilot, lambda: form.last_saved == auth_registry.host, rounds=1000)
+        await pilot.press("escape", "escape")  # leave the field, close the manager
+        await settle(pilot, lambda: app.screen is screen)
+        await settle(pilot, lambda: screen.checks.get(auth_registry.host) == "ok")
+        assert screen.logins[auth_registry.host] == USER
+        assert screen.check_action("details", ()) is False
+    store.delete(auth_registry.host)

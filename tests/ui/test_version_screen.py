@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -9,6 +11,7 @@ from textual.widgets import Button, Static
 
 from screens.version import VersionScreen
 from tests.support.gitrepo import add_bare_remote, git
+from tests.support.tmux import terminal
 from tests.ui.conftest import click, settle
 from tui.draft import Draft
 from tui.services import Services
@@ -61,10 +64,14 @@ async def test_untagged_head_offers_next_versions_and_cuts_the_tag(repo_factory,
                            ("v2.0.0", "next major"), ("v1.0.1-rc.1", "next prerelease")]
         assert rules_of(screen)["exists"] is False
         assert screen.query_one("#next", Button).disabled
-        assert "dockyard tag --next patch" in str(screen.query_one("#rules", Static).render())
+        assert "create it at HEAD: dockyard tag v1.0.1\n" in str(
+            screen.query_one("#rules", Static).render())
         await click(pilot, "#candidate-1")  # next minor
         await settle(pilot, lambda: bool(screen.rules)
                      and screen.selected.version.git_tag == "v1.1.0")
+        # the hint names the version picked, never a patch bump
+        assert "create it at HEAD: dockyard tag v1.1.0\n" in str(
+            screen.query_one("#rules", Static).render())
         await pilot.press("c")
         await pilot.pause()
         assert isinstance(app.screen, ConfirmModal)
@@ -138,3 +145,38 @@ async def test_not_a_repository_shows_readable_error(tmp_path, host) -> None:
         await pilot.press("escape")
         await pilot.pause()
         assert isinstance(app.screen, VersionScreen)
+        info = str(app.screen.query_one("#repo-info", Static).render())
+        assert "Reading the repository" not in info
+        assert "is not inside a git work tree" in info
+        assert "pass --repo DIR of a git checkout" in info
+
+
+async def test_a_released_head_is_offered_no_second_release(repo_factory, host) -> None:
+    """The rule ``dockyard tag`` follows: v1.1.1 on HEAD, so no v1.1.2/v1.2.0/v2.0.0 to cut."""
+    root = repo_factory("v1.1.1")
+    app = host(lambda: screen_for(root))
+    async with app.run_test() as pilot:
+        screen = app.screen
+        await settle(pilot, lambda: bool(screen.rules))
+        offered = [(c.version.git_tag, c.label) for c in screen.state.candidates]
+        assert offered == [("v1.1.1", "tag on HEAD"), ("v1.1.2-rc.1", "next prerelease")]
+
+
+def test_the_wizard_takes_repo_dir_like_the_other_commands(repo_factory, tmp_path) -> None:
+    """``dockyard --repo DIR`` from elsewhere opens the wizard on DIR (a real process)."""
+    root = repo_factory("v1.0.0")
+    argv = [sys.executable, "-m", "tui.cli", "--repo", str(root)]
+    env = {"PATH": os.environ["PATH"], "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    with terminal(argv, cwd=tmp_path, env=env, status_dir=tmp_path) as term:
+        term.wait_for(str(root), "tag on HEAD")
+        term.keys("C-q")
+        assert term.exit_status(timeout=10) == 0
+
+
+def test_repo_that_is_not_a_directory_is_one_line(tmp_path, capsys) -> None:
+    from tui.cli import main
+
+    assert main(["--repo", str(tmp_path / "nope")]) == 2
+    assert capsys.readouterr().err == (
+        f"error: repo: {str(tmp_path / 'nope')!r} is not a directory; "
+        "pass --repo DIR of a git checkout\n")

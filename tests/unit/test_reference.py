@@ -121,6 +121,9 @@ def test_digests_are_refused_too(text: str, what: str, base: str) -> None:
         ("Alpine", "alpine"),
         ("acme/App:V1", "acme/app:V1"),
         ("localhost:5000/Team/app", "localhost:5000/team/app"),
+        # capitals made Docker read "Acme" as a registry; the user meant the Hub namespace
+        ("Acme/App", "acme/app"),
+        ("GHCR.io/Acme/app", "ghcr.io/acme/app"),
     ],
 )
 def test_uppercase_gets_a_lowercase_hint(text: str, suggestion: str) -> None:

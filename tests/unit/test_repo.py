@@ -388,3 +388,16 @@ def test_no_credential_prompt_and_no_secret_in_errors(
     with pytest.raises(RepoError) as caught:
         ProjectRepo.open(path).push_tag("v1.0.0")
     assert "hunter2-secret" not in str(caught.value)
+
+
+def test_a_released_commit_gets_no_second_release_tag(repo_factory: RepoFactory) -> None:
+    """The one rule behind ``dockyard tag`` and the wizard's Cut button."""
+    path = repo_factory("v1.1.1")
+    repo = ProjectRepo.open(path)
+    with pytest.raises(RepoError, match=re.escape("HEAD is already released as v1.1.1")):
+        repo.cut_tag(parse_version("v1.2.0"))
+    assert git(path, "tag", "-l") == "v1.1.1"
+    repo.cut_tag(parse_version("v1.2.0-rc.1"))  # a prerelease neither blocks nor is blocked
+    candidate = repo_factory("v2.0.0-rc.1")
+    ProjectRepo.open(candidate).cut_tag(parse_version("v2.0.0"))
+    assert git(candidate, "tag", "--points-at", "HEAD").split() == ["v2.0.0", "v2.0.0-rc.1"]

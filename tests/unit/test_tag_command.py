@@ -199,3 +199,82 @@ def test_a_failed_push_says_the_tag_was_made(
     assert last.startswith("error: repo: v1.2.4 was tagged locally, but git push failed: ")
     assert last.endswith("; then push it: git push origin v1.2.4")
     assert tags(path) == ["v1.2.3", "v1.2.4"]
+
+
+@pytest.mark.parametrize("version", ["v1.3.0", "v2.0.0", "v1.2.4-rc.1", "v1.2.4"])
+def test_tags_the_version_given(
+    repo_factory: RepoFactory, capsys: pytest.CaptureFixture[str], tmp_path: Path, version: str
+) -> None:
+    path = repo_factory("v1.2.3")
+    bare = add_bare_remote(path, tmp_path / "origin.git")
+    new_commit(path)
+    code, out, err = run(capsys, version, "--repo", str(path), "--push")
+    assert (code, out) == (0, f"{version}\n"), err
+    assert git(path, "cat-file", "-t", version) == "tag"
+    assert git(bare, "rev-parse", version) == git(path, "rev-parse", version)
+
+
+@pytest.mark.parametrize(
+    ("version", "message"),
+    [
+        ("v1.2", "error: tag: 'v1.2' is not a valid semantic version; "
+                 "use all three parts MAJOR.MINOR.PATCH, e.g. v1.2.0\n"),
+        ("v1.2.2", "error: tag: 'v1.2.2' is older than 'v1.2.3', the newest 1.2 release; "
+                   "tag a newer version, e.g. v1.2.4\n"),
+        ("v1.2.3", "error: tag: tag 'v1.2.3' already exists; choose another version\n"),
+    ],
+)
+def test_a_given_version_is_checked_like_a_release(
+    repo_factory: RepoFactory, capsys: pytest.CaptureFixture[str], version: str, message: str
+) -> None:
+    path = repo_factory("v1.2.3")
+    new_commit(path)
+    assert run(capsys, version, "--repo", str(path)) == (2, "", message)
+    assert tags(path) == ["v1.2.3"]
+
+
+def test_version_and_next_together_are_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as caught:
+        main(["tag", "v1.0.0", "--next", "patch"])
+    assert caught.value.code == 2
+    assert capsys.readouterr().err == (
+        "error: dockyard tag: argument --next: not allowed with argument VERSION\n")
+
+
+def test_a_released_commit_gets_no_second_release_but_a_prerelease_can_be_finished(
+    repo_factory: RepoFactory, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = repo_factory("v1.1.1")
+    assert run(capsys, "v1.2.0", "--repo", str(path)) == (
+        2, "", "error: repo: HEAD is already released as v1.1.1; "
+               "commit the next change first, then tag it\n")
+    new_commit(path)
+    assert run(capsys, "v1.2.0-rc.1", "--repo", str(path))[:2] == (0, "v1.2.0-rc.1\n")
+    assert run(capsys, "v1.2.0", "--repo", str(path))[:2] == (0, "v1.2.0\n")
+    assert tags(path) == ["v1.1.1", "v1.2.0", "v1.2.0-rc.1"]
+
+
+@pytest.mark.parametrize("wanted", ["v1.3.0", "v2.0.0", "v1.2.1-rc.1"])
+def test_the_missing_tag_hint_is_the_exact_command_for_that_version(
+    repo_factory: RepoFactory, capsys: pytest.CaptureFixture[str], tmp_path: Path, wanted: str
+) -> None:
+    """The release's hint, run as printed, creates the tag the user meant (and a rerun passes)."""
+    path = repo_factory("v1.2.0")
+    add_bare_remote(path, tmp_path / "origin.git")
+    (path / "Dockerfile").write_text("FROM scratch\n")
+    git(path, "add", "Dockerfile")
+    git(path, "commit", "-q", "-m", "image")
+    code, _, err = main_run(capsys, "release", "--repo", str(path), "--tag", wanted,
+                            "--image", "127.0.0.1:9/x/y", "--platform", "linux/amd64",
+                            "--dry-run")
+    assert code == 2
+    hint = err.split("create it at HEAD: ", 1)[1].strip()
+    assert hint == f"dockyard tag {wanted} --push"
+    assert run(capsys, *hint.split()[2:], "--repo", str(path))[:2] == (0, f"{wanted}\n")
+    assert git(path, "rev-parse", f"{wanted}^{{commit}}") == git(path, "rev-parse", "HEAD")
+
+
+def main_run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err

@@ -93,14 +93,9 @@ def run_login(args: argparse.Namespace) -> int:
 
 
 def _open_credentials_manager() -> int:
-    try:
-        from tui.app import run_credentials_manager  # type: ignore[attr-defined,unused-ignore]
-    except ImportError as err:
-        raise CredentialError(
-            "no REGISTRY given",
-            "usage: dockyard login REGISTRY [--username U] [--password-stdin]",
-        ) from err
-    return int(run_credentials_manager())
+    from tui.standalone import run_credentials_manager
+
+    return run_credentials_manager()
 
 
 def _prompt_username(password_stdin: bool) -> str:

@@ -1,4 +1,8 @@
-"""``dockyard tag --next patch|minor|major|pre``: cut the next version tag at HEAD, headless.
+"""``dockyard tag VERSION`` or ``dockyard tag --next patch|minor|major|pre``: cut a version tag
+at HEAD, headless.
+
+VERSION is any valid version newer than the releases of its MAJOR.MINOR series (the release
+rule), so the hint printed for a missing tag can name the exact tag the user meant.
 
 The next version follows the newest version tag in the repo, prereleases included (1.2.4-rc.1
 -> pre -> 1.2.4-rc.2, -> patch -> 1.2.4), and keeps its ``v`` prefix convention; a repo without
@@ -11,7 +15,11 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from core.repo import ProjectRepo
+    from core.version import ReleaseVersion
 
 BUMPS = ("patch", "minor", "major", "pre")
 
@@ -19,13 +27,15 @@ BUMPS = ("patch", "minor", "major", "pre")
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "tag",
-        help="cut the next version tag (annotated) at HEAD",
-        description="Propose the next version after the newest version tag, cut it as an "
+        help="cut a version tag (annotated) at HEAD: VERSION or the --next one",
+        description="Cut VERSION, or the next version after the newest version tag, as an "
         "annotated tag at HEAD (the working tree must be clean) and print it.",
     )
-    parser.add_argument(
+    which = parser.add_mutually_exclusive_group(required=True)
+    which.add_argument("version", nargs="?", metavar="VERSION",
+                       help="the version to tag, e.g. v1.3.0 or v2.0.0-rc.1")
+    which.add_argument(
         "--next",
-        required=True,
         choices=BUMPS,
         dest="bump",
         help="which part to bump; pre makes or counts up an -rc.N prerelease",
@@ -40,22 +50,14 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from core.errors import RepoError
-    from core.repo import ProjectRepo
-    from core.version import latest_release, next_version
+    from core.repo import ProjectRepo, refuse_second_release
+    from core.version import latest_release
 
     repo = ProjectRepo.open(args.repo)
     known = repo.version_tags()
-    released_here = [
-        v.git_tag for v in known if not v.prerelease and v.git_tag in repo.tags_at_head()
-    ]
-    if released_here:
-        raise RepoError(
-            f"HEAD is already released as {', '.join(released_here)}",
-            "commit the next change first, then tag it",
-        )
     current = latest_release(known, include_prereleases=True)
-    prefix = "v" if current is None or current.git_tag.startswith("v") else ""
-    new = next_version(current, args.bump, prefix=prefix, pre_token=args.pre_token)
+    new = _chosen(repo, args) if args.version is not None else _next(current, args)
+    refuse_second_release(repo.tags_at_head(), new)
     remote = repo.remote_name()
     if args.push and remote is None:
         raise RepoError(
@@ -88,3 +90,24 @@ def run(args: argparse.Namespace) -> int:
             sys.stderr.write(f"pushed {new.git_tag} to {remote}\n")
     sys.stdout.write(f"{new.git_tag}\n")
     return 0
+
+
+def _next(current: ReleaseVersion | None, args: argparse.Namespace) -> ReleaseVersion:
+    from core.version import next_version
+
+    prefix = "v" if current is None or current.git_tag.startswith("v") else ""
+    return next_version(current, args.bump, prefix=prefix, pre_token=args.pre_token)
+
+
+def _chosen(repo: ProjectRepo, args: argparse.Namespace) -> ReleaseVersion:
+    """VERSION checked by the same rules a release checks: SemVer, new, newer in its series."""
+    from core.errors import VersionError
+    from core.version import parse_version
+
+    new = parse_version(args.version)
+    if repo.tag_commit(new.git_tag) is not None:
+        raise VersionError(f"tag {new.git_tag!r} already exists", "choose another version")
+    for rule in repo.check_release(new.git_tag):
+        if rule.rule == "newer" and not rule.ok:
+            raise VersionError(rule.message, rule.fix)
+    return new
