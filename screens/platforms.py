@@ -166,7 +166,7 @@ class PlatformsScreen(StepScreen):
         if info.builder:
             text.append(f", builder {info.builder}")
         if info.note:
-            text.append(f"\n  {info.note}", style="yellow")
+            text.append(f"\n  {info.note}", style=tone("warning"))
         for name, platforms in info.nodes:
             text.append(f"\n  node {name}: ", style="bold")
             text.append(", ".join(platforms) or "no platforms")
