@@ -87,7 +87,7 @@ class RequestStop:
     reported, when requests get ``grace`` seconds (what the registry holds now is worth saying,
     and a registry that hangs then still cannot hold the exit for long)."""
 
-    def __init__(self, cancel: threading.Event, grace: float = 3.0) -> None:
+    def __init__(self, cancel: threading.Event, grace: float = 1.0) -> None:
         self.cancel = cancel
         self.grace = grace
         self._reporting_since: float | None = None

@@ -145,9 +145,12 @@ def test_a_real_walk_reaches_summary_with_the_main_control_focused(
         for wide, bar in WALK:
             next_step(term, bar if narrow else wide)
         next_step(term, "Cancel build")
-        term.wait_for("Release verified", timeout=600)
+        # the end of the run, in the log panel (at 80x24 the progress line above it can be
+        # scrolled out of view by the steps table; both say the same)
+        term.wait_for("release ok;", timeout=240)
         shown = term.screen()
-        assert " 7 Build " in shown and len(max(shown.splitlines(), key=len)) <= size[0]
+        # still the Build screen (at 80x24 it scrolls, so the step bar may be out of view)
+        assert "Continue" in shown and len(max(shown.splitlines(), key=len)) <= size[0]
         next_step(term, "Release 0.1.0 verified")
         assert " 8 Summary" in term.screen()
         term.keys("q")
