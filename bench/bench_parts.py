@@ -21,6 +21,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -56,10 +57,10 @@ def project(root: Path) -> Path:
     return root
 
 
-def run(plan: Plan, engine: PodmanEngine | None, reports: Path, **kwargs: object
+def run(plan: Plan, engine: PodmanEngine | None, reports: Path, **kwargs: Any
         ) -> tuple[float, list[Event]]:
     start = time.perf_counter()
-    events = list(run_release(plan, engine, report_dir=reports, **kwargs))  # type: ignore[arg-type]
+    events = list(run_release(plan, engine, report_dir=reports, **kwargs))
     seconds = time.perf_counter() - start
     last = events[-1]
     if not (isinstance(last, ReleaseFinished) and last.ok):

@@ -30,7 +30,7 @@ from core.events import (
 )
 from core.plan import Plan
 from core.reference import ImageName
-from core.registry import RegistryClient
+from core.registry import ManifestHead, RegistryClient
 from core.release import run_release
 from tests.e2e.conftest import digest, finished, plan_for, release_tag
 from tests.support.gitrepo import git
@@ -61,7 +61,7 @@ class GatedClient(RegistryClient):
             self.after_put(ref)
         return digest
 
-    def head_manifest(self, repo: str, ref: str):  # type: ignore[no-untyped-def]
+    def head_manifest(self, repo: str, ref: str) -> ManifestHead | None:
         if self.before_head is not None:
             self.before_head(ref)
         return super().head_manifest(repo, ref)
@@ -455,7 +455,7 @@ def test_an_error_a_library_lets_through_is_a_failed_phase_not_a_traceback(
     import httpx
 
     class Looping(RegistryClient):
-        def head_manifest(self, repo: str, ref: str):  # type: ignore[no-untyped-def]
+        def head_manifest(self, repo: str, ref: str) -> ManifestHead | None:
             if ref == "latest":
                 raise httpx.TooManyRedirects("Exceeded maximum allowed redirects.")
             return super().head_manifest(repo, ref)

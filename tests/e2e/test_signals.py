@@ -21,7 +21,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import pytest
 
@@ -267,9 +267,9 @@ def _credential_dirs(setup: Setup) -> list[Path]:
     return sorted(setup.runtime.glob("dockyard-auth-*"))
 
 
-def _report(setup: Setup) -> dict[str, object]:
+def _report(setup: Setup) -> dict[str, Any]:
     (path,) = setup.reports.glob("*.json")
-    data: dict[str, object] = json.loads(path.read_text())
+    data: dict[str, Any] = json.loads(path.read_text())
     return data
 
 
@@ -309,8 +309,8 @@ def test_a_signal_during_the_build_stops_podman_cleans_up_and_reports(
     assert _credential_dirs(setup) == []
     report = _report(setup)
     assert report["ok"] is False
-    assert report["failure"]["phase"] == "build"  # type: ignore[index]
-    assert "cancelled" in report["failure"]["error"]  # type: ignore[index]
+    assert report["failure"]["phase"] == "build"
+    assert "cancelled" in report["failure"]["error"]
     assert _wait_gone(groups) == []
     assert _podman_of(setup.podman_root) == []
 
@@ -340,8 +340,8 @@ def test_sigterm_during_the_alias_phase_stops_before_the_next_alias(
     assert len(aliases) == 1  # the held one went on; no alias after the signal
     report = _report(setup)
     assert report["ok"] is False
-    assert report["failure"]["phase"] == "aliases"  # type: ignore[index]
-    assert "registry_state" in report["failure"]  # type: ignore[operator]
+    assert report["failure"]["phase"] == "aliases"
+    assert "registry_state" in report["failure"]
     assert _credential_dirs(setup) == []
     assert "Traceback" not in run.stderr()
 
@@ -383,7 +383,7 @@ def test_a_stalled_upload_is_stopped_after_the_stall_timeout(setup: Setup) -> No
     assert run.proc.returncode == 1, run.stdout() + run.stderr()
     assert "release FAILED in phase build" in run.stdout()
     assert "stalled: no bytes moved for 3 s" in run.stdout()
-    assert _report(setup)["failure"]["phase"] == "build"  # type: ignore[index]
+    assert _report(setup)["failure"]["phase"] == "build"
     assert _podman_of(setup.podman_root) == []
     assert _credential_dirs(setup) == []
 

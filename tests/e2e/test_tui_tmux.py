@@ -24,40 +24,28 @@ from core.registry import RegistryClient
 from core.verify import verify_release
 from tests.support.podman import podman_storage
 from tests.support.registry import RunningRegistry
+from tests.support.tmux import Terminal
 
 pytestmark = pytest.mark.e2e
 
 DOCKYARD = Path(sys.executable).with_name("dockyard")
 
 
-class Tmux:
-    """One detached tmux session running a command; keys in, screen text out."""
+class Tmux(Terminal):
+    """A 120x40 tmux session running a shell command that reports its own exit (the command
+    writes it); keys, screen and waits are tests/support/tmux.py's."""
 
     def __init__(self, command: str, env: dict[str, str], cwd: Path) -> None:
-        self.name = f"dockyard-e2e-{uuid.uuid4().hex[:8]}"
+        name = f"dockyard-e2e-{uuid.uuid4().hex[:8]}"
+        super().__init__(name, cwd / f"{name}.status")  # exit_status is not used here
         exports = " ".join(f"{key}={value}" for key, value in env.items())
         subprocess.run(["tmux", "new-session", "-d", "-s", self.name, "-x", "120", "-y", "40",
                         "-c", str(cwd), f"env -u COLUMNS -u LINES {exports} {command}"], check=True)
         subprocess.run(["tmux", "resize-window", "-t", self.name, "-x", "120", "-y", "40"],
                        check=False)
 
-    def screen(self) -> str:
-        done = subprocess.run(["tmux", "capture-pane", "-p", "-t", self.name],
-                              capture_output=True, text=True, check=False)
-        return done.stdout
-
-    def keys(self, *keys: str) -> None:
-        subprocess.run(["tmux", "send-keys", "-t", self.name, *keys], check=True)
-
     def wait_for(self, *texts: str, timeout: float = 60.0) -> str:
-        deadline = time.monotonic() + timeout
-        shown = ""
-        while time.monotonic() < deadline:
-            shown = self.screen()
-            if all(text in shown for text in texts):
-                return shown
-            time.sleep(0.2)
-        raise AssertionError(f"{texts!r} not on screen within {timeout} s; screen:\n{shown}")
+        return super().wait_for(*texts, timeout=timeout)
 
     def close(self) -> None:
         subprocess.run(["tmux", "kill-session", "-t", self.name], capture_output=True,
