@@ -515,9 +515,22 @@ class RegistryClient:
     def put_manifest(self, repo: str, ref: str, raw: bytes, media_type: str) -> str:
         """PUT ``raw`` unchanged under ``ref``; the bytes are identical, so is the digest."""
         digest = sha256_digest(raw)
-        response = self._request("PUT", f"/v2/{repo}/manifests/{ref}", repo=repo, push=True,
-                                 headers={"Content-Type": media_type}, content=raw)
-        self._raise_for(repo, f"PUT manifest {ref}", response)
+        what = f"PUT manifest {ref}"
+        attempt = 0
+        while True:
+            response = self._request("PUT", f"/v2/{repo}/manifests/{ref}", repo=repo, push=True,
+                                     headers={"Content-Type": media_type}, content=raw)
+            # We hashed these bytes ourselves, so DIGEST_INVALID means the registry read another
+            # writer's half-written copy of the same manifest (distribution's filesystem storage
+            # truncates and rewrites it in place): two runs pushing one image at once. The PUT
+            # is idempotent; sending it again once that writer is done succeeds.
+            if (response.status_code != 400 or _error_code(response) != "DIGEST_INVALID"
+                    or attempt >= self.max_retries):
+                break
+            response.close()
+            self._pause(self.backoff * 2**attempt, repo, what)
+            attempt += 1
+        self._raise_for(repo, what, response)
         claimed = response.headers.get("Docker-Content-Digest")
         if claimed is not None and claimed != digest:
             raise RegistryError(f"{self.host}/{repo}: PUT {ref} stored digest {claimed}, "
@@ -989,6 +1002,14 @@ def _json_object(raw: bytes, what: str) -> dict[str, Any]:
     if not isinstance(document, dict):
         raise RegistryError(f"{what} is not a JSON object", "the registry answered something else")
     return document
+
+
+def _error_code(response: httpx.Response) -> str:
+    """The first ``errors[].code`` of a registry error body ("" when there is none)."""
+    try:
+        return str(json.loads(response.content)["errors"][0]["code"])
+    except (ValueError, KeyError, IndexError, TypeError, httpx.ResponseNotRead):
+        return ""
 
 
 def _registry_message(response: httpx.Response) -> str:

@@ -69,14 +69,22 @@ class GatedClient(RegistryClient):
 
 def release_in_thread(
     plan: Plan, engine: PodmanEngine, tmp_path: Path, before_put: Callable[[str], None],
-    out: list[Event], **hooks: Callable[[str], None],
+    out: list[Event], barrier: threading.Barrier | None = None,
+    **hooks: Callable[[str], None],
 ) -> threading.Thread:
+    """Run one release in a thread; a run that fails breaks ``barrier``, so the other run's
+    wait ends at once (and the test shows both failures) instead of after its timeout."""
     def client_for(name: ImageName) -> RegistryClient:
         return GatedClient(name.api_host, before_put, **hooks)
 
     def run() -> None:
-        out.extend(run_release(plan, engine, client_for=client_for,
-                               report_dir=tmp_path / "reports"))
+        try:
+            out.extend(run_release(plan, engine, client_for=client_for,
+                                   report_dir=tmp_path / "reports"))
+        finally:
+            ok = bool(out) and isinstance(out[-1], ReleaseFinished) and out[-1].ok
+            if barrier is not None and not ok:
+                barrier.abort()
 
     thread = threading.Thread(target=run)
     thread.start()
@@ -112,8 +120,8 @@ def test_two_releases_of_one_tag_with_different_content_have_exactly_one_winner(
 
         runs: list[list[Event]] = [[], []]
         threads = [release_in_thread(plan_for(root, image), podman, tmp_path, at_version_tag,
-                                     events) for root, events in zip((first, second), runs,
-                                                                     strict=True)]
+                                     events, barrier)
+                   for root, events in zip((first, second), runs, strict=True)]
         for thread in threads:
             thread.join(timeout=300)
         assert all(isinstance(events[-1], ReleaseFinished) for events in runs), [
@@ -152,8 +160,8 @@ def test_a_ci_rerun_of_the_same_commit_at_once_ends_as_already_published(
             barrier.wait()
 
     runs: list[list[Event]] = [[], []]
-    threads = [release_in_thread(plan_for(root, image), podman, tmp_path, at_version_tag, events)
-               for events in runs]
+    threads = [release_in_thread(plan_for(root, image), podman, tmp_path, at_version_tag, events,
+                                 barrier) for events in runs]
     for thread in threads:
         thread.join(timeout=300)
     assert [finished(events).ok for events in runs] == [True, True], [
@@ -202,9 +210,9 @@ def test_a_rerun_that_overwrites_the_tag_after_it_was_read_back_is_adopted_not_f
     first: list[Event] = []
     second: list[Event] = []
     threads = [release_in_thread(plan_for(root, image), podman, tmp_path, a_put, first,
-                                 before_head=a_head),
+                                 barrier, before_head=a_head),
                release_in_thread(plan_for(root, image), podman, tmp_path, b_put, second,
-                                 after_put=b_after)]
+                                 barrier, after_put=b_after)]
     for thread in threads:
         thread.join(timeout=300)
     assert [finished(first).ok, finished(second).ok] == [True, True], [

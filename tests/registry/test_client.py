@@ -154,6 +154,47 @@ def test_put_manifest_points_an_alias_at_identical_bytes(
     assert len(puts) == 1 and puts[0].status == 201
 
 
+# The body distribution 2.8 answered when two runs PUT one manifest at once (seen in CI).
+_DIGEST_INVALID = (b'{"errors":[{"code":"DIGEST_INVALID","message":"provided digest did not '
+                   b'match uploaded content"}]}')
+
+
+def test_put_manifest_is_sent_again_when_the_registry_read_a_half_written_copy(
+    proxy: FaultProxy, published: Published, make_client: Make, sleeps: Sleeps
+) -> None:
+    client = make_client(proxy.host, backoff=0.25, max_retries=3)
+    manifest = client.get_manifest(published.repo, published.version)
+    proxy.inject(Fault(status=400, times=2, method="PUT", body=_DIGEST_INVALID))
+    assert client.put_manifest(published.repo, "again", manifest.raw,
+                               manifest.media_type) == published.index.digest
+    assert [s.status for s in proxy.requests("PUT")] == [400, 400, 201]
+    assert sleeps.calls == [0.25, 0.5]
+
+
+def test_put_manifest_gives_up_on_digest_invalid_after_max_retries_and_names_it(
+    proxy: FaultProxy, published: Published, make_client: Make, sleeps: Sleeps
+) -> None:
+    client = make_client(proxy.host, max_retries=2)
+    manifest = client.get_manifest(published.repo, published.version)
+    proxy.inject(Fault(status=400, times=5, method="PUT", body=_DIGEST_INVALID))
+    with pytest.raises(RegistryError, match="PUT manifest again answered HTTP 400, "
+                                            "DIGEST_INVALID"):
+        client.put_manifest(published.repo, "again", manifest.raw, manifest.media_type)
+    assert len(proxy.requests("PUT")) == 3
+
+
+def test_other_manifest_refusals_are_not_sent_again(
+    proxy: FaultProxy, published: Published, make_client: Make, sleeps: Sleeps
+) -> None:
+    client = make_client(proxy.host, max_retries=3)
+    manifest = client.get_manifest(published.repo, published.version)
+    proxy.inject(Fault(status=400, method="PUT", body=(
+        b'{"errors":[{"code":"MANIFEST_INVALID","message":"manifest invalid"}]}')))
+    with pytest.raises(RegistryError, match="MANIFEST_INVALID"):
+        client.put_manifest(published.repo, "again", manifest.raw, manifest.media_type)
+    assert len(proxy.requests("PUT")) == 1 and sleeps.calls == []
+
+
 def test_429_with_retry_after_is_honoured(
     proxy: FaultProxy, published: Published, make_client: Make, sleeps: Sleeps
 ) -> None:
