@@ -64,8 +64,8 @@ def test_two_runs_uploading_one_image_at_once_both_succeed(
             with RegistryClient(registry.host) as client:
                 try:
                     stored.append(upload_layout(client, repo, layout).digest)
-                except Exception as err:  # noqa: BLE001 - collected, asserted below
-                    failures.append(f"pair {pair}: {err}")
+                except Exception as err:  # collected, asserted below
+                    failures.append(f"{repo}: {err}")
 
         threads = [threading.Thread(target=upload) for _ in range(2)]
         for thread in threads:
