@@ -10,7 +10,7 @@ import asyncio
 import importlib
 import signal
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
@@ -62,8 +62,10 @@ class DockyardApp(App[int]):
     ]
 
     def __init__(self, root: Path, services: Services | None = None, *,
-                 stop_signals: bool = False, keymap_file: Path | None = None) -> None:
+                 stop_signals: bool = False, keymap_file: Path | None = None,
+                 notices: Sequence[str] = ()) -> None:
         super().__init__()
+        self.notices = tuple(notices)  # shown on opening: what the launcher did before (demo)
         for theme in THEMES:
             self.register_theme(theme)
         self.keymap_file = keymap_file  # None: keymap.toml in the user's config directory
@@ -82,7 +84,17 @@ class DockyardApp(App[int]):
             for sig in (signal.SIGTERM, signal.SIGHUP):
                 loop.add_signal_handler(sig, self.stop_on_signal, sig)
         self.use_keymap()
+        self.call_after_refresh(self._show_notices)
         self.run_wizard()
+
+    def _show_notices(self) -> None:
+        """Notify once the first step is on screen: a toast raised while the first screen is
+        still being pushed can land on neither screen (seen in a real terminal, 2 runs in 5)."""
+        if len(self.screen_stack) < 2:
+            self.call_after_refresh(self._show_notices)
+            return
+        for notice in self.notices:
+            self.notify(notice, timeout=20)
 
     def stop_on_signal(self, signum: int) -> None:
         """SIGTERM (a CI runner, a service manager) or SIGHUP (the terminal closed): stop a
@@ -217,9 +229,10 @@ class DockyardApp(App[int]):
                 yield SystemCommand(title, help_text, callback)
 
 
-def run_app(argv_root: Path | None = None) -> int:
-    """Open the wizard on ``argv_root`` (default: the current directory); the exit code."""
-    app = DockyardApp((argv_root or Path.cwd()).resolve(), stop_signals=True)
+def run_app(argv_root: Path | None = None, notices: Sequence[str] = ()) -> int:
+    """Open the wizard on ``argv_root`` (default: the current directory); the exit code.
+    ``notices`` are shown as notifications on opening (the terminal's own lines are hidden)."""
+    app = DockyardApp((argv_root or Path.cwd()).resolve(), stop_signals=True, notices=notices)
     app.run()
     if app.dry_run_text:
         sys.stdout.write(app.dry_run_text)

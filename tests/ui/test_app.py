@@ -167,3 +167,16 @@ async def test_broken_config_is_reported_then_defaults_used(tmp_path, repo_facto
         assert "dockyard.toml:1" in app.screen.problem
         await pilot.press("escape")
         await on_screen(pilot, VersionScreen)
+
+
+async def test_notices_from_the_launcher_show_on_the_first_step(tmp_path, registry) -> None:
+    """`dockyard demo` hands over what it did with the registry: the terminal is covered."""
+    from textual.widgets._toast import Toast
+
+    demo = create_demo(tmp_path / "demo", registry=registry.host)
+    app = DockyardApp(demo.root, notices=["Registry started on X: stopped when you quit."])
+    async with app.run_test(size=(120, 40), notifications=True) as pilot:
+        await on_screen(pilot, VersionScreen)
+        await settle(pilot, lambda: bool(app.screen.query(Toast)), rounds=200)
+        (toast,) = app.screen.query(Toast)
+        assert "stopped when you quit" in str(toast.render())

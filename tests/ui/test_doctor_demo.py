@@ -120,13 +120,15 @@ def test_demo_without_a_usable_registry_fails_before_writing_anything(
     assert not (tmp_path / "demo").exists()
 
 
-def _demo_in_terminal(tmp_path: Path, host: str, *extra: str) -> str:
-    """``dockyard demo`` in a real terminal: the wizard opens, Ctrl+Q; what it printed."""
+def _demo_in_terminal(tmp_path: Path, host: str, *extra: str, in_wizard: str) -> str:
+    """``dockyard demo`` in a real terminal: the wizard opens and says ``in_wizard`` about the
+    registry (the demo's own lines are hidden behind it), Ctrl+Q; what it printed."""
     argv = [sys.executable, "-m", "tui.cli", "demo", "--dir", str(tmp_path / "demo"),
             "--registry", host, *extra]
     env = {key: os.environ[key] for key in ("PATH", "HOME") if key in os.environ}
     with terminal(argv, cwd=Path(__file__).resolve().parents[2], env=env,
                   status_dir=tmp_path, width=120, height=40) as term:
+        term.wait_for(in_wizard)  # a notification, shown from the start for 20 s
         term.wait_for("Release rules", "v0.1.0", "Version", "Images")
         term.keys("C-q")
         assert term.exit_status(timeout=20) == 0, term.screen()
@@ -142,7 +144,7 @@ def _pid_of(printed: str) -> int:
 @pytest.mark.e2e
 def test_the_registry_the_demo_started_stops_with_it(tmp_path: Path) -> None:
     host = f"127.0.0.1:{free_port()}"
-    printed = _demo_in_terminal(tmp_path, host)
+    printed = _demo_in_terminal(tmp_path, host, in_wizard="stopped when")
     pid = _pid_of(printed)
     assert f"registry: stopped the demo registry on {host}" in printed
     assert "left running" not in printed
@@ -154,7 +156,7 @@ def test_the_registry_the_demo_started_stops_with_it(tmp_path: Path) -> None:
 @pytest.mark.e2e
 def test_keep_registry_leaves_it_running_and_says_how_to_stop_it(tmp_path: Path) -> None:
     host = f"127.0.0.1:{free_port()}"
-    printed = _demo_in_terminal(tmp_path, host, "--keep-registry")
+    printed = _demo_in_terminal(tmp_path, host, "--keep-registry", in_wizard="left running")
     pid = _pid_of(printed)
     try:
         assert f"registry: {host} is left running; stop it with: kill {pid}" in printed
@@ -167,7 +169,7 @@ def test_keep_registry_leaves_it_running_and_says_how_to_stop_it(tmp_path: Path)
 def test_a_registry_the_demo_found_running_is_never_stopped(
     tmp_path: Path, registry: RunningRegistry
 ) -> None:
-    printed = _demo_in_terminal(tmp_path, registry.host)
+    printed = _demo_in_terminal(tmp_path, registry.host, in_wizard="left as it is")
     assert f"registry: {registry.host} already running (not started by dockyard" in printed
     assert "stopped" not in printed and "left running" not in printed
     assert registry_answers(registry.host)

@@ -55,12 +55,17 @@ def run(args: argparse.Namespace) -> int:
     out.write(f"demo project: {project.root}\n")
     out.write(f"  image {project.image}, tag {project.tag}, platforms "
               f"{', '.join(project.platforms)}, copy mode ({project.binary_template})\n")
+    keep = args.no_open or args.keep_registry
     if registry.state == "running":
         out.write(f"registry: {registry.host} already running (not started by dockyard, "
                   "so it is left as it is)\n")
     else:
         out.write(f"registry: {registry.host} {registry.how}\n")
-    keep = args.no_open or args.keep_registry
+    # The wizard covers the terminal, so what the demo did with the registry is said there too.
+    notice = {"running": f"Registry {registry.host} was already running: left as it is.",
+              "started": f"Registry started on {registry.host}: "
+              + ("left running after you quit." if keep else "stopped when you quit.")
+              }.get(registry.state, "")
     code = 0
     if args.no_open:
         out.write(f"open the wizard with: cd {project.root} && dockyard\n")
@@ -69,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
         from tui.app import run_app
 
         try:
-            code = int(run_app(project.root))
+            code = int(run_app(project.root, notices=[notice]))
         finally:
             if not keep:
                 stop_registry(registry)
