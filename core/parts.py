@@ -297,3 +297,53 @@ def merge_steps(plan: Plan, parts: Sequence[Part]) -> list[list[str]]:
         if image.tags.aliases:
             steps.append(alias_step(image))
     return steps
+
+
+@dataclass(frozen=True)
+class Split:
+    """How one run takes part in a release split across machines: ``part`` builds this leg's
+    platforms and writes a part file (``part_file``, or the default name beside the project);
+    ``parts`` merges the legs' parts. Neither: a whole release."""
+
+    part: bool = False
+    part_file: Path | None = None
+    parts: tuple[Part, ...] = ()
+
+    def __bool__(self) -> bool:
+        return self.part or bool(self.parts)
+
+    def for_plan(self, plan: Plan, directory: Path) -> Split:
+        """Checked against ``plan`` (a merge's parts must match it), with the part file's
+        path settled; raises PartError in one line."""
+        if self.parts:
+            check_parts(self.parts, plan)
+            return self
+        if self.part and self.part_file is None:
+            return Split(part=True, part_file=default_part_path(plan.platforms, directory))
+        return self
+
+    def steps(self, plan: Plan, build_steps: Iterable[Sequence[str]]) -> list[list[str]]:
+        """The dry run's steps for this run: a leg's build and part file, or the merge."""
+        if self.parts:
+            return merge_steps(plan, self.parts)
+        if self.part_file is not None:
+            return part_steps(build_steps, self.part_file)
+        return [list(step) for step in build_steps]
+
+    def describe(self, plan: Plan) -> list[str]:
+        """What this run does in the split, for the Review screen (nothing for a release)."""
+        platforms = ", ".join(str(p) for p in plan.platforms)
+        if self.parts:
+            lines = [f"Merge of {len(self.parts)} parts built on separate machines, then "
+                     "published as a release:"]
+            for part in self.parts:
+                digests = ", ".join(f"{image.name}@{image.digest[:19]}" for image in part.images)
+                lines.append(f"  {', '.join(str(p) for p in part.platforms)}: {digests} "
+                             f"({part.engine}, revision {part.revision[:12]}; {part.source})")
+            return lines
+        if self.part_file is not None:
+            return [f"Part of a split release: builds {platforms} only, pushes it by digest "
+                    "with no tag, moves no tag.",
+                    f"  part file: {self.part_file}",
+                    "  merge the parts afterwards: dockyard release --yes --merge PART..."]
+        return []

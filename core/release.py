@@ -66,6 +66,16 @@ if TYPE_CHECKING:
     from core.version import ReleaseVersion
 #: The phases of a release that pushes, in order (screens show them as a checklist).
 PHASES = ("preflight", "resolve", "build", "verify", "tag", "aliases", "verify-aliases")
+
+
+def phases_for(*, part: bool = False, merge: bool = False) -> tuple[str, ...]:
+    """The phases a pushing run goes through: a part stops after verify with its part file, a
+    merge assembles the parts' index instead of building (as ``Release._phases`` runs them)."""
+    if part:
+        return (*PHASES[:PHASES.index("verify") + 1], "part")
+    if merge:
+        return tuple("merge" if phase == "build" else phase for phase in PHASES)
+    return PHASES
 _Step = Generator[Event, None, str]  # a phase: streams events, returns a one-line detail
 
 

@@ -37,7 +37,7 @@ from core.events import (
     StepStarted,
     VerifyReported,
 )
-from core.release import PHASES
+from core.release import phases_for
 from tui.draft import Draft
 from tui.messages import BuildDone
 from tui.table import Table
@@ -125,6 +125,8 @@ class BuildScreen(DockyardScreen[BuildOutcome]):
         super().__init__(draft, services)
         assert draft.plan is not None
         self.plan = draft.plan
+        split = draft.split
+        self.phases = phases_for(part=bool(split and split.part), merge=bool(split and split.parts))
         self.log_dir = log_dir or services.log_dir
         # Log lines arrive already formatted (plain str: cheap, and not tracked by the GC);
         # every other event as itself.
@@ -143,7 +145,7 @@ class BuildScreen(DockyardScreen[BuildOutcome]):
         with Horizontal(id="build-top"):
             yield Static("", id="phases")
             with Vertical(id="progress-box"):
-                yield ProgressBar(total=len(PHASES), show_eta=False, id="progress")
+                yield ProgressBar(total=len(self.phases), show_eta=False, id="progress")
                 yield Static("elapsed 0:00", id="elapsed")
                 yield Static("", id="result")
         yield Table(id="steps", cursor_type="none", zebra_stripes=True)
@@ -186,7 +188,8 @@ class BuildScreen(DockyardScreen[BuildOutcome]):
 
         inbox = self.inbox
         with path.open("w", encoding="utf-8") as log:
-            for event in self.services.release(self.plan, self.draft.engine, self.cancel_event):
+            for event in self.services.release(self.plan, self.draft.engine, self.cancel_event,
+                                               self.draft.split):
                 if type(event) is LogLine:
                     line = format_line(event)
                     log.write(line + "\n")
@@ -340,7 +343,7 @@ class BuildScreen(DockyardScreen[BuildOutcome]):
 
     def show_phases(self) -> None:
         text = Text()
-        for phase in PHASES:
+        for phase in self.phases:
             state = self.phase_state.get(phase, "")
             mark, style = ("·", "dim")
             if state == "running":

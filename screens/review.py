@@ -7,6 +7,7 @@ choices are written to dockyard.toml only when the box is ticked.
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
@@ -53,7 +54,10 @@ class ReviewScreen(StepScreen):
         yield Button("Dry run & exit", id="dry-run", disabled=True)
 
     def on_mount(self) -> None:
-        self.query_one("#next", Button).label = "Build & push ▶"
+        split = self.draft.split
+        self.query_one("#next", Button).label = (
+            "Merge & publish ▶" if split and split.parts
+            else "Build & push part ▶" if split else "Build & push ▶")
         self.query_one("#next", Button).disabled = True
         self.make_plan()
 
@@ -65,10 +69,16 @@ class ReviewScreen(StepScreen):
         from core.rendering import plan_text
 
         plan = self.services.make_plan(self.draft.to_request())
-        steps = self.services.plan_steps(plan, self.draft.engine)
-        draft = dataclasses.replace(self.draft, plan=plan,
+        split = self.draft.split
+        steps = [] if split and split.parts else self.services.plan_steps(plan, self.draft.engine)
+        header = ""
+        if split:  # a leg of a split release, or the merge of the legs' parts
+            split = split.for_plan(plan, Path.cwd())
+            steps = split.steps(plan, steps)
+            header = "\n".join(split.describe(plan)) + "\n\n"
+        draft = dataclasses.replace(self.draft, plan=plan, split=split,
                                     steps=tuple(tuple(step) for step in steps))
-        self.post_message(Loaded("plan", (draft, plan_text(plan, steps))))
+        self.post_message(Loaded("plan", (draft, header + plan_text(plan, steps))))
 
     @work(thread=True, exit_on_error=False, exclusive=True, group="save")
     def save_choices(self, draft: Draft) -> None:

@@ -28,6 +28,7 @@ from tui.widgets import ConfirmModal, DockyardScreen, ErrorModal, StepScreen
 
 if TYPE_CHECKING:
     from core.config import ProjectConfig
+    from core.parts import Split
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 DARK, LIGHT = "dockyard-dark", "dockyard-light"
@@ -63,8 +64,9 @@ class DockyardApp(App[int]):
 
     def __init__(self, root: Path, services: Services | None = None, *,
                  stop_signals: bool = False, keymap_file: Path | None = None,
-                 notices: Sequence[str] = ()) -> None:
+                 notices: Sequence[str] = (), split: Split | None = None) -> None:
         super().__init__()
+        self.split = split  # `dockyard --part` / `--merge`: every draft carries it to Build
         self.notices = tuple(notices)  # shown on opening: what the launcher did before (demo)
         for theme in THEMES:
             self.register_theme(theme)
@@ -130,7 +132,7 @@ class DockyardApp(App[int]):
             return reading[0]
 
         self.call_after_refresh(read_config)
-        draft = Draft(root=self.root)
+        draft = Draft(root=self.root, split=self.split)
         index = 0
         while True:
             while index < len(steps):
@@ -229,10 +231,13 @@ class DockyardApp(App[int]):
                 yield SystemCommand(title, help_text, callback)
 
 
-def run_app(argv_root: Path | None = None, notices: Sequence[str] = ()) -> int:
+def run_app(argv_root: Path | None = None, notices: Sequence[str] = (),
+            split: Split | None = None) -> int:
     """Open the wizard on ``argv_root`` (default: the current directory); the exit code.
-    ``notices`` are shown as notifications on opening (the terminal's own lines are hidden)."""
-    app = DockyardApp((argv_root or Path.cwd()).resolve(), stop_signals=True, notices=notices)
+    ``notices`` are shown as notifications on opening (the terminal's own lines are hidden);
+    ``split``: the wizard runs a leg of a split release or the merge of parts."""
+    app = DockyardApp((argv_root or Path.cwd()).resolve(), stop_signals=True, notices=notices,
+                      split=split)
     app.run()
     if app.dry_run_text:
         sys.stdout.write(app.dry_run_text)

@@ -13,9 +13,13 @@ import sys
 import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import core
 from core.errors import DockyardError
+
+if TYPE_CHECKING:
+    from core.parts import Split
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -50,6 +54,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--repo", type=Path, dest="wizard_repo", metavar="DIR",
                         help="the assistant's project git checkout (default: the current "
                         "directory), as --repo of the other commands")
+    split = parser.add_mutually_exclusive_group()
+    split.add_argument("--part", action="store_true", dest="wizard_part",
+                       help="the assistant builds only the platforms you pick, pushes them by "
+                       "digest with no tag and writes a part file (as release --part)")
+    split.add_argument("--merge", nargs="+", type=Path, default=[], metavar="PART",
+                       dest="wizard_merge", help="the assistant merges these part files and "
+                       "publishes the result (as release --merge)")
+    parser.add_argument("--part-file", type=Path, metavar="PATH", dest="wizard_part_file",
+                        help="with --part: where the part file goes (default "
+                        "./dockyard-part-<os>-<arch>[-<variant>].json)")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     import tui.commands as commands
 
@@ -65,7 +79,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     handler: Handler | None = getattr(args, "handler", None)
     if handler is None:
-        return _open_assistant(parser, args.wizard_repo)
+        try:
+            split = _wizard_split(args)
+        except DockyardError as err:
+            sys.stderr.write(f"error: {err}\n")
+            return 2
+        return _open_assistant(parser, args.wizard_repo, split)
     try:
         return handler(args)
     except DockyardError as err:
@@ -99,7 +118,24 @@ def _sweep_credentials() -> None:
         return
 
 
-def _open_assistant(parser: argparse.ArgumentParser, repo: Path | None) -> int:
+def _wizard_split(args: argparse.Namespace) -> Split | None:
+    """``--part`` / ``--merge`` for the assistant: the part files are read before it opens, so
+    an unreadable one is a one-line error; the Review step checks them against the plan."""
+    if args.wizard_part_file is not None and not args.wizard_part:
+        from core.parts import PartError
+
+        raise PartError("--part-file goes with --part", "add --part, or drop --part-file")
+    if not (args.wizard_part or args.wizard_merge):
+        return None
+    from core.parts import Split, read_part
+
+    part_file = args.wizard_part_file.expanduser().resolve() if args.wizard_part_file else None
+    return Split(part=args.wizard_part, part_file=part_file,
+                 parts=tuple(read_part(path) for path in args.wizard_merge))
+
+
+def _open_assistant(parser: argparse.ArgumentParser, repo: Path | None,
+                    split: Split | None = None) -> int:
     if repo is not None and not repo.is_dir():
         sys.stderr.write(f"error: repo: {str(repo)!r} is not a directory; "
                          "pass --repo DIR of a git checkout\n")
@@ -109,7 +145,7 @@ def _open_assistant(parser: argparse.ArgumentParser, repo: Path | None) -> int:
     except ImportError:
         parser.print_help()
         return 0
-    return run_app(repo)
+    return run_app(repo, split=split)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from core.config import ProjectConfig
+    from core.parts import Split
     from core.plan import Plan, PlanRequest
     from core.tags import TagPolicy
     from core.version import ReleaseVersion
@@ -30,6 +31,7 @@ class Nav(Enum):
 class Draft:
     root: Path
     config: ProjectConfig | None = None  # None until dockyard.toml has been read
+    split: Split | None = None  # `dockyard --part` / `--merge`: a leg or the merge; None: release
     # Version step
     version: ReleaseVersion | None = None
     known: tuple[ReleaseVersion, ...] = ()
@@ -79,7 +81,7 @@ class Draft:
     def with_config(self, config: ProjectConfig) -> Draft:
         """This draft's version choice on top of what dockyard.toml remembers."""
         return dataclasses.replace(Draft.from_config(self.root, config), version=self.version,
-                                   known=self.known, commit=self.commit)
+                                   known=self.known, commit=self.commit, split=self.split)
 
     def registry_hosts(self) -> tuple[str, ...]:
         """Distinct registry hosts of the chosen images, in order (unparsable names skipped)."""

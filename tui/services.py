@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from core.credentials import CredentialStore
     from core.engines.base import Engine
     from core.events import Event
+    from core.parts import Split
     from core.plan import Plan, PlanRequest
     from core.reference import ImageName
     from core.registry import RegistryClient
@@ -75,14 +76,17 @@ def _plan_steps(plan: Plan, engine: str) -> list[list[str]]:
     return plan_steps(plan, engine)
 
 
-def _release(plan: Plan, engine_name: str, cancel: threading.Event) -> Iterator[Event]:
-    """The release as the CLI runs it: stored logins handed to the engine for this run only."""
+def _release(plan: Plan, engine_name: str, cancel: threading.Event,
+             split: Split | None) -> Iterator[Event]:
+    """The release as the CLI runs it: stored logins handed to the engine for this run only;
+    ``split``: a leg writing its part file, or the merge of parts (settled by the Review step)."""
     from core.engines.base import EngineOptions
     from core.release import release_with_stored_logins
 
     return release_with_stored_logins(
         plan, engine=engine_name, cancel=cancel,
         insecure_registries=EngineOptions.from_env().insecure_registries, ca_file=plan.ca_file,
+        part_file=split.part_file if split else None, merge=split.parts if split else (),
     )
 
 
@@ -98,5 +102,5 @@ class Services:
     credentials: Callable[[], CredentialStore] = _credentials
     make_plan: Callable[[PlanRequest], Plan] = _make_plan
     plan_steps: Callable[[Plan, str], list[list[str]]] = _plan_steps
-    release: Callable[[Plan, str, threading.Event], Iterator[Event]] = _release
+    release: Callable[[Plan, str, threading.Event, Split | None], Iterator[Event]] = _release
     log_dir: Path | None = None  # where build logs go; None: <project>/.dockyard/logs
