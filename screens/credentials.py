@@ -15,7 +15,6 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
-from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, Checkbox, DataTable, Footer, Input, Label, Static
 from textual.worker import Worker, WorkerState
 
@@ -23,6 +22,7 @@ import assets
 from core.credentials import Credential, CredentialStore, login
 from core.errors import DockyardError
 from tui.table import Table
+from tui.widgets import DismissOnce, OnceModal
 
 ASSETS = Path(assets.__file__).resolve().parent
 
@@ -39,7 +39,7 @@ def readable_error(error: BaseException, *, secret: str = "") -> str:
     return text.replace(secret, "***") if secret else text
 
 
-class ConfirmRemove(ModalScreen[bool]):
+class ConfirmRemove(OnceModal[bool]):
     """Ask before a login is deleted from the keyring (it cannot be undone)."""
 
     CSS_PATH = ASSETS / "credentials.tcss"
@@ -69,7 +69,7 @@ class ConfirmRemove(ModalScreen[bool]):
         self.dismiss(event.button.id == "yes")
 
 
-class CredentialsScreen(Screen[str | None]):
+class CredentialsScreen(DismissOnce[str | None]):
     """Stored registry logins. Dismisses with the registry last saved (None if none was)."""
 
     CSS_PATH = ASSETS / "credentials.tcss"

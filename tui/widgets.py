@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import TYPE_CHECKING, ClassVar, TypeVar
 
 from rich.segment import Segment
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.await_complete import AwaitComplete
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
@@ -101,7 +103,25 @@ class StepBar(Static):
         return full if full.cell_len <= self.size.width else self.bar(names=False)
 
 
-class ErrorModal(ModalScreen[None]):
+class DismissOnce(Screen[ResultT]):
+    """A screen that leaves once: a second Enter or click that arrives while it is leaving
+    would hand on a second result and pop the screen under it (a ScreenStackError traceback,
+    seen in a real terminal on Review)."""
+
+    _dismissed = False
+
+    def dismiss(self, result: ResultT | None = None) -> AwaitComplete:
+        if self._dismissed:
+            return AwaitComplete(asyncio.sleep(0))  # already leaving: nothing more to await
+        self._dismissed = True
+        return super().dismiss(result)
+
+
+class OnceModal(DismissOnce[ResultT], ModalScreen[ResultT]):
+    """A modal that is dismissed once (see DismissOnce)."""
+
+
+class ErrorModal(OnceModal[None]):
     """A readable error: what is wrong and what would be valid."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -128,7 +148,7 @@ class ErrorModal(ModalScreen[None]):
         self.dismiss(None)
 
 
-class ConfirmModal(ModalScreen[bool]):
+class ConfirmModal(OnceModal[bool]):
     """Yes/no before anything that cannot be undone (cut a tag, cancel a build, quit)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -157,7 +177,7 @@ class ConfirmModal(ModalScreen[bool]):
         self.dismiss(answer)
 
 
-class HelpModal(ModalScreen[None]):
+class HelpModal(OnceModal[None]):
     """``?``: what this screen is for and its keys."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -191,7 +211,7 @@ class HelpModal(ModalScreen[None]):
         self.dismiss(None)
 
 
-class DetailsModal(ModalScreen[None]):
+class DetailsModal(OnceModal[None]):
     """The whole text of every problem a screen shows shortened in a table or log line."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -218,7 +238,7 @@ class DetailsModal(ModalScreen[None]):
         self.dismiss(None)
 
 
-class DockyardScreen(Screen[ResultT]):
+class DockyardScreen(DismissOnce[ResultT]):
     """Help, command palette entries and readable worker errors, shared by every screen."""
 
     STEP: ClassVar[str] = ""

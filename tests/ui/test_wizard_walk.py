@@ -141,3 +141,41 @@ async def test_bare_q_during_a_build_asks_first(tmp_path, registry) -> None:
         assert app.is_running and not build.cancel_event.is_set()
         block.set()
         await settle(pilot, lambda: build.done)
+
+
+async def test_enter_twice_on_review_starts_one_build_and_no_traceback(tmp_path, registry) -> None:
+    """The second Enter reaches Review while it is leaving: it used to dismiss it again and pop
+    the screen under it (a ScreenStackError traceback in a real terminal)."""
+    demo = create_demo(tmp_path / "demo", registry=registry.host)
+    block = threading.Event()  # the build runs until the test has looked
+    services = Services(release=replay_release(block), log_dir=tmp_path / "logs")
+    app = DockyardApp(demo.root, services)
+    async with app.run_test(size=(120, 40)) as pilot:
+        for kind, _ in MAIN_CONTROL[:-1]:
+            await on_screen(pilot, kind)
+            await next_when_enabled(pilot)
+        await on_screen(pilot, ReviewScreen)
+        await settle(pilot, lambda: focused_id(app) == "next")
+        await pilot.press("enter", "enter", "enter")
+        await on_screen(pilot, BuildScreen)
+        await pilot.pause(0.2)
+        assert [type(screen).__name__ for screen in app.screen_stack][1:] == ["BuildScreen"]
+        assert app.is_running and app.return_code is None
+        block.set()
+        await settle(pilot, lambda: app.screen.done)
+
+
+async def test_enter_twice_on_an_error_closes_it_and_keeps_the_step(tmp_path, host) -> None:
+    from core.errors import DockyardError
+    from tui.widgets import ErrorModal
+
+    draft = Draft(root=tmp_path, platforms=("linux/arm64",), engine="podman")
+    app = host(lambda: PlatformsScreen(draft, Services()))
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = app.screen
+        await settle(pilot, lambda: screen.info is not None)
+        app.push_screen(ErrorModal(DockyardError("broken", "fix it", field="x")))
+        await on_screen(pilot, ErrorModal)
+        await pilot.press("enter", "enter")
+        await pilot.pause()
+        assert app.screen is screen and app.is_running
