@@ -135,6 +135,18 @@ def parse_challenge(header: str) -> tuple[str, dict[str, str]]:
     return scheme.lower(), params
 
 
+def normal_scope(scope: str) -> str:
+    """Scopes and their actions sorted (distribution lists both in no fixed order), so one
+    token is cached per set of rights: ``repository:a:push,pull`` -> ``repository:a:pull,push``.
+    """
+    parts = []
+    for item in scope.split():
+        resource, _, actions = item.rpartition(":")
+        parts.append(f"{resource}:{','.join(sorted(set(actions.split(','))))}" if resource
+                     else item)
+    return " ".join(sorted(parts))
+
+
 def retry_after_seconds(value: str, now: float) -> float | None:
     """Seconds a ``Retry-After`` header asks for: delay-seconds or an HTTP date (RFC 9110 10.2.3).
 
@@ -594,7 +606,8 @@ class RegistryClient:
         """Cross-repository mount of ``digest`` from ``from_repo`` into ``repo``.
 
         True when mounted (201). False when the registry opened an upload instead (it cannot
-        or may not mount): that session is cancelled, and the caller uploads the blob.
+        or may not mount; that session is abandoned) or refused the source's scope: the caller
+        uploads the blob.
         """
         _check_digest(self.host, repo, digest)
         what = f"POST mount {digest} from {from_repo}"
@@ -602,6 +615,11 @@ class RegistryClient:
             "POST", f"/v2/{repo}/blobs/uploads/", repo=repo, push=True,
             params={"mount": digest, "from": from_repo},
             scope=f"repository:{repo}:pull,push repository:{from_repo}:pull")
+        if response.status_code in (401, 403):
+            # A token registry grants all of a request's scopes or refuses it: no pull on
+            # ``from_repo`` refuses the mount, not the push. The upload asks for its own token.
+            response.close()
+            return False
         self._raise_for(repo, what, response)
         if response.status_code == 201:
             return True
@@ -609,7 +627,9 @@ class RegistryClient:
             raise self._error(repo, what, response, "expected 201 (mounted) or 202 (upload)")
         session = self._upload_url(repo, response, what)
         # An abandoned session only costs the registry until it expires; its answer is moot.
-        self._request("DELETE", str(session), repo=repo, push=True).close()
+        # Token registries want ``delete`` rights to cancel it, which a release never asks for:
+        # the push token is offered, and a refusal is not answered with a wider token request.
+        self._request("DELETE", str(session), repo=repo, push=True, authenticate=False).close()
         return False
 
     # ---- plumbing ---------------------------------------------------------------------------
@@ -671,11 +691,12 @@ class RegistryClient:
         """
         if scope is None:
             scope = f"repository:{repo}:{'pull,push' if push else 'pull'}" if repo else ""
+        scope = normal_scope(scope)
         response = self._send(method, path, repo, headers, params, content, scope, retries)
         if response.status_code == 401 and authenticate:
             self._remember_challenge(response)
             _, challenge = parse_challenge(response.headers.get("WWW-Authenticate", ""))
-            scope = challenge.get("scope", scope)
+            scope = normal_scope(challenge.get("scope", scope))
             if self._auth_scheme == "basic" and self._secret is None:
                 return response
             if self._auth_scheme == "bearer":
