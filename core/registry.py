@@ -112,6 +112,48 @@ class Manifest:
         return ManifestHead(self.digest, self.media_type, len(self.raw))
 
 
+@dataclass(frozen=True)
+class RateLimit:
+    """The pull allowance a registry states in ``ratelimit-limit`` / ``ratelimit-remaining``
+    (Docker Hub: ``100;w=21600`` is 100 pulls per 21600 s window, per IP or account)."""
+
+    limit: int
+    remaining: int
+    window: int  # seconds; 0 when not stated
+
+    def describe(self) -> str:
+        if not self.window:
+            return f"{self.remaining} of {self.limit} pulls left"
+        hours, seconds = divmod(self.window, 3600)
+        span = f"{hours} h" if hours and not seconds else f"{self.window} s"
+        return f"{self.remaining} of {self.limit} pulls left per {span}"
+
+    def to_dict(self) -> dict[str, int]:
+        return {"limit": self.limit, "remaining": self.remaining, "window_seconds": self.window}
+
+
+def read_rate_limit(headers: httpx.Headers) -> RateLimit | None:
+    """The rate limit an answer states; None without both headers or when they do not read."""
+    limit = _rate_value(headers.get("ratelimit-limit", ""))
+    remaining = _rate_value(headers.get("ratelimit-remaining", ""))
+    if limit is None or remaining is None:
+        return None
+    return RateLimit(limit[0], remaining[0], limit[1] or remaining[1])
+
+
+def _rate_value(text: str) -> tuple[int, int] | None:
+    """``100;w=21600`` -> (100, 21600); ``100`` -> (100, 0)."""
+    count, _, params = text.strip().partition(";")
+    if not count.strip().isdigit():
+        return None
+    window = 0
+    for param in params.split(";"):
+        key, _, value = param.strip().partition("=")
+        if key == "w" and value.isdigit():
+            window = int(value)
+    return int(count), window
+
+
 def is_loopback(host: str) -> bool:
     """True for ``localhost``, 127.0.0.0/8 and ::1, with or without a port."""
     name = urlsplit(f"//{host}").hostname or ""
@@ -399,6 +441,8 @@ class RegistryClient:
         self._auth_scheme: str | None = None
         self._bearer: dict[str, str] = {}
         self._tokens: dict[str, tuple[str, float]] = {}
+        #: The allowance the registry stated last (Docker Hub's rate limit), if it states one.
+        self.rate_limit: RateLimit | None = None
 
     def __repr__(self) -> str:
         return (f"RegistryClient(host={self.host!r}, username={self.username!r}, "
@@ -523,6 +567,23 @@ class RegistryClient:
             tags.extend(str(tag) for tag in page.get("tags") or ())
             path = _next_link(response)
         return tags
+
+    def list_repositories(self) -> list[str] | None:
+        """The repositories ``/v2/_catalog`` lists, following its pages; None when the registry
+        has no catalog or refuses it (Docker Hub, GHCR and Quay have none to offer)."""
+        path: str | None = "/v2/_catalog"
+        seen: set[str] = set()
+        names: list[str] = []
+        while path is not None and path not in seen:
+            seen.add(path)
+            response = self._request("GET", path, repo=None, scope="registry:catalog:*")
+            if response.status_code in (401, 403, 404, 405):
+                return None
+            self._raise_for(None, "GET catalog", response)
+            page = _json_object(response.content, f"{self.host}: catalog")
+            names.extend(str(name) for name in page.get("repositories") or ())
+            path = _next_link(response)
+        return names
 
     def put_manifest(self, repo: str, ref: str, raw: bytes, media_type: str) -> str:
         """PUT ``raw`` unchanged under ``ref``; the bytes are identical, so is the digest."""
@@ -768,6 +829,7 @@ class RegistryClient:
                                     f"({type(err).__name__}: {err})",
                                     "the registry's answer could not be read") from None
             else:
+                self.rate_limit = read_rate_limit(response.headers) or self.rate_limit
                 if response.status_code not in _RETRY_STATUS:
                     return response
                 if attempt >= limit:
