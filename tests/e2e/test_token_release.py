@@ -47,15 +47,15 @@ def secured(tmp_path_factory: pytest.TempPathFactory
 
 @pytest.fixture
 def env(tmp_path: Path) -> Iterator[dict[str, str]]:
-    """A HOME with no docker login, a runtime dir, no keyring, podman storage of its own."""
-    home, runtime = tmp_path / "home", tmp_path / "run"
+    """A CI runner as root: a HOME with no docker login, no keyring, no runtime dir (so the
+    run's engine config goes to /dev/shm), podman storage of its own."""
+    home = tmp_path / "home"
     home.mkdir()
-    runtime.mkdir(mode=0o700)
     base = {k: v for k, v in os.environ.items()
             if k not in ("DOCKER_CONFIG", "REGISTRY_AUTH_FILE", "DBUS_SESSION_BUS_ADDRESS",
-                         "DOCKYARD_TEST_KEYRING", "BUILDX_CONFIG")}
+                         "DOCKYARD_TEST_KEYRING", "BUILDX_CONFIG", "XDG_RUNTIME_DIR")}
     with podman_storage("dy-token-") as root:
-        yield {**base, "HOME": str(home), "XDG_RUNTIME_DIR": str(runtime),
+        yield {**base, "HOME": str(home), "TMPDIR": str(tmp_path),
                "PYTHON_KEYRING_BACKEND": NO_KEYRING, "DOCKYARD_PODMAN_STORAGE_DRIVER": "vfs",
                "DOCKYARD_PODMAN_ISOLATION": "chroot", "DOCKYARD_PODMAN_ROOT": str(root)}
 
@@ -78,11 +78,21 @@ def _release(project: Path, image: str, *extra: str) -> tuple[str, ...]:
             "dist/{arch}/app", *extra)
 
 
-def _shm_dirs() -> set[str]:
-    try:
-        return {n for n in os.listdir("/dev/shm") if n.startswith("dockyard-auth-")}
-    except OSError:
-        return set()
+def _authfiles(processes: list[bytes]) -> set[Path]:
+    """The ``--authfile`` each podman child was given."""
+    found = set()
+    for argv in processes:
+        words = argv.split(b"\0")
+        found |= {Path(words[i + 1].decode()) for i, word in enumerate(words[:-1])
+                  if word == b"--authfile"}
+    return found
+
+
+def _in_memory(path: Path) -> bool:
+    """Whether ``path`` lies on a tmpfs (its bytes never reach a disk)."""
+    mounts = [line.split()[1:3] for line in Path("/proc/self/mounts").read_text().splitlines()]
+    tmpfs = [Path(point) for point, kind in mounts if kind == "tmpfs"]
+    return any(path.is_relative_to(point) for point in tmpfs)
 
 
 def test_release_with_password_stdin_through_token_auth_and_a_private_ca(
@@ -93,7 +103,6 @@ def test_release_with_password_stdin_through_token_auth_and_a_private_ca(
     project = _project(tmp_path / "project")
     image = f"{registry.host}/team/app"
     login = ("--login", f"{registry.host}={USER}", "--password-stdin")
-    shm_before = _shm_dirs()
 
     refused = dockyard(*_release(project, image, *login), env=env, stdin=SECRET + "\n",
                        timeout=300)
@@ -131,14 +140,20 @@ def test_release_with_password_stdin_through_token_auth_and_a_private_ca(
         "output": [s.encode() for s in (done.stdout, done.stderr, refused.stdout,
                                         refused.stderr)],
         "process": processes,
-        "HOME": [p.read_bytes() for p in home.rglob("*") if p.is_file()],
+        # HOME (the run report is there), the project and TMPDIR
+        "files": [p.read_bytes() for p in tmp_path.rglob("*")
+                  if p.is_file() and not p.is_symlink()],
     }
     hits = [where for where, found in blobs.items() for blob in found for needle in needles
             if needle in blob]
     assert hits == []
     assert not (home / ".docker").exists()
-    assert list(Path(env["XDG_RUNTIME_DIR"]).iterdir()) == []  # the run's config dir is gone
-    assert _shm_dirs() <= shm_before
+    # the run's engine config (the only copy of the secret outside dockyard) was in memory,
+    # private to this run, and is gone; nothing was left in the temp dir either
+    (authfile,) = _authfiles(processes)
+    assert authfile.parent.name.startswith("dockyard-auth-") and _in_memory(authfile)
+    assert not authfile.parent.exists()
+    assert [p for p in tmp_path.iterdir() if p.name.startswith("dockyard-auth-")] == []
 
 
 def test_a_wrong_secret_on_stdin_fails_the_run_in_one_place_and_says_nothing_of_it(
