@@ -15,6 +15,7 @@ by hand, so credentials never leave the registry host and https is never silentl
 from __future__ import annotations
 
 import base64
+import contextlib
 import errno
 import hashlib
 import ipaddress
@@ -23,8 +24,10 @@ import math
 import os
 import re
 import select
+import shutil
 import socket
 import ssl
+import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -1125,6 +1128,18 @@ def _tls_failure(err: BaseException) -> ssl.SSLError | None:
             return seen
         seen = seen.__cause__ or seen.__context__
     return None
+
+
+@contextlib.contextmanager
+def engine_cert_dir(ca_file: Path | None) -> Iterator[Path | None]:
+    """``--ca-file`` as podman and buildah take a CA: a directory holding ``ca.crt`` (their
+    ``--cert-dir``; the system's CAs stay trusted), for this run only; None without a CA file."""
+    if ca_file is None:
+        yield None
+        return
+    with tempfile.TemporaryDirectory(prefix="dockyard-ca-") as directory:
+        shutil.copyfile(ca_file, Path(directory) / "ca.crt")
+        yield Path(directory)
 
 
 def check_ca_file(path: Path) -> Path:

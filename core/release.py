@@ -816,12 +816,14 @@ def release_with_stored_logins(
     ``given_logins`` does not cover), handed to the engine through a throw-away docker config
     (removed afterwards), and one registry client per host is shared by every phase."""
     from core.engines.base import EngineOptions, select_engine
+    from core.registry import engine_cert_dir
 
     logins = plan_logins(plan, given_logins)
     cancel = cancel or threading.Event()  # one event stops the engine and the registry calls
-    with engine_credentials(logins) as docker_config:
+    with engine_credentials(logins) as docker_config, engine_cert_dir(ca_file) as cert_dir:
         options = EngineOptions.from_env(
-            docker_config=docker_config, insecure_registries=insecure_registries
+            docker_config=docker_config, insecure_registries=insecure_registries,
+            cert_dir=cert_dir,  # a FROM on the private-CA registry: the engine trusts it too
         ).with_builder(plan.builder)
         options = dataclasses.replace(  # --stall-timeout / --build-timeout win over the env
             options, stall_timeout=stall_timeout or options.stall_timeout,

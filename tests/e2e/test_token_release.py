@@ -203,3 +203,38 @@ def test_inspect_through_token_auth_with_the_docker_login_asks_pull_only(
     assert shown["digest"] == index.digest and len(shown["platforms"]) == 2
     assert {a.scopes for a in issuer.asked} == {("repository:team/base:pull",)}
     assert {a.user for a in issuer.asked} == {USER}
+
+
+def test_podman_pulls_the_base_image_from_the_private_ca_registry_with_ca_file(
+    secured: tuple[RunningRegistry, TokenIssuer], env: dict[str, str], tmp_path: Path,
+) -> None:
+    """The build's ``FROM`` is on the https registry: podman itself must trust the CA (and
+    fetch its pull token from the https realm) with the run's login, not only dockyard."""
+    registry, issuer = secured
+    assert registry.ca_file is not None
+    from tests.registry.content import Pusher
+
+    pusher = Pusher(registry.url, ca_file=registry.ca_file)
+    pusher.http.headers["Authorization"] = "Bearer " + issuer.mint(
+        "fixture", [{"type": "repository", "name": "team/base", "actions": ["pull", "push"]}])
+    pusher.index("team/base", "1.0.0", ["linux/amd64", "linux/arm64"], attest=False)
+    pusher.close()
+    project = _project(tmp_path / "project")
+    (project / "Dockerfile").write_text(
+        f"FROM {registry.host}/team/base:1.0.0\nARG TARGETARCH\n"
+        "COPY dist/${TARGETARCH}/app /bin/app\n")
+    git(project, "commit", "-q", "-am", "on the private base")
+    git(project, "tag", "-f", "-a", "v1.0.0", "-m", "v1.0.0")
+    issuer.clear()
+    done = dockyard(*_release(project, f"{registry.host}/team/app", "--login",
+                              f"{registry.host}={USER}", "--password-stdin", "--ca-file",
+                              str(registry.ca_file)), env=env, stdin=SECRET + "\n", timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    podman_asked = [a for a in issuer.asked if not a.agent.startswith("dockyard")]
+    assert podman_asked and {a.user for a in podman_asked} == {USER}
+    assert {a.scopes for a in podman_asked} == {("repository:team/base:pull",)}
+    with RegistryClient(registry.host, username=USER, secret=SECRET,
+                        ca_file=registry.ca_file) as client:
+        index = client.get_manifest("team/app", "1.0.0")
+        image = client.get_manifest("team/app", index.json["manifests"][0]["digest"])
+    assert len(image.json["layers"]) == 2  # the base's layer and the copied binary
