@@ -224,7 +224,7 @@ def test_podman_pulls_the_base_image_from_the_private_ca_registry_with_ca_file(
         f"FROM {registry.host}/team/base:1.0.0\nARG TARGETARCH\n"
         "COPY dist/${TARGETARCH}/app /bin/app\n")
     git(project, "commit", "-q", "-am", "on the private base")
-    git(project, "tag", "-f", "-a", "v1.0.0", "-m", "v1.0.0")
+    git(project, "tag", "-a", "v2.0.0", "-m", "v2.0.0")  # 1.0.0 may be out already
     issuer.clear()
     done = dockyard(*_release(project, f"{registry.host}/team/app", "--login",
                               f"{registry.host}={USER}", "--password-stdin", "--ca-file",
@@ -235,6 +235,6 @@ def test_podman_pulls_the_base_image_from_the_private_ca_registry_with_ca_file(
     assert {a.scopes for a in podman_asked} == {("repository:team/base:pull",)}
     with RegistryClient(registry.host, username=USER, secret=SECRET,
                         ca_file=registry.ca_file) as client:
-        index = client.get_manifest("team/app", "1.0.0")
+        index = client.get_manifest("team/app", "2.0.0")
         image = client.get_manifest("team/app", index.json["manifests"][0]["digest"])
     assert len(image.json["layers"]) == 2  # the base's layer and the copied binary
