@@ -15,6 +15,7 @@ by hand, so credentials never leave the registry host and https is never silentl
 from __future__ import annotations
 
 import base64
+import contextlib
 import errno
 import hashlib
 import ipaddress
@@ -23,8 +24,10 @@ import math
 import os
 import re
 import select
+import shutil
 import socket
 import ssl
+import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -112,6 +115,48 @@ class Manifest:
         return ManifestHead(self.digest, self.media_type, len(self.raw))
 
 
+@dataclass(frozen=True)
+class RateLimit:
+    """The pull allowance a registry states in ``ratelimit-limit`` / ``ratelimit-remaining``
+    (Docker Hub: ``100;w=21600`` is 100 pulls per 21600 s window, per IP or account)."""
+
+    limit: int
+    remaining: int
+    window: int  # seconds; 0 when not stated
+
+    def describe(self) -> str:
+        if not self.window:
+            return f"{self.remaining} of {self.limit} pulls left"
+        hours, seconds = divmod(self.window, 3600)
+        span = f"{hours} h" if hours and not seconds else f"{self.window} s"
+        return f"{self.remaining} of {self.limit} pulls left per {span}"
+
+    def to_dict(self) -> dict[str, int]:
+        return {"limit": self.limit, "remaining": self.remaining, "window_seconds": self.window}
+
+
+def read_rate_limit(headers: httpx.Headers) -> RateLimit | None:
+    """The rate limit an answer states; None without both headers or when they do not read."""
+    limit = _rate_value(headers.get("ratelimit-limit", ""))
+    remaining = _rate_value(headers.get("ratelimit-remaining", ""))
+    if limit is None or remaining is None:
+        return None
+    return RateLimit(limit[0], remaining[0], limit[1] or remaining[1])
+
+
+def _rate_value(text: str) -> tuple[int, int] | None:
+    """``100;w=21600`` -> (100, 21600); ``100`` -> (100, 0)."""
+    count, _, params = text.strip().partition(";")
+    if not count.strip().isdigit():
+        return None
+    window = 0
+    for param in params.split(";"):
+        key, _, value = param.strip().partition("=")
+        if key == "w" and value.isdigit():
+            window = int(value)
+    return int(count), window
+
+
 def is_loopback(host: str) -> bool:
     """True for ``localhost``, 127.0.0.0/8 and ::1, with or without a port."""
     name = urlsplit(f"//{host}").hostname or ""
@@ -133,6 +178,18 @@ def parse_challenge(header: str) -> tuple[str, dict[str, str]]:
     params = {m.group(1).lower(): m.group(2) if m.group(2) is not None else m.group(3)
               for m in _CHALLENGE_PARAM.finditer(rest)}
     return scheme.lower(), params
+
+
+def normal_scope(scope: str) -> str:
+    """Scopes and their actions sorted (distribution lists both in no fixed order), so one
+    token is cached per set of rights: ``repository:a:push,pull`` -> ``repository:a:pull,push``.
+    """
+    parts = []
+    for item in scope.split():
+        resource, _, actions = item.rpartition(":")
+        parts.append(f"{resource}:{','.join(sorted(set(actions.split(','))))}" if resource
+                     else item)
+    return " ".join(sorted(parts))
 
 
 def retry_after_seconds(value: str, now: float) -> float | None:
@@ -387,6 +444,8 @@ class RegistryClient:
         self._auth_scheme: str | None = None
         self._bearer: dict[str, str] = {}
         self._tokens: dict[str, tuple[str, float]] = {}
+        #: The allowance the registry stated last (Docker Hub's rate limit), if it states one.
+        self.rate_limit: RateLimit | None = None
 
     def __repr__(self) -> str:
         return (f"RegistryClient(host={self.host!r}, username={self.username!r}, "
@@ -512,6 +571,23 @@ class RegistryClient:
             path = _next_link(response)
         return tags
 
+    def list_repositories(self) -> list[str] | None:
+        """The repositories ``/v2/_catalog`` lists, following its pages; None when the registry
+        has no catalog or refuses it (Docker Hub, GHCR and Quay have none to offer)."""
+        path: str | None = "/v2/_catalog"
+        seen: set[str] = set()
+        names: list[str] = []
+        while path is not None and path not in seen:
+            seen.add(path)
+            response = self._request("GET", path, repo=None, scope="registry:catalog:*")
+            if response.status_code in (401, 403, 404, 405):
+                return None
+            self._raise_for(None, "GET catalog", response)
+            page = _json_object(response.content, f"{self.host}: catalog")
+            names.extend(str(name) for name in page.get("repositories") or ())
+            path = _next_link(response)
+        return names
+
     def put_manifest(self, repo: str, ref: str, raw: bytes, media_type: str) -> str:
         """PUT ``raw`` unchanged under ``ref``; the bytes are identical, so is the digest."""
         digest = sha256_digest(raw)
@@ -594,7 +670,8 @@ class RegistryClient:
         """Cross-repository mount of ``digest`` from ``from_repo`` into ``repo``.
 
         True when mounted (201). False when the registry opened an upload instead (it cannot
-        or may not mount): that session is cancelled, and the caller uploads the blob.
+        or may not mount; that session is abandoned) or refused the source's scope: the caller
+        uploads the blob.
         """
         _check_digest(self.host, repo, digest)
         what = f"POST mount {digest} from {from_repo}"
@@ -602,6 +679,11 @@ class RegistryClient:
             "POST", f"/v2/{repo}/blobs/uploads/", repo=repo, push=True,
             params={"mount": digest, "from": from_repo},
             scope=f"repository:{repo}:pull,push repository:{from_repo}:pull")
+        if response.status_code in (401, 403):
+            # A token registry grants all of a request's scopes or refuses it: no pull on
+            # ``from_repo`` refuses the mount, not the push. The upload asks for its own token.
+            response.close()
+            return False
         self._raise_for(repo, what, response)
         if response.status_code == 201:
             return True
@@ -609,7 +691,9 @@ class RegistryClient:
             raise self._error(repo, what, response, "expected 201 (mounted) or 202 (upload)")
         session = self._upload_url(repo, response, what)
         # An abandoned session only costs the registry until it expires; its answer is moot.
-        self._request("DELETE", str(session), repo=repo, push=True).close()
+        # Token registries want ``delete`` rights to cancel it, which a release never asks for:
+        # the push token is offered, and a refusal is not answered with a wider token request.
+        self._request("DELETE", str(session), repo=repo, push=True, authenticate=False).close()
         return False
 
     # ---- plumbing ---------------------------------------------------------------------------
@@ -671,11 +755,12 @@ class RegistryClient:
         """
         if scope is None:
             scope = f"repository:{repo}:{'pull,push' if push else 'pull'}" if repo else ""
+        scope = normal_scope(scope)
         response = self._send(method, path, repo, headers, params, content, scope, retries)
         if response.status_code == 401 and authenticate:
             self._remember_challenge(response)
             _, challenge = parse_challenge(response.headers.get("WWW-Authenticate", ""))
-            scope = challenge.get("scope", scope)
+            scope = normal_scope(challenge.get("scope", scope))
             if self._auth_scheme == "basic" and self._secret is None:
                 return response
             if self._auth_scheme == "bearer":
@@ -747,6 +832,7 @@ class RegistryClient:
                                     f"({type(err).__name__}: {err})",
                                     "the registry's answer could not be read") from None
             else:
+                self.rate_limit = read_rate_limit(response.headers) or self.rate_limit
                 if response.status_code not in _RETRY_STATUS:
                     return response
                 if attempt >= limit:
@@ -1042,6 +1128,18 @@ def _tls_failure(err: BaseException) -> ssl.SSLError | None:
             return seen
         seen = seen.__cause__ or seen.__context__
     return None
+
+
+@contextlib.contextmanager
+def engine_cert_dir(ca_file: Path | None) -> Iterator[Path | None]:
+    """``--ca-file`` as podman and buildah take a CA: a directory holding ``ca.crt`` (their
+    ``--cert-dir``; the system's CAs stay trusted), for this run only; None without a CA file."""
+    if ca_file is None:
+        yield None
+        return
+    with tempfile.TemporaryDirectory(prefix="dockyard-ca-") as directory:
+        shutil.copyfile(ca_file, Path(directory) / "ca.crt")
+        yield Path(directory)
 
 
 def check_ca_file(path: Path) -> Path:

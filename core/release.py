@@ -85,11 +85,15 @@ def default_report_dir() -> Path:
     return Path(state) / "dockyard" / "runs"
 
 
-def plan_logins(plan: Plan) -> list[RegistryLogin]:
-    """The stored login for each registry the plan pushes to, looked up once for the run."""
-    from core.credentials import logins_for
+def plan_logins(plan: Plan, given: Sequence[RegistryLogin] = ()) -> list[RegistryLogin]:
+    """The login for each registry the plan pushes to, looked up once for the run: ``given``
+    (``--login``) first, the stored ones for the others (none looked up when none are left)."""
+    from core.credentials import canonical_registry, logins_for
 
-    return logins_for(image.name.domain for image in plan.images)
+    chosen = {login.registry for login in given}
+    rest = [image.name.domain for image in plan.images
+            if canonical_registry(image.name.domain) not in chosen]
+    return [*given, *(logins_for(rest) if rest else ())]
 
 
 class RequestStop:
@@ -816,17 +820,20 @@ def release_with_stored_logins(
     merge: Sequence[Part] = (),
     stall_timeout: float | None = None,
     build_timeout: float | None = None,
+    given_logins: Sequence[RegistryLogin] = (),
 ) -> Iterator[Event]:
-    """A release as the CLI and the TUI run it: the stored logins are looked up once, handed to
-    the engine through a throw-away docker config (removed afterwards), and one registry client
-    per host is shared by every phase."""
+    """A release as the CLI and the TUI run it: the stored logins are looked up once (those
+    ``given_logins`` does not cover), handed to the engine through a throw-away docker config
+    (removed afterwards), and one registry client per host is shared by every phase."""
     from core.engines.base import EngineOptions, select_engine
+    from core.registry import engine_cert_dir
 
-    logins = plan_logins(plan)
+    logins = plan_logins(plan, given_logins)
     cancel = cancel or threading.Event()  # one event stops the engine and the registry calls
-    with engine_credentials(logins) as docker_config:
+    with engine_credentials(logins) as docker_config, engine_cert_dir(ca_file) as cert_dir:
         options = EngineOptions.from_env(
-            docker_config=docker_config, insecure_registries=insecure_registries
+            docker_config=docker_config, insecure_registries=insecure_registries,
+            cert_dir=cert_dir,  # a FROM on the private-CA registry: the engine trusts it too
         ).with_builder(plan.builder)
         options = dataclasses.replace(  # --stall-timeout / --build-timeout win over the env
             options, stall_timeout=stall_timeout or options.stall_timeout,

@@ -213,6 +213,8 @@ class BrowserScreen(Screen[None]):
         pending = sum(1 for tag in self.shown_tags() if tag not in self.details)
         if pending:
             text += f", reading {pending}…"
+        if self._client is not None and self._client.rate_limit is not None:
+            text += f" · rate limit: {self._client.rate_limit.describe()}"  # Docker Hub's
         self._set_status(text)
         self.query_one("#more", Button).disabled = shown >= matching
 

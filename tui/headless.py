@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
     from pathlib import Path
 
+    from core.credentials import RegistryLogin
     from core.parts import Part
     from core.plan import Plan
 
@@ -106,7 +107,8 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 def run_release_headless(plan: Plan, args: argparse.Namespace, *,
-                         part_file: Path | None = None, merge: Sequence[Part] = ()) -> int:
+                         part_file: Path | None = None, merge: Sequence[Part] = (),
+                         logins: Sequence[RegistryLogin] = ()) -> int:
     """Run ``plan`` with the engine, registries and output named in ``args`` (a part or a
     merge when those are given).
 
@@ -131,6 +133,7 @@ def run_release_headless(plan: Plan, args: argparse.Namespace, *,
         merge=merge,
         stall_timeout=getattr(args, "stall_timeout", None),
         build_timeout=getattr(args, "build_timeout", None),
+        given_logins=logins,
     )
     with _stop_signals_cancel(cancel, received):
         code = print_events(events, as_json=bool(getattr(args, "json", False)), out=sys.stdout)

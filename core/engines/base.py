@@ -69,6 +69,7 @@ class EngineOptions:
     """Knobs that are about this machine, not about the release."""
 
     docker_config: Path | None = None  # throw-away dir with config.json (credentials.py)
+    cert_dir: Path | None = None  # dir holding ca.crt of --ca-file (podman --cert-dir)
     insecure_registries: tuple[str, ...] = ()  # hosts reached with TLS checks off / plain http
     storage_driver: str | None = None  # podman --storage-driver (e.g. vfs inside containers)
     isolation: str | None = None  # podman build --isolation (e.g. chroot inside containers)

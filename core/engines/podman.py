@@ -121,6 +121,8 @@ class PodmanEngine:
         argv += ["--label", f"{REVISION_LABEL}={plan.commit}"]
         argv += ["--label", f"{VERSION_LABEL}={plan.version.text}"]
         argv += self._auth()
+        if self.options.cert_dir is not None:  # pulls of FROM images trust --ca-file too
+            argv += ["--cert-dir", str(self.options.cert_dir)]
         if output.kind == "load":
             for image in plan.images:
                 argv += ["--tag", image.name.with_tag(image.tags.version_tag)]

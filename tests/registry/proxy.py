@@ -180,6 +180,7 @@ class FaultProxy(_Background):
         # them (sorted, ``last=``, ``Link: <...>; rel="next"``). This plays that part.
         self.paginate = paginate
         self.faults: list[Fault] = []
+        self.extra_headers: dict[str, str] = {}  # added to every forwarded answer (recorded ones)
         self.seen: list[Seen] = []
         self.lock = threading.Lock()
         self.released = threading.Event()  # ends every stalled request
@@ -287,6 +288,7 @@ class _ProxyHandler(BaseHTTPRequestHandler):
                 if key.lower() == "location":
                     url = urlsplit(value)
                     headers[key] = f"{url.path}?{url.query}" if url.query else url.path
+        headers.update(proxy.extra_headers)
         seen(status)
         self._reply(status, headers, data)
 

@@ -11,7 +11,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -68,9 +68,13 @@ def make_ca_and_cert(directory: Path, ip: str = "127.0.0.1") -> tuple[Path, Path
 
 @contextlib.contextmanager
 def run_registry(
-    *, username: str | None = None, password: str | None = None, tls: bool = False
+    *, username: str | None = None, password: str | None = None, tls: bool = False,
+    auth_lines: Sequence[str] = (), pki: tuple[Path, Path, Path] | None = None,
 ) -> Iterator[RunningRegistry]:
-    """Start ``docker-registry serve`` with optional htpasswd auth and TLS; stop it afterwards."""
+    """Start ``docker-registry serve`` with optional htpasswd auth and TLS; stop it afterwards.
+
+    ``auth_lines`` is another ``auth:`` section (token auth, tests/support/tokenauth.py); ``pki``
+    (ca, cert, key) turns TLS on with a CA made elsewhere, so a token service can share it."""
     binary = shutil.which("docker-registry")
     if binary is None:
         raise RuntimeError("docker-registry is not installed (Debian package docker-registry)")
@@ -91,8 +95,8 @@ def run_registry(
         f"  addr: 127.0.0.1:{port}",
     ]
     ca_file = None
-    if tls:
-        ca_file, cert, key = make_ca_and_cert(workdir)
+    if tls or pki is not None:
+        ca_file, cert, key = pki or make_ca_and_cert(workdir)
         lines += ["  tls:", f"    certificate: {cert}", f"    key: {key}"]
     if username is not None:
         assert password is not None
@@ -103,11 +107,12 @@ def run_registry(
         ).stdout.strip()
         htpasswd.write_text(entry + "\n")
         lines += ["auth:", "  htpasswd:", "    realm: dockyard-test", f"    path: {htpasswd}"]
+    lines += auth_lines
     config = workdir / "config.yml"
     config.write_text("\n".join(lines) + "\n")
     log = (workdir / "registry.log").open("wb")
     proc = subprocess.Popen([binary, "serve", str(config)], stdout=log, stderr=subprocess.STDOUT)
-    scheme = "https" if tls else "http"
+    scheme = "https" if ca_file is not None else "http"
     running = RunningRegistry(
         host=f"127.0.0.1:{port}", root=storage, scheme=scheme, ca_file=ca_file,
         username=username, password=password,

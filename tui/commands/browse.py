@@ -29,6 +29,8 @@ def run(args: argparse.Namespace) -> int:
     from tui.standalone import run_browser
 
     ca_file = check_ca_file(args.ca_file) if args.ca_file is not None else None
+    if args.image and _is_registry(args.image):
+        return _list_repositories(args.image.rstrip("/"), args.insecure_registry, ca_file)
     return run_browser(args.image or _configured_image(Path.cwd()),
                        insecure_registries=args.insecure_registry, ca_file=ca_file)
 
@@ -42,3 +44,40 @@ def _configured_image(root: Path) -> str | None:
     except DockyardError:
         return None  # `dockyard doctor` reports a broken dockyard.toml; browsing needs none
     return images[0] if images else None
+
+
+def _is_registry(text: str) -> bool:
+    """A registry alone (``ghcr.io``, ``127.0.0.1:5000``, ``localhost/``), not an image: the
+    first part of a name is a registry when it has a '.' or ':' or is localhost, as docker
+    reads it; a Docker Hub image with a dot is written docker.io/library/NAME."""
+    host = text[:-1] if text.endswith("/") else text
+    return "/" not in host and ("." in host or ":" in host or host == "localhost")
+
+
+def _list_repositories(host: str, insecure: list[str], ca_file: Path | None) -> int:
+    """The registry's catalog, one repository a line; a registry without one says so in one
+    line (exit 2), since there is then nothing to browse without an image name."""
+    import sys
+
+    from core.credentials import logged_in_client
+    from core.errors import DockyardError
+    from core.reference import parse_reference
+
+    try:
+        name = parse_reference(f"{host}/catalog").name
+    except DockyardError as err:
+        raise DockyardError(err.problem, err.valid, field="image") from None
+    with logged_in_client(name, insecure_registries=insecure, ca_file=ca_file) as client:
+        repositories = client.list_repositories()
+        rate = client.rate_limit
+    if repositories is None:
+        raise DockyardError(f"{host} has no catalog to list its repositories from (or does not "
+                            "let this login read it)",
+                            f"give an image to browse, e.g. dockyard browse {host}/OWNER/NAME",
+                            field="image")
+    lines = [f"{host}: {len(repositories)} repositories"]
+    lines += [f"  {repository}" for repository in repositories]
+    if rate is not None:
+        lines.append(f"rate limit: {rate.describe()}")
+    sys.stdout.write("\n".join(lines) + "\n")
+    return 0

@@ -58,6 +58,8 @@ def run(args: argparse.Namespace) -> int:
             data = _tags(client, reference.name, args.resolve)
         else:
             data = _describe(client, reference.name, ref)
+        if client.rate_limit is not None:  # Docker Hub states its pull allowance
+            data["rate_limit"] = client.rate_limit.to_dict()
     if args.json:
         json.dump(data, sys.stdout, indent=2)
         sys.stdout.write("\n")
@@ -93,9 +95,14 @@ def _natural(tag: str) -> list[tuple[int, int | str]]:
 
 
 def _text(data: dict[str, Any]) -> str:
+    from core.registry import RateLimit
     from core.rendering import human_size
 
+    rate = data.get("rate_limit")
     lines = [data["image"]]
+    if rate is not None:
+        allowance = RateLimit(rate["limit"], rate["remaining"], rate["window_seconds"])
+        lines.append(f"  rate limit    {allowance.describe()}")
     if "tags" in data:
         width = max((len(row["tag"]) for row in data["tags"]), default=0)
         lines += [f"  {row['tag']:<{width}}  {row['digest'] or '-'}" for row in data["tags"]]

@@ -55,6 +55,13 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--ca-file", type=Path, metavar="PEM",
                         help="CA certificate of a registry with a private CA (trusted besides "
                         "the system's CAs)")
+    parser.add_argument("--login", action="append", default=[], metavar="HOST=USER",
+                        help="log in to HOST as USER for this run only, the token or password "
+                        "read from --password-stdin (no keyring or docker login needed; "
+                        "nothing is saved)")
+    parser.add_argument("--password-stdin", action="store_true",
+                        help="with --login: read the token or password from the first line "
+                        "of stdin")
     parser.add_argument("--output", metavar="oci-archive:PATH",
                         help="write an OCI archive instead of pushing")
     parser.add_argument("--load", metavar="PLATFORM",
@@ -92,6 +99,7 @@ def run(args: argparse.Namespace) -> int:
         raise DockyardError("--no-registry goes with --dry-run",
                             "a run always reads the registry before it moves an alias",
                             field="no-registry")
+    wanted = _check_login_flags(args)
     plan = make_plan(request_from_args(args))
     _check_output_path(args.output)
     if args.output and args.load:
@@ -104,6 +112,7 @@ def run(args: argparse.Namespace) -> int:
     _check_output(output, plan.platforms)
     options = EngineOptions.from_env(insecure_registries=_insecure(args.insecure_registry))
     plan, part_file, parts = _split(args, plan, output, options)
+    given = _given_logins(wanted, plan)  # last: stdin is read once every flag was accepted
     # the run refuses what this refuses (a merge builds nothing, so it has no engine steps)
     steps = [] if parts else plan_steps(plan, plan.engine, output, options)
     if args.dry_run and (part_file is not None or parts):
@@ -130,7 +139,7 @@ def run(args: argparse.Namespace) -> int:
             notes.append("registry not read (--no-registry): aliases judged by the checkout's "
                          "tags alone")
         elif output.pushes:  # the same registry reads the run makes before moving an alias
-            clients = default_client_for(options.insecure_registries, plan_logins(plan),
+            clients = default_client_for(options.insecure_registries, plan_logins(plan, given),
                                          ca_file=plan.ca_file, max_retries=0)
             plan, notes = judge_plan(plan, clients)
         steps = plan_steps(plan, plan.engine, output, options)  # aliases judged again
@@ -143,7 +152,63 @@ def run(args: argparse.Namespace) -> int:
         return 0
     from tui.headless import run_release_headless
 
-    return run_release_headless(plan, args, part_file=part_file, merge=parts)
+    return run_release_headless(plan, args, part_file=part_file, merge=parts, logins=given)
+
+
+def _check_login_flags(args: argparse.Namespace) -> tuple[str, str] | None:
+    """``--login HOST=USER`` with ``--password-stdin``, both or neither; (host, user) or None."""
+    from core.credentials import canonical_registry
+
+    if args.password_stdin and not args.login:
+        raise DockyardError("--password-stdin goes with --login",
+                            "add --login HOST=USER for the registry the secret is for",
+                            field="password-stdin")
+    if not args.login:
+        return None
+    if len(args.login) > 1:
+        raise DockyardError(f"--login given {len(args.login)} times",
+                            "one --login per run: stdin holds one secret", field="login")
+    host, equals, user = args.login[0].partition("=")
+    if not (equals and host.strip() and user):
+        raise DockyardError(f"{args.login[0]!r} is not HOST=USER",
+                            "e.g. --login ghcr.io=ci-bot", field="login")
+    if ":" in user or any(ord(ch) < 32 or ord(ch) == 127 for ch in user):
+        raise DockyardError(f"user {user!r} is not usable",
+                            "a name without ':' or control characters", field="login")
+    try:
+        registry = canonical_registry(host)
+    except DockyardError as err:
+        raise DockyardError(err.problem, err.valid, field="login") from None
+    if not args.password_stdin:
+        raise DockyardError("--login needs --password-stdin",
+                            "pipe the token into --password-stdin (never on the command line)",
+                            field="login")
+    return registry, user
+
+
+def _given_logins(wanted: tuple[str, str] | None, plan: Any) -> tuple[Any, ...]:
+    """The ``--login`` of this run, its secret read from one line of stdin; it lives in memory
+    and in the run's temporary engine config only (core/secretdir.py), never in the keyring."""
+    from core.credentials import Credential, RegistryLogin, canonical_registry
+    from core.errors import CredentialError
+
+    if wanted is None:
+        return ()
+    registry, user = wanted
+    pushed = sorted({canonical_registry(image.name.domain) for image in plan.images})
+    if registry not in pushed:
+        raise DockyardError(f"{registry} is not a registry this release pushes to",
+                            "log in to one of: " + ", ".join(pushed), field="login")
+    secret = sys.stdin.readline().rstrip("\r\n")
+    if not secret:
+        raise DockyardError("stdin held no token or password",
+                            "pipe one line holding the secret into --password-stdin",
+                            field="password-stdin")
+    try:
+        credential = Credential(registry, user, secret)
+    except CredentialError as err:
+        raise DockyardError(err.problem, err.valid, field="password-stdin") from None
+    return (RegistryLogin(registry, credential, "--password-stdin"),)
 
 
 def _split(args: argparse.Namespace, plan: Any, output: Any, options: Any
