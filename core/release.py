@@ -40,6 +40,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from core.clients import logged_in_clients
 from core.engines.base import PUSH, REVISION_LABEL, ClientFactory, Output
 from core.errors import DockyardError, PublishError
 from core.events import (
@@ -62,7 +63,7 @@ if TYPE_CHECKING:
     from core.parts import Part
     from core.plan import ImagePlan, Plan
     from core.reference import ImageName
-    from core.registry import Manifest, RegistryClient, StopFlag
+    from core.registry import Manifest, RegistryClient
     from core.version import ReleaseVersion
 #: The phases of a release that pushes, in order (screens show them as a checklist).
 PHASES = ("preflight", "resolve", "build", "verify", "tag", "aliases", "verify-aliases")
@@ -109,27 +110,6 @@ class RequestStop:
                 return False
             time.sleep(left)  # steps: the answer also turns with time, not only with the event
         return True
-
-
-def default_client_for(
-    insecure_registries: tuple[str, ...] = (), logins: Sequence[RegistryLogin] | None = None,
-    *, ca_file: Path | None = None, cancel: StopFlag | None = None,
-    stall_timeout: float | None = None, max_retries: int | None = None,
-) -> ClientFactory:
-    """Registry clients logged in with the run's stored credential for their registry;
-    ``ca_file`` is trusted besides the system's CAs (a private registry's CA); ``cancel`` (the
-    run's) ends a waiting request within a second; ``max_retries`` 0 for a quick look."""
-    from core.credentials import canonical_registry, logged_in_client
-
-    known = {login.registry: login for login in logins or ()}
-
-    def make(image: ImageName) -> RegistryClient:
-        login = known.get(canonical_registry(image.domain))
-        return logged_in_client(image, insecure_registries=insecure_registries, login=login,
-                                ca_file=ca_file, cancel=cancel, stall_timeout=stall_timeout,
-                                max_retries=max_retries)
-
-    return make
 
 
 @contextlib.contextmanager
@@ -208,7 +188,7 @@ class Release:
         self.request_stop = request_stop
         self.logins = tuple(logins)
         insecure = engine.options.insecure_registries if engine is not None else ()
-        self.client_for = client_for or default_client_for(insecure, self.logins)
+        self.client_for = client_for or logged_in_clients(insecure, self.logins)
         self.output = output
         self.cancel_event = cancel or threading.Event()
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
@@ -825,8 +805,8 @@ def release_with_stored_logins(
             None if engine in (None, "auto") else engine, options)  # a merge builds nothing
         clients: dict[str, RegistryClient] = {}
         stop = RequestStop(cancel)
-        factory = default_client_for(insecure_registries, logins, ca_file=ca_file,
-                                     cancel=stop, stall_timeout=options.stall_timeout)
+        factory = logged_in_clients(insecure_registries, logins, ca_file=ca_file,
+                                    cancel=stop, stall_timeout=options.stall_timeout)
 
         def client_for(image: ImageName) -> RegistryClient:
             if image.api_host not in clients:

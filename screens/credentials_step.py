@@ -32,7 +32,7 @@ ANONYMOUS = ""
 
 def registries(draft: Draft) -> tuple[str, ...]:
     """The release's registries as the keyring knows them (docker.io, not index.docker.io)."""
-    from core.credentials import canonical_registry
+    from core.reference import canonical_registry
 
     return tuple(dict.fromkeys(canonical_registry(host) for host in draft.registry_hosts()))
 
@@ -201,11 +201,10 @@ class CredentialsStepScreen(StepScreen):
 
     @staticmethod
     def _host_of(image: str) -> str | None:
-        from core.credentials import canonical_registry
         from core.reference import parse_image_name
 
         try:
-            return canonical_registry(parse_image_name(image).domain)
+            return parse_image_name(image).registry
         except DockyardError:
             return None
 

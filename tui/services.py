@@ -49,10 +49,10 @@ def _credentials() -> CredentialStore:
 
 def _registry_client(image: ImageName) -> RegistryClient:
     """A client for the image's registry, logged in with the stored credential when there is one."""
+    from core.clients import logged_in_clients
     from core.engines.base import EngineOptions
-    from core.release import default_client_for
 
-    return default_client_for(EngineOptions.from_env().insecure_registries)(image)
+    return logged_in_clients(EngineOptions.from_env().insecure_registries)(image)
 
 
 def _engine(name: str | None, builder: str | None) -> Engine:

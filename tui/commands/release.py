@@ -122,16 +122,17 @@ def run(args: argparse.Namespace) -> int:
             sys.stdout.write(plan_text(plan, steps))
         return 0
     if args.dry_run:
+        from core.clients import logged_in_clients
         from core.published import judge_plan
-        from core.release import default_client_for, plan_logins
+        from core.release import plan_logins
 
         notes = []
         if args.no_registry:
             notes.append("registry not read (--no-registry): aliases judged by the checkout's "
                          "tags alone")
         elif output.pushes:  # the same registry reads the run makes before moving an alias
-            clients = default_client_for(options.insecure_registries, plan_logins(plan),
-                                         ca_file=plan.ca_file, max_retries=0)
+            clients = logged_in_clients(options.insecure_registries, plan_logins(plan),
+                                        ca_file=plan.ca_file, max_retries=0)
             plan, notes = judge_plan(plan, clients)
         steps = plan_steps(plan, plan.engine, output, options)  # aliases judged again
         if args.json:
