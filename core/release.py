@@ -354,8 +354,8 @@ class Release:
     def _same_release(self, state: _ImageState, ref: str, *, platforms: bool = True) -> str:
         """"" when the image at ``ref`` is this release, else why it is not (``platforms``:
         its platforms must be the plan's too)."""
+        from core.image import config_platform, summarize_index
         from core.platforms import normalize_platform
-        from core.verify import config_platform, summarize_index
 
         client, repo = state.client, state.repo
         manifest = client.get_manifest(repo, ref)
