@@ -776,7 +776,6 @@ def run_release(
 def release_with_stored_logins(
     plan: Plan,
     *,
-    engine: str | None = None,
     insecure_registries: tuple[str, ...] = (),
     output: Output = PUSH,
     cancel: threading.Event | None = None,
@@ -790,7 +789,8 @@ def release_with_stored_logins(
     """A release as the CLI and the TUI run it: the stored logins are looked up once, handed to
     the engine through a throw-away docker config (removed afterwards), and one registry client
     per host is shared by every phase."""
-    from core.engines.base import EngineOptions, select_engine
+    from core.engines.base import EngineOptions
+    from core.plan import plan_engine
 
     logins = plan_logins(plan)
     cancel = cancel or threading.Event()  # one event stops the engine and the registry calls
@@ -801,8 +801,7 @@ def release_with_stored_logins(
         options = dataclasses.replace(  # --stall-timeout / --build-timeout win over the env
             options, stall_timeout=stall_timeout or options.stall_timeout,
             build_timeout=build_timeout or options.build_timeout)
-        selected = None if merge else select_engine(
-            None if engine in (None, "auto") else engine, options)  # a merge builds nothing
+        selected = None if merge else plan_engine(plan, options)  # a merge builds nothing
         clients: dict[str, RegistryClient] = {}
         stop = RequestStop(cancel)
         factory = logged_in_clients(insecure_registries, logins, ca_file=ca_file,

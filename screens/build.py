@@ -186,7 +186,7 @@ class BuildScreen(DockyardScreen[BuildOutcome]):
 
         inbox = self.inbox
         with path.open("w", encoding="utf-8") as log:
-            for event in self.services.release(self.plan, self.draft.engine, self.cancel_event):
+            for event in self.services.release(self.plan, self.cancel_event):
                 if type(event) is LogLine:
                     line = format_line(event)
                     log.write(line + "\n")

@@ -6,7 +6,6 @@ the credentials manager screen, and a stored one checked against the registry.
 
 from __future__ import annotations
 
-import dataclasses
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
@@ -209,7 +208,5 @@ class CredentialsStepScreen(StepScreen):
             return None
 
     def next_draft(self) -> Draft | None:
-        return dataclasses.replace(
-            self.draft,
-            credentials=tuple((host, self.logins.get(host, ANONYMOUS)) for host in self.hosts),
-        )
+        """The draft as it came: the run looks each registry's login up itself, once."""
+        return self.draft

@@ -65,7 +65,7 @@ class ReviewScreen(StepScreen):
         from core.rendering import plan_text
 
         plan = self.services.make_plan(self.draft.to_request())
-        steps = self.services.plan_steps(plan, self.draft.engine)
+        steps = self.services.plan_steps(plan)
         draft = dataclasses.replace(self.draft, plan=plan,
                                     steps=tuple(tuple(step) for step in steps))
         self.post_message(Loaded("plan", (draft, plan_text(plan, steps))))

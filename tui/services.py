@@ -69,19 +69,20 @@ def _make_plan(request: PlanRequest) -> Plan:
     return make_plan(request)
 
 
-def _plan_steps(plan: Plan, engine: str) -> list[list[str]]:
+def _plan_steps(plan: Plan) -> list[list[str]]:
     from core.rendering import plan_steps
 
-    return plan_steps(plan, engine)
+    return plan_steps(plan)
 
 
-def _release(plan: Plan, engine_name: str, cancel: threading.Event) -> Iterator[Event]:
-    """The release as the CLI runs it: stored logins handed to the engine for this run only."""
+def _release(plan: Plan, cancel: threading.Event) -> Iterator[Event]:
+    """The release as the CLI runs it, on the plan's engine: stored logins handed to the engine
+    for this run only."""
     from core.engines.base import EngineOptions
     from core.release import release_with_stored_logins
 
     return release_with_stored_logins(
-        plan, engine=engine_name, cancel=cancel,
+        plan, cancel=cancel,
         insecure_registries=EngineOptions.from_env().insecure_registries, ca_file=plan.ca_file,
     )
 
@@ -97,6 +98,6 @@ class Services:
     engine: Callable[[str | None, str | None], Engine] = _engine
     credentials: Callable[[], CredentialStore] = _credentials
     make_plan: Callable[[PlanRequest], Plan] = _make_plan
-    plan_steps: Callable[[Plan, str], list[list[str]]] = _plan_steps
-    release: Callable[[Plan, str, threading.Event], Iterator[Event]] = _release
+    plan_steps: Callable[[Plan], list[list[str]]] = _plan_steps
+    release: Callable[[Plan, threading.Event], Iterator[Event]] = _release
     log_dir: Path | None = None  # where build logs go; None: <project>/.dockyard/logs

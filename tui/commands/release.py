@@ -105,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
     options = EngineOptions.from_env(insecure_registries=_insecure(args.insecure_registry))
     plan, part_file, parts = _split(args, plan, output, options)
     # the run refuses what this refuses (a merge builds nothing, so it has no engine steps)
-    steps = [] if parts else plan_steps(plan, plan.engine, output, options)
+    steps = [] if parts else plan_steps(plan, output, options)
     if args.dry_run and (part_file is not None or parts):
         from core.parts import merge_steps, part_steps
 
@@ -134,7 +134,7 @@ def run(args: argparse.Namespace) -> int:
             clients = logged_in_clients(options.insecure_registries, plan_logins(plan),
                                         ca_file=plan.ca_file, max_retries=0)
             plan, notes = judge_plan(plan, clients)
-        steps = plan_steps(plan, plan.engine, output, options)  # aliases judged again
+        steps = plan_steps(plan, output, options)  # aliases judged again
         if args.json:
             json.dump({**plan.to_dict(steps), "notes": notes}, sys.stdout, indent=2)
             sys.stdout.write("\n")
@@ -167,11 +167,9 @@ def _split(args: argparse.Namespace, plan: Any, output: Any, options: Any
         check_parts(parts, plan)
         return plan, None, parts
     if not args.platform:
-        from core.engines.base import select_engine
+        from core.plan import plan_engine
 
-        engine = select_engine(None if plan.engine == "auto" else plan.engine,
-                               options.with_builder(plan.builder))
-        native = engine.native_platform()
+        native = plan_engine(plan, options).native_platform()
         if native not in plan.platforms:
             planned = ", ".join(str(p) for p in plan.platforms)
             raise PartError(f"this machine's native platform {native} is not planned ({planned})",
