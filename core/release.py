@@ -40,6 +40,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import platformdirs
+
 from core.clients import logged_in_clients
 from core.engines.base import PUSH, REVISION_LABEL, ClientFactory, Output
 from core.errors import DockyardError, PublishError
@@ -71,9 +73,9 @@ _Step = Generator[Event, None, str]  # a phase: streams events, returns a one-li
 
 
 def default_report_dir() -> Path:
-    """``$XDG_STATE_HOME/dockyard/runs``: outside the project, so a run never dirties the tree."""
-    state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(state) / "dockyard" / "runs"
+    """dockyard's state dir (platformdirs: ``$XDG_STATE_HOME/dockyard`` on Linux) ``/runs``:
+    outside the project, so a run never dirties the tree."""
+    return platformdirs.user_state_path("dockyard") / "runs"
 
 
 def plan_logins(plan: Plan) -> list[RegistryLogin]:
