@@ -152,11 +152,18 @@ class PlanRequest:
 
 
 def plan_engine(plan: Plan, options: EngineOptions | None = None) -> Engine:
-    """The engine ``plan`` names, on its builder; "auto" is buildx when its builder answers,
-    else podman. Every caller (dry run, run, a part's native platform) asks here, so the
-    engine is chosen by one rule from one value. ``options`` default to the environment's."""
-    chosen = (options or EngineOptions.from_env()).with_builder(plan.builder)
-    return select_engine(None if plan.engine == "auto" else plan.engine, chosen)
+    """The engine ``plan`` names, on its builder. Every caller (dry run, run, a part's native
+    platform) asks here, so the engine comes from one value of the plan."""
+    return choose_engine(plan.engine, plan.builder, options)
+
+
+def choose_engine(name: str | None, builder: str | None,
+                  options: EngineOptions | None = None) -> Engine:
+    """The one rule: "auto" (or None) is buildx when its builder answers, else podman; a builder
+    means buildx. The Platforms step asks it before a plan exists, to show what will build.
+    ``options`` default to the environment's."""
+    chosen = (options or EngineOptions.from_env()).with_builder(builder)
+    return select_engine(None if name in (None, "auto") else name, chosen)
 
 
 def parse_build_arg(text: str) -> tuple[str, str]:

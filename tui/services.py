@@ -57,10 +57,9 @@ def _registry_client(image: ImageName) -> RegistryClient:
 
 def _engine(name: str | None, builder: str | None) -> Engine:
     """The engine called ``name`` (None/"auto": the first usable), on ``builder`` for buildx."""
-    from core.engines.base import EngineOptions, select_engine
+    from core.plan import choose_engine
 
-    options = EngineOptions.from_env().with_builder(builder or None)
-    return select_engine(None if name in (None, "auto") else name, options)
+    return choose_engine(name, builder or None)
 
 
 def _make_plan(request: PlanRequest) -> Plan:
