@@ -139,10 +139,6 @@ class Image:
     platforms: tuple[PlatformImage, ...]
 
     @property
-    def is_index(self) -> bool:
-        return self.index is not None
-
-    @property
     def is_image(self) -> bool:
         return self.media_type in IMAGE_TYPES
 
