@@ -130,7 +130,7 @@ async def screen():
                                 version=version, known=(version,), commit=repo.head_commit())
     draft = dataclasses.replace(draft, plan=make_plan(draft.to_request()))
 
-    def release(plan, engine, cancel):
+    def release(plan, cancel):
         yield PhaseStarted("build")
         parser = PlainParser()
         for line in stream():

@@ -17,9 +17,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from core.image import summarize_index
 from core.reference import ImageName, parse_image_name
 from core.registry import RegistryClient
-from core.verify import summarize_index, verify_release
+from core.verify import verify_release
 from tests.registry.content import Pusher
 from tests.registry.proxy import FaultProxy, running
 from tests.support.registry import run_registry

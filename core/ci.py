@@ -59,11 +59,10 @@ def _q(value: str) -> str:
 
 def _login_steps(images: Sequence[ImageName], indent: str) -> list[str]:
     lines: list[str] = []
-    for domain in dict.fromkeys(image.domain for image in images):
-        github = domain == "ghcr.io"
+    for registry in dict.fromkeys(image.registry for image in images):
+        github = registry == "ghcr.io"
         user = "${{ github.actor }}" if github else "${{ secrets.REGISTRY_USERNAME }}"
         secret = "${{ secrets.GITHUB_TOKEN }}" if github else "${{ secrets.REGISTRY_PASSWORD }}"
-        registry = "docker.io" if domain in ("docker.io", "index.docker.io") else domain
         lines += [f"{indent}- name: {_q('Log in to ' + registry)}",
                   f"{indent}  uses: docker/login-action@v3",
                   f"{indent}  with:",

@@ -38,6 +38,7 @@ from core.errors import ConfigError, DockyardError
 from core.tags import TagPolicy
 
 FILENAME = "dockyard.toml"
+NEW_FILE = "# dockyard release settings; see `dockyard release --help`\n"
 MAX_BYTES = 256 * 1024  # far more than any real settings file; /dev/zero must not be read whole
 MODES = ("build", "copy")
 ENGINES = ("auto", "buildx", "podman")
@@ -125,19 +126,9 @@ def save_config(root: Path, config: ProjectConfig) -> Path:
 
 
 def render_config(config: ProjectConfig) -> str:
-    """The TOML text of ``config``; unset values are left out, the tag policy is spelled out."""
-    lines = ["# dockyard release settings; see `dockyard release --help`"]
-    for key in _LISTS:
-        lines.append(f"{key} = {_toml_list(getattr(config, key))}")
-    for key in _STRINGS:
-        value = getattr(config, key)
-        if value is not None:
-            lines.append(f"{key} = {_toml_string(value)}")
-    lines += ["", "[tags]"]
-    for key in _TAG_BOOLS:
-        lines.append(f"{key} = {'true' if getattr(config.tags, key) else 'false'}")
-    lines.append(f"extra = {_toml_list(config.tags.extra)}")
-    return "\n".join(lines) + "\n"
+    """The TOML text of a new file for ``config``: unset values left out, the tag policy spelled
+    out. tomlkit writes it, as it edits an existing file, so both quote alike."""
+    return update_config_text(NEW_FILE, config)
 
 
 def update_config_text(existing: str, config: ProjectConfig) -> str:
@@ -347,30 +338,3 @@ def _better(best: tuple[int, int], matched: int, line: int) -> tuple[int, int]:
 def _prefix(key: tuple[str, ...], at: tuple[str, ...]) -> int:
     """How many leading parts of ``at`` the (enclosing) ``key`` covers; 0 if it is elsewhere."""
     return len(key) if key and at[: len(key)] == key else 0
-
-
-_ESCAPES = {
-    '"': '\\"',
-    "\\": "\\\\",
-    "\b": "\\b",
-    "\t": "\\t",
-    "\n": "\\n",
-    "\f": "\\f",
-    "\r": "\\r",
-}
-
-
-def _toml_string(value: str) -> str:
-    out = []
-    for char in value:
-        if char in _ESCAPES:
-            out.append(_ESCAPES[char])
-        elif ord(char) < 0x20 or ord(char) == 0x7F:
-            out.append(f"\\u{ord(char):04X}")
-        else:
-            out.append(char)
-    return '"' + "".join(out) + '"'
-
-
-def _toml_list(values: tuple[str, ...]) -> str:
-    return "[" + ", ".join(_toml_string(v) for v in values) + "]"

@@ -21,7 +21,6 @@ import contextlib
 import functools
 import json
 import os
-import re
 import shutil
 import sys
 import tempfile
@@ -32,13 +31,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from core.errors import CredentialError, RegistryError
+from core.reference import api_host, auth_key, canonical_registry
 from core.secretdir import TEMP_PREFIX, sweep_base, temp_bases
 
 if TYPE_CHECKING:
     from keyring.backend import KeyringBackend
 
-    from core.reference import ImageName
-    from core.registry import RegistryClient, StopFlag
 
 T = TypeVar("T")
 
@@ -46,10 +44,6 @@ DEFAULT_SERVICE = "dockyard"
 SERVICE_ENV = "DOCKYARD_KEYRING_SERVICE"
 BACKEND_ENV = "DOCKYARD_KEYRING_BACKEND"
 INDEX_USERNAME = "__index__"
-DOCKER_HUB = "docker.io"
-DOCKER_HUB_ALIASES = frozenset({"docker.io", "index.docker.io", "registry-1.docker.io"})
-DOCKER_HUB_API_HOST = "registry-1.docker.io"
-DOCKER_HUB_AUTH_KEY = "https://index.docker.io/v1/"
 SYSTEM_PLUGIN_DIRS = (
     "/usr/local/lib/docker/cli-plugins",
     "/usr/local/libexec/docker/cli-plugins",
@@ -63,45 +57,12 @@ NO_KEYRING_HINT = (
     "session or run inside `dbus-run-session`), or KWallet; or opt in to another keyring "
     f"backend explicitly with {BACKEND_ENV}=module.Class"
 )
-_HOST_RE = re.compile(
-    r"^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*"
-    r"|\[[0-9a-f:.]+\])(?::[0-9]{1,5})?$"
-)
 # Backends that cannot keep a secret safely or at all; only an explicit opt-in may pick them.
 _REFUSED_BACKENDS = {
     "keyring.backends.fail.Keyring": "no keyring backend is available",
     "keyring.backends.null.Keyring": "the keyring is disabled (null backend)",
 }
 _index_lock = threading.Lock()
-
-
-def canonical_registry(host: str) -> str:
-    """One name per registry: lowercased host[:port], Docker Hub's aliases folded to docker.io."""
-    text = host.strip().lower()
-    for scheme in ("https://", "http://"):
-        if text.startswith(scheme):
-            text = text[len(scheme):]
-    text = text.split("/", 1)[0]
-    if not text:
-        raise RegistryError("no registry host given", "a host such as ghcr.io or 127.0.0.1:5000")
-    if not _HOST_RE.match(text):
-        raise RegistryError(
-            f"{host.strip()!r} is not a registry host",
-            "a host[:port] such as ghcr.io, docker.io or 127.0.0.1:5000",
-        )
-    return DOCKER_HUB if text in DOCKER_HUB_ALIASES else text
-
-
-def api_host(registry: str) -> str:
-    """The host that serves the Registry HTTP API v2 for ``registry``."""
-    canonical = canonical_registry(registry)
-    return DOCKER_HUB_API_HOST if canonical == DOCKER_HUB else canonical
-
-
-def auth_key(registry: str) -> str:
-    """The ``auths`` key docker expects: Docker Hub keeps its historic URL."""
-    canonical = canonical_registry(registry)
-    return DOCKER_HUB_AUTH_KEY if canonical == DOCKER_HUB else canonical
 
 
 @dataclass(frozen=True)
@@ -500,34 +461,6 @@ def _helper_get(helper: str, registry: str) -> Credential | None:
         return Credential(registry, str(data.get("Username") or ""), str(data.get("Secret") or ""))
     except CredentialError:
         return None
-
-
-def logged_in_client(
-    image: ImageName,
-    *,
-    insecure_registries: Iterable[str] = (),
-    ca_file: Path | None = None,
-    login: RegistryLogin | None = None,
-    cancel: StopFlag | None = None,
-    stall_timeout: float | None = None,
-    max_retries: int | None = None,
-) -> RegistryClient:
-    """A client for the image's registry with its stored login (anonymous when there is none
-    or no usable keyring: public and local registries still answer)."""
-    from core.registry import client_for
-
-    chosen = login or logins_for([image.domain])[0]
-    cred = chosen.credential
-    return client_for(
-        image,
-        username=cred.username if cred else None,
-        secret=cred.secret if cred else None,
-        insecure_registries=insecure_registries,
-        ca_file=ca_file,
-        cancel=cancel,
-        stall_timeout=stall_timeout,
-        max_retries=max_retries,
-    )
 
 
 def login(

@@ -1,6 +1,6 @@
 """What a registry holds for a tag: digest, platforms, attestations, sizes, creation times.
 
-Shared by the registry browser and ``dockyard inspect``; reads only (manifests and config blobs).
+Shared by the registry browser and ``dockyard inspect``; the reading is core/image.py's walk.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.errors import DockyardError
-from core.registry import IMAGE_TYPES, INDEX_TYPES, RegistryClient
-from core.verify import Attestation, config_platform, summarize_index
+from core.image import Attestation, PlatformImage, read_image
+from core.registry import RegistryClient
 from core.version import parse_version
 
 
@@ -61,43 +61,28 @@ class TagDetails:
 
 def inspect_tag(client: RegistryClient, repo: str, tag: str) -> TagDetails:
     """Digest, platforms, attestations, sizes and creation times of one tag (or digest)."""
-    manifest = client.get_manifest(repo, tag)
-    if manifest.media_type in INDEX_TYPES:
-        summary = summarize_index(manifest.json)
-        platforms = tuple(
-            _platform_details(client, repo, entry.digest, str(entry.platform))
-            for entry in summary.entries
-        )
-        return TagDetails(tag, manifest.digest, manifest.media_type, platforms,
-                          summary.attestations, "; ".join(summary.problems))
-    if manifest.media_type in IMAGE_TYPES:
-        single = _image_details(client, repo, manifest.digest, manifest.json, "")
-        return TagDetails(tag, manifest.digest, manifest.media_type, (single,))
-    return TagDetails(tag, manifest.digest, manifest.media_type,
-                      problem=f"not an image ({manifest.media_type or 'no media type'})")
+    image = read_image(client, repo, tag)
+    if image.index is not None:
+        read = list(zip(image.index.entries, image.platforms, strict=True))  # every entry
+        platforms = tuple(_details(child, str(entry.platform)) for entry, child in read)
+        problems = [*image.index.problems, *(f"{entry.platform} entry points at a missing "
+                                             "manifest" for entry, child in read
+                                             if not child.found)]
+        return TagDetails(tag, image.digest, image.media_type, platforms,
+                          image.index.attestations, "; ".join(problems))
+    if image.is_image:
+        return TagDetails(tag, image.digest, image.media_type, (_details(image.platforms[0], ""),))
+    return TagDetails(tag, image.digest, image.media_type,
+                      problem=f"not an image ({image.media_type or 'no media type'})")
 
 
-def _platform_details(client: RegistryClient, repo: str, digest: str, listed: str
-                      ) -> PlatformDetails:
-    child = client.get_manifest(repo, digest)
-    return _image_details(client, repo, digest, child.json, listed)
-
-
-def _image_details(client: RegistryClient, repo: str, digest: str, manifest: dict[str, Any],
-                   listed: str) -> PlatformDetails:
-    config_ref = manifest.get("config") or {}
-    layers = manifest.get("layers") or []
-    size = int(config_ref.get("size", 0)) + sum(int(layer.get("size", 0)) for layer in layers)
-    config: dict[str, Any] = {}
-    if isinstance(config_ref.get("digest"), str):
-        config = client.get_blob_json(repo, config_ref["digest"])
-    declared = config_platform(config)
-    created = config.get("created")
+def _details(image: PlatformImage, listed: str) -> PlatformDetails:
+    declared = image.declared
     return PlatformDetails(
         platform=str(declared) if declared else (listed or "unknown"),
-        digest=digest,
-        size=size,
-        created=created if isinstance(created, str) else None,
+        digest=image.digest,
+        size=image.size,
+        created=image.created,
     )
 
 

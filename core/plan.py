@@ -14,6 +14,7 @@ from core import paths
 from core.binaries import BinaryCheck, check_dockerfile_copy, require_binaries
 from core.config import ProjectConfig, load_config
 from core.dockerfile import read_dockerfile, stage_names
+from core.engines.base import Engine, EngineOptions, select_engine
 from core.errors import (
     BinaryError,
     DockerfileError,
@@ -71,8 +72,8 @@ class Plan:
     binary_template: str | None = None
     binaries: tuple[BinaryCheck, ...] = ()
     build: BuildOptions = field(default_factory=BuildOptions)
-    engine: str = "auto"  # "auto" | "buildx" | "podman": how, kept with what, so the dry
-    # run shows the commands the run will use
+    engine: str = "auto"  # "auto" | "buildx" | "podman": how, kept with what; plan_engine
+    # turns it into the engine, so the dry run, the TUI and the CLI run the same one
     builder: str | None = None  # buildx builder; None: the current one (docker buildx use)
     ca_file: Path | None = None  # a private registry CA, trusted besides the system's
     layout: tuple[Placement, ...] = ()  # copy mode: where each binary goes in the context
@@ -148,6 +149,21 @@ class PlanRequest:
     engine: str | None = None
     builder: str | None = None
     ca_file: Path | None = None
+
+
+def plan_engine(plan: Plan, options: EngineOptions | None = None) -> Engine:
+    """The engine ``plan`` names, on its builder. Every caller (dry run, run, a part's native
+    platform) asks here, so the engine comes from one value of the plan."""
+    return choose_engine(plan.engine, plan.builder, options)
+
+
+def choose_engine(name: str | None, builder: str | None,
+                  options: EngineOptions | None = None) -> Engine:
+    """The one rule: "auto" (or None) is buildx when its builder answers, else podman; a builder
+    means buildx. The Platforms step asks it before a plan exists, to show what will build.
+    ``options`` default to the environment's."""
+    chosen = (options or EngineOptions.from_env()).with_builder(builder)
+    return select_engine(None if name in (None, "auto") else name, chosen)
 
 
 def parse_build_arg(text: str) -> tuple[str, str]:

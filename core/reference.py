@@ -1,9 +1,18 @@
-"""Image references per the distribution reference grammar, with Docker Hub normalisation.
+"""Image references and registry names, Docker Hub's spellings included, in one place.
 
 ``split_reference`` is the grammar alone (distribution's ``reference.Parse``);
 ``parse_reference`` and ``parse_image_name`` add Docker's normalisation (``alpine`` is
 ``docker.io/library/alpine``) so that what dockyard pushes, verifies and shows is always the full
 name. dockyard accepts sha256 and sha512 digests (both are registered in the OCI image spec).
+
+Docker Hub has three host names, and two questions get different answers:
+
+* an image *name* folds only ``index.docker.io`` into ``docker.io`` (distribution's
+  ``ParseNormalizedNamed``, pinned by ../shared/vectors): ``registry-1.docker.io/acme/app`` stays
+  as written, as docker shows it, and gets no ``library/`` prefix;
+* a *registry* (whose login, which API host, which config.json key) folds all three into
+  ``docker.io`` (``canonical_registry``): ``registry-1.docker.io`` is Hub's API host, and BuildKit
+  looks its login up under Hub's config key, so one login serves every spelling.
 """
 
 from __future__ import annotations
@@ -11,7 +20,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from core.errors import ImageRefError
+from core.errors import ImageRefError, RegistryError
+from core.tags import TAG_PATTERN, validate_tag
 
 _ALNUM = r"[a-z0-9]+"
 _SEPARATOR = r"(?:[._]|__|[-]+)"
@@ -20,20 +30,21 @@ _PATH = rf"{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*"
 _DOMAIN_COMPONENT = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
 _HOST = rf"(?:{_DOMAIN_COMPONENT}(?:\.{_DOMAIN_COMPONENT})*|\[[a-fA-F0-9:]+\])"
 _DOMAIN = rf"{_HOST}(?::[0-9]+)?"
-_TAG = r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}"
 _DIGEST = r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}"
 
-_REFERENCE_RE = re.compile(rf"^((?:{_DOMAIN}/)?{_PATH})(?::({_TAG}))?(?:@({_DIGEST}))?$")
+_REFERENCE_RE = re.compile(rf"^((?:{_DOMAIN}/)?{_PATH})(?::({TAG_PATTERN}))?(?:@({_DIGEST}))?$")
 _NAME_RE = re.compile(rf"^(?:({_DOMAIN})/)?({_PATH})$")
 _DOMAIN_RE = re.compile(rf"^{_DOMAIN}$")
 _PORT_RE = re.compile(r":([0-9]+)$")
-_TAG_RE = re.compile(rf"^{_TAG}$")
 _IDENTIFIER_RE = re.compile(r"^[a-f0-9]{64}$")
 _DIGEST_HEX = {"sha256": 64, "sha512": 128}
 
 DOCKER_HUB = "docker.io"
 _DOCKER_HUB_LEGACY = "index.docker.io"
 _DOCKER_HUB_API = "registry-1.docker.io"
+_DOCKER_HUB_HOSTS = frozenset({DOCKER_HUB, _DOCKER_HUB_LEGACY, _DOCKER_HUB_API})
+#: The ``auths`` key docker and BuildKit keep Docker Hub's login under (a historic URL).
+DOCKER_HUB_AUTH_KEY = "https://index.docker.io/v1/"
 _OFFICIAL_PREFIX = "library/"
 MAX_PATH = 255
 
@@ -59,6 +70,11 @@ class ImageName:
         return _DOCKER_HUB_API if self.domain == DOCKER_HUB else self.domain
 
     @property
+    def registry(self) -> str:
+        """The registry as logins are keyed (``canonical_registry`` of the domain)."""
+        return canonical_registry(self.domain)
+
+    @property
     def familiar(self) -> str:
         """The short form Docker shows (``alpine``, ``acme/app``); full name elsewhere."""
         if self.domain != DOCKER_HUB:
@@ -68,12 +84,7 @@ class ImageName:
 
     def with_tag(self, tag: str) -> str:
         """``name:tag``, refusing a tag the registry would reject."""
-        if not _TAG_RE.match(tag):
-            raise ImageRefError(
-                f"{tag!r} is not a valid tag",
-                "use up to 128 of A-Z a-z 0-9 _ . - , not starting with . or -",
-            )
-        return f"{self}:{tag}"
+        return f"{self}:{validate_tag(tag)}"
 
 
 @dataclass(frozen=True)
@@ -258,3 +269,34 @@ def parse_image_name(text: str) -> ImageName:
         f"{text!r} has {what}",
         f"give the name only (dockyard computes the tags), e.g. {base}",
     )
+
+
+def canonical_registry(host: str) -> str:
+    """One name per registry, for logins: host[:port] lowercased (host names ignore case), a
+    scheme or path dropped (docker's config keys are URLs), Docker Hub's three hosts folded."""
+    text = host.strip().lower()
+    for scheme in ("https://", "http://"):
+        text = text.removeprefix(scheme)
+    text = text.split("/", 1)[0]
+    if not text:
+        raise RegistryError("no registry host given", "a host such as ghcr.io or 127.0.0.1:5000")
+    try:
+        check_registry_host(text)
+    except ImageRefError:
+        raise RegistryError(
+            f"{host.strip()!r} is not a registry host",
+            "a host[:port] such as ghcr.io, docker.io or 127.0.0.1:5000",
+        ) from None
+    return DOCKER_HUB if text in _DOCKER_HUB_HOSTS else text
+
+
+def api_host(registry: str) -> str:
+    """The host that serves the Registry HTTP API v2 for ``registry``."""
+    canonical = canonical_registry(registry)
+    return _DOCKER_HUB_API if canonical == DOCKER_HUB else canonical
+
+
+def auth_key(registry: str) -> str:
+    """The ``auths`` key docker expects: Docker Hub keeps its historic URL."""
+    canonical = canonical_registry(registry)
+    return DOCKER_HUB_AUTH_KEY if canonical == DOCKER_HUB else canonical

@@ -40,6 +40,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import platformdirs
+
+from core.clients import logged_in_clients
 from core.engines.base import PUSH, REVISION_LABEL, ClientFactory, Output
 from core.errors import DockyardError, PublishError
 from core.events import (
@@ -62,7 +65,7 @@ if TYPE_CHECKING:
     from core.parts import Part
     from core.plan import ImagePlan, Plan
     from core.reference import ImageName
-    from core.registry import Manifest, RegistryClient, StopFlag
+    from core.registry import Manifest, RegistryClient
     from core.version import ReleaseVersion
 #: The phases of a release that pushes, in order (screens show them as a checklist).
 PHASES = ("preflight", "resolve", "build", "verify", "tag", "aliases", "verify-aliases")
@@ -80,15 +83,16 @@ _Step = Generator[Event, None, str]  # a phase: streams events, returns a one-li
 
 
 def default_report_dir() -> Path:
-    """``$XDG_STATE_HOME/dockyard/runs``: outside the project, so a run never dirties the tree."""
-    state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(state) / "dockyard" / "runs"
+    """dockyard's state dir (platformdirs: ``$XDG_STATE_HOME/dockyard`` on Linux) ``/runs``:
+    outside the project, so a run never dirties the tree."""
+    return platformdirs.user_state_path("dockyard") / "runs"
 
 
 def plan_logins(plan: Plan, given: Sequence[RegistryLogin] = ()) -> list[RegistryLogin]:
     """The login for each registry the plan pushes to, looked up once for the run: ``given``
     (``--login``) first, the stored ones for the others (none looked up when none are left)."""
-    from core.credentials import canonical_registry, logins_for
+    from core.credentials import logins_for
+    from core.reference import canonical_registry
 
     chosen = {login.registry for login in given}
     rest = [image.name.domain for image in plan.images
@@ -123,27 +127,6 @@ class RequestStop:
                 return False
             time.sleep(left)  # steps: the answer also turns with time, not only with the event
         return True
-
-
-def default_client_for(
-    insecure_registries: tuple[str, ...] = (), logins: Sequence[RegistryLogin] | None = None,
-    *, ca_file: Path | None = None, cancel: StopFlag | None = None,
-    stall_timeout: float | None = None, max_retries: int | None = None,
-) -> ClientFactory:
-    """Registry clients logged in with the run's stored credential for their registry;
-    ``ca_file`` is trusted besides the system's CAs (a private registry's CA); ``cancel`` (the
-    run's) ends a waiting request within a second; ``max_retries`` 0 for a quick look."""
-    from core.credentials import canonical_registry, logged_in_client
-
-    known = {login.registry: login for login in logins or ()}
-
-    def make(image: ImageName) -> RegistryClient:
-        login = known.get(canonical_registry(image.domain))
-        return logged_in_client(image, insecure_registries=insecure_registries, login=login,
-                                ca_file=ca_file, cancel=cancel, stall_timeout=stall_timeout,
-                                max_retries=max_retries)
-
-    return make
 
 
 @contextlib.contextmanager
@@ -222,7 +205,7 @@ class Release:
         self.request_stop = request_stop
         self.logins = tuple(logins)
         insecure = engine.options.insecure_registries if engine is not None else ()
-        self.client_for = client_for or default_client_for(insecure, self.logins)
+        self.client_for = client_for or logged_in_clients(insecure, self.logins)
         self.output = output
         self.cancel_event = cancel or threading.Event()
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
@@ -388,8 +371,8 @@ class Release:
     def _same_release(self, state: _ImageState, ref: str, *, platforms: bool = True) -> str:
         """"" when the image at ``ref`` is this release, else why it is not (``platforms``:
         its platforms must be the plan's too)."""
+        from core.image import config_platform, summarize_index
         from core.platforms import normalize_platform
-        from core.verify import config_platform, summarize_index
 
         client, repo = state.client, state.repo
         manifest = client.get_manifest(repo, ref)
@@ -810,7 +793,6 @@ def run_release(
 def release_with_stored_logins(
     plan: Plan,
     *,
-    engine: str | None = None,
     insecure_registries: tuple[str, ...] = (),
     output: Output = PUSH,
     cancel: threading.Event | None = None,
@@ -825,7 +807,8 @@ def release_with_stored_logins(
     """A release as the CLI and the TUI run it: the stored logins are looked up once (those
     ``given_logins`` does not cover), handed to the engine through a throw-away docker config
     (removed afterwards), and one registry client per host is shared by every phase."""
-    from core.engines.base import EngineOptions, select_engine
+    from core.engines.base import EngineOptions
+    from core.plan import plan_engine
     from core.registry import engine_cert_dir
 
     logins = plan_logins(plan, given_logins)
@@ -838,12 +821,11 @@ def release_with_stored_logins(
         options = dataclasses.replace(  # --stall-timeout / --build-timeout win over the env
             options, stall_timeout=stall_timeout or options.stall_timeout,
             build_timeout=build_timeout or options.build_timeout)
-        selected = None if merge else select_engine(
-            None if engine in (None, "auto") else engine, options)  # a merge builds nothing
+        selected = None if merge else plan_engine(plan, options)  # a merge builds nothing
         clients: dict[str, RegistryClient] = {}
         stop = RequestStop(cancel)
-        factory = default_client_for(insecure_registries, logins, ca_file=ca_file,
-                                     cancel=stop, stall_timeout=options.stall_timeout)
+        factory = logged_in_clients(insecure_registries, logins, ca_file=ca_file,
+                                    cancel=stop, stall_timeout=options.stall_timeout)
 
         def client_for(image: ImageName) -> RegistryClient:
             if image.api_host not in clients:

@@ -5,13 +5,13 @@ from __future__ import annotations
 import shlex
 from collections.abc import Sequence
 
-from core.engines.base import PUSH, EngineOptions, Output, select_engine
+from core.engines.base import PUSH, EngineOptions, Output
 from core.errors import EngineError
-from core.plan import Plan
+from core.plan import Plan, plan_engine
 
 
 def plan_steps(
-    plan: Plan, engine: str | None, output: Output = PUSH, options: EngineOptions | None = None
+    plan: Plan, output: Output = PUSH, options: EngineOptions | None = None
 ) -> list[list[str]]:
     """The commands a run would execute. A dry run never fails for want of an engine: with
     none usable here it shows the default engine's (buildx) commands.
@@ -23,13 +23,11 @@ def plan_steps(
     from core.engines.buildx import BuildxEngine
     from core.engines.podman import PodmanEngine
 
-    chosen = None if engine in (None, "auto") else engine
-    if plan.builder is not None:
-        options = (options or EngineOptions.from_env()).with_builder(plan.builder)
+    options = (options or EngineOptions.from_env()).with_builder(plan.builder)
     try:
-        selected = select_engine(chosen, options)
+        selected = plan_engine(plan, options)
     except EngineError:
-        if chosen is not None:
+        if plan.engine != "auto":
             raise
         return BuildxEngine(options).commands(plan, output)
     if isinstance(selected, PodmanEngine | BuildxEngine):

@@ -17,7 +17,10 @@ from dataclasses import dataclass
 from core.errors import TagPolicyError
 from core.version import ReleaseVersion
 
-_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}", re.ASCII)
+#: The registry's tag grammar (distribution's ``[\w][\w.-]{0,127}``, ASCII only); the image
+#: reference grammar in core/reference.py embeds this same pattern.
+TAG_PATTERN = r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}"
+_TAG = re.compile(TAG_PATTERN, re.ASCII)
 _COMMIT = re.compile(r"[0-9a-f]{7,64}", re.ASCII)
 _SHA_TAG = re.compile(r"sha-[0-9a-f]{7,64}", re.ASCII)
 

@@ -8,96 +8,23 @@ each platform manifest and of its config, then one HEAD per alias (a HEAD does n
 against Docker Hub's pull limit).
 
 A single image manifest (not an index) passes only when exactly one platform was chosen and its
-config names that platform: a one-platform podman push produces exactly that.
+config names that platform: a one-platform podman push produces exactly that. The reading is
+core/image.py's walk, asked for the expected platforms only.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from core.errors import DockyardError
-from core.platforms import Platform, is_attestation, normalize_platform, parse_platform
-from core.registry import IMAGE_TYPES, INDEX_TYPES, RegistryClient
+from core.image import Attestation, IndexEntry, PlatformImage, find_image
+from core.platforms import Platform, normalize_platform, parse_platform
+from core.registry import RegistryClient
 
 if TYPE_CHECKING:
     from core.reference import ImageName
-
-REFERENCE_TYPE = "vnd.docker.reference.type"
-REFERENCE_DIGEST = "vnd.docker.reference.digest"
-ATTESTATION = "attestation-manifest"
-
-
-@dataclass(frozen=True)
-class Attestation:
-    """An index entry that is not a runnable image (provenance, SBOM, ...)."""
-
-    digest: str
-    refers_to: str | None  # the platform manifest it describes
-    kind: str  # the reference type annotation, "attestation-manifest" when only unknown/unknown
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"digest": self.digest, "refers_to": self.refers_to, "kind": self.kind}
-
-
-@dataclass(frozen=True)
-class IndexEntry:
-    """A runnable image in an index: its platform as listed (normalised) and manifest digest."""
-
-    platform: Platform
-    digest: str
-    media_type: str
-
-
-@dataclass(frozen=True)
-class IndexSummary:
-    """An index split into runnable platform entries and attestation entries."""
-
-    entries: tuple[IndexEntry, ...]
-    attestations: tuple[Attestation, ...]
-    problems: tuple[str, ...]
-
-    @property
-    def platforms(self) -> tuple[Platform, ...]:
-        return tuple(entry.platform for entry in self.entries)
-
-
-def summarize_index(index: Mapping[str, Any]) -> IndexSummary:
-    """Split an OCI index / Docker manifest list; problems for entries that make no sense."""
-    entries: list[IndexEntry] = []
-    attestations: list[Attestation] = []
-    problems: list[str] = []
-    seen: dict[Platform, str] = {}
-    for item in index.get("manifests") or ():
-        digest = str(item.get("digest", ""))
-        annotations = item.get("annotations") or {}
-        listed = item.get("platform") or {}
-        os, arch = str(listed.get("os", "")), str(listed.get("architecture", ""))
-        kind = annotations.get(REFERENCE_TYPE)
-        if kind is not None or is_attestation(os, arch):
-            attestations.append(Attestation(digest, annotations.get(REFERENCE_DIGEST),
-                                            str(kind or ATTESTATION)))
-            continue
-        if not os or not arch:
-            problems.append(f"index entry {digest} has no platform")
-            continue
-        platform = normalize_platform(os, arch, str(listed.get("variant", "")))
-        if platform in seen:
-            problems.append(f"{platform} is listed twice ({seen[platform]} and {digest})")
-            continue
-        seen[platform] = digest
-        entries.append(IndexEntry(platform, digest, str(item.get("mediaType", ""))))
-    return IndexSummary(tuple(entries), tuple(attestations), tuple(problems))
-
-
-def config_platform(config: Mapping[str, Any]) -> Platform | None:
-    """The platform an image config declares, normalised; None when it declares none."""
-    os, arch = config.get("os"), config.get("architecture")
-    if not isinstance(os, str) or not isinstance(arch, str) or not os or not arch:
-        return None
-    return normalize_platform(os, arch, str(config.get("variant") or ""))
-
 
 @dataclass(frozen=True)
 class PlatformResult:
@@ -222,21 +149,22 @@ def _verify_version(
     client: RegistryClient, repo: str, name: str, tag: str,
     expected: tuple[Platform, ...], problems: list[str],
 ) -> _VersionOutcome:
-    manifest = client.find_manifest(repo, tag)
-    if manifest is None:
+    image = find_image(client, repo, tag, only=expected)
+    if image is None:
         problems.append(f"{_ref(name, tag)} does not exist in the registry")
         return _VersionOutcome(TagResult(tag, "version", None, None, False, "not found"))
-    if manifest.media_type in IMAGE_TYPES:
-        return _verify_single(client, repo, name, tag, manifest.digest, manifest.media_type,
-                              manifest.json, expected, problems)
-    if manifest.media_type not in INDEX_TYPES:
-        problem = f"{_ref(name, tag)} has media type {manifest.media_type}, not an image index"
+    if image.is_image:
+        return _verify_single(name, tag, image.digest, image.media_type, image.platforms[0],
+                              expected, problems)
+    if image.index is None:
+        problem = f"{_ref(name, tag)} has media type {image.media_type}, not an image index"
         problems.append(problem)
-        return _VersionOutcome(TagResult(tag, "version", manifest.digest, manifest.media_type,
+        return _VersionOutcome(TagResult(tag, "version", image.digest, image.media_type,
                                          False, problem))
-    summary = summarize_index(manifest.json)
+    summary = image.index
     problems.extend(f"{_ref(name, tag)}: {p}" for p in summary.problems)
     found = {entry.platform: entry for entry in summary.entries}
+    read = {child.digest: child for child in image.platforms}
     cells: list[PlatformResult] = []
     for platform in expected:
         entry = found.get(platform)
@@ -245,7 +173,7 @@ def _verify_version(
             problems.append(problem)
             cells.append(PlatformResult(str(platform), None, None, False, "missing"))
             continue
-        cells.append(_check_platform(client, repo, name, tag, entry, problems))
+        cells.append(_check_platform(name, tag, entry, read[entry.digest], problems))
     unexpected = [entry for entry in summary.entries if entry.platform not in expected]
     for entry in unexpected:
         problems.append(f"{_ref(name, tag)} has an unexpected {entry.platform} image "
@@ -253,7 +181,7 @@ def _verify_version(
         cells.append(PlatformResult(str(entry.platform), entry.digest, None, False, "unexpected"))
     cell_ok = all(cell.ok for cell in cells) and not summary.problems
     return _VersionOutcome(
-        TagResult(tag, "version", manifest.digest, manifest.media_type, cell_ok,
+        TagResult(tag, "version", image.digest, image.media_type, cell_ok,
                   "" if cell_ok else "platforms do not match", tuple(cells)),
         missing=tuple(str(p) for p in expected if p not in found),
         unexpected=tuple(str(e.platform) for e in unexpected),
@@ -262,19 +190,17 @@ def _verify_version(
 
 
 def _check_platform(
-    client: RegistryClient, repo: str, name: str, tag: str, entry: IndexEntry,
-    problems: list[str],
+    name: str, tag: str, entry: IndexEntry, child: PlatformImage, problems: list[str],
 ) -> PlatformResult:
-    child = client.find_manifest(repo, entry.digest)
-    if child is None:
+    if not child.found:
         problem = f"{_ref(name, tag)} {entry.platform} entry points at a missing manifest"
         problems.append(problem)
         return PlatformResult(str(entry.platform), entry.digest, None, False, problem)
-    if child.media_type not in IMAGE_TYPES:
+    if not child.is_image:
         problem = f"{_ref(name, tag)} {entry.platform} entry is {child.media_type}, not an image"
         problems.append(problem)
         return PlatformResult(str(entry.platform), entry.digest, None, False, problem)
-    declared = _declared(client, repo, child.json)
+    declared = child.declared
     if declared != entry.platform:
         problem = (f"{_ref(name, tag)} {entry.platform} image's config says "
                    f"{declared or 'no platform'}")
@@ -284,19 +210,11 @@ def _check_platform(
     return PlatformResult(str(entry.platform), entry.digest, str(declared), True)
 
 
-def _declared(client: RegistryClient, repo: str, manifest: Mapping[str, Any]) -> Platform | None:
-    config = manifest.get("config") or {}
-    digest = config.get("digest")
-    if not isinstance(digest, str):
-        return None
-    return config_platform(client.get_blob_json(repo, digest))
-
-
 def _verify_single(
-    client: RegistryClient, repo: str, name: str, tag: str, digest: str, media_type: str,
-    manifest: Mapping[str, Any], expected: tuple[Platform, ...], problems: list[str],
+    name: str, tag: str, digest: str, media_type: str, image: PlatformImage,
+    expected: tuple[Platform, ...], problems: list[str],
 ) -> _VersionOutcome:
-    declared = _declared(client, repo, manifest)
+    declared = image.declared
     found = str(declared) if declared else None
     if len(expected) > 1:
         problem = (f"{_ref(name, tag)} is a single-platform image ({found or 'no platform'}), "

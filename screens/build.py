@@ -188,8 +188,7 @@ class BuildScreen(DockyardScreen[BuildOutcome]):
 
         inbox = self.inbox
         with path.open("w", encoding="utf-8") as log:
-            for event in self.services.release(self.plan, self.draft.engine, self.cancel_event,
-                                               self.draft.split):
+            for event in self.services.release(self.plan, self.cancel_event, self.draft.split):
                 if type(event) is LogLine:
                     line = format_line(event)
                     log.write(line + "\n")

@@ -6,7 +6,6 @@ the credentials manager screen, and a stored one checked against the registry.
 
 from __future__ import annotations
 
-import dataclasses
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
@@ -32,7 +31,7 @@ ANONYMOUS = ""
 
 def registries(draft: Draft) -> tuple[str, ...]:
     """The release's registries as the keyring knows them (docker.io, not index.docker.io)."""
-    from core.credentials import canonical_registry
+    from core.reference import canonical_registry
 
     return tuple(dict.fromkeys(canonical_registry(host) for host in draft.registry_hosts()))
 
@@ -201,16 +200,13 @@ class CredentialsStepScreen(StepScreen):
 
     @staticmethod
     def _host_of(image: str) -> str | None:
-        from core.credentials import canonical_registry
         from core.reference import parse_image_name
 
         try:
-            return canonical_registry(parse_image_name(image).domain)
+            return parse_image_name(image).registry
         except DockyardError:
             return None
 
     def next_draft(self) -> Draft | None:
-        return dataclasses.replace(
-            self.draft,
-            credentials=tuple((host, self.logins.get(host, ANONYMOUS)) for host in self.hosts),
-        )
+        """The draft as it came: the run looks each registry's login up itself, once."""
+        return self.draft

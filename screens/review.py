@@ -70,7 +70,7 @@ class ReviewScreen(StepScreen):
 
         plan = self.services.make_plan(self.draft.to_request())
         split = self.draft.split
-        steps = [] if split and split.parts else self.services.plan_steps(plan, self.draft.engine)
+        steps = [] if split and split.parts else self.services.plan_steps(plan)
         header = ""
         if split:  # a leg of a split release, or the merge of the legs' parts
             split = split.for_plan(plan, Path.cwd())

@@ -198,6 +198,7 @@ class SummaryScreen(DockyardScreen[str]):
     @work(thread=True, exit_on_error=False, group="sizes")
     def read_sizes(self) -> None:
         """Platform image sizes (config + layers) from the registry; unknown ones stay blank."""
+        from core.image import read_platform
         from core.reference import parse_image_name
 
         sizes: dict[str, int] = {}
@@ -213,9 +214,9 @@ class SummaryScreen(DockyardScreen[str]):
                         digest = platform.get("digest")
                         if not digest or digest in sizes:
                             continue
-                        manifest = client.get_manifest(name.path, digest).json
-                        parts = [manifest.get("config") or {}, *(manifest.get("layers") or [])]
-                        sizes[digest] = sum(int(part.get("size", 0)) for part in parts)
+                        image = read_platform(client, name.path, digest, config=False)
+                        if image.found:
+                            sizes[digest] = image.size
             except DockyardError:
                 pass
             finally:

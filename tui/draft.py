@@ -53,8 +53,6 @@ class Draft:
     target: str | None = None
     provenance: bool = True
     sbom: bool = False
-    # Credentials step: registry host -> credential label ("" = anonymous)
-    credentials: tuple[tuple[str, str], ...] = ()
     # Review step
     plan: Plan | None = None
     steps: tuple[tuple[str, ...], ...] = ()

@@ -124,7 +124,6 @@ def run_release_headless(plan: Plan, args: argparse.Namespace, *,
     received: list[int] = []
     events = release_with_stored_logins(
         plan,
-        engine=plan.engine,
         insecure_registries=tuple(getattr(args, "insecure_registry", None) or ()),
         output=parse_output(getattr(args, "output", None), getattr(args, "load", None)),
         cancel=cancel,

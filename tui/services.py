@@ -50,18 +50,17 @@ def _credentials() -> CredentialStore:
 
 def _registry_client(image: ImageName) -> RegistryClient:
     """A client for the image's registry, logged in with the stored credential when there is one."""
+    from core.clients import logged_in_clients
     from core.engines.base import EngineOptions
-    from core.release import default_client_for
 
-    return default_client_for(EngineOptions.from_env().insecure_registries)(image)
+    return logged_in_clients(EngineOptions.from_env().insecure_registries)(image)
 
 
 def _engine(name: str | None, builder: str | None) -> Engine:
     """The engine called ``name`` (None/"auto": the first usable), on ``builder`` for buildx."""
-    from core.engines.base import EngineOptions, select_engine
+    from core.plan import choose_engine
 
-    options = EngineOptions.from_env().with_builder(builder or None)
-    return select_engine(None if name in (None, "auto") else name, options)
+    return choose_engine(name, builder or None)
 
 
 def _make_plan(request: PlanRequest) -> Plan:
@@ -70,21 +69,21 @@ def _make_plan(request: PlanRequest) -> Plan:
     return make_plan(request)
 
 
-def _plan_steps(plan: Plan, engine: str) -> list[list[str]]:
+def _plan_steps(plan: Plan) -> list[list[str]]:
     from core.rendering import plan_steps
 
-    return plan_steps(plan, engine)
+    return plan_steps(plan)
 
 
-def _release(plan: Plan, engine_name: str, cancel: threading.Event,
-             split: Split | None) -> Iterator[Event]:
-    """The release as the CLI runs it: stored logins handed to the engine for this run only;
-    ``split``: a leg writing its part file, or the merge of parts (settled by the Review step)."""
+def _release(plan: Plan, cancel: threading.Event, split: Split | None) -> Iterator[Event]:
+    """The release as the CLI runs it, on the plan's engine: stored logins handed to the engine
+    for this run only; ``split``: a leg writing its part file, or the merge of parts (settled by
+    the Review step)."""
     from core.engines.base import EngineOptions
     from core.release import release_with_stored_logins
 
     return release_with_stored_logins(
-        plan, engine=engine_name, cancel=cancel,
+        plan, cancel=cancel,
         insecure_registries=EngineOptions.from_env().insecure_registries, ca_file=plan.ca_file,
         part_file=split.part_file if split else None, merge=split.parts if split else (),
     )
@@ -101,6 +100,6 @@ class Services:
     engine: Callable[[str | None, str | None], Engine] = _engine
     credentials: Callable[[], CredentialStore] = _credentials
     make_plan: Callable[[PlanRequest], Plan] = _make_plan
-    plan_steps: Callable[[Plan, str], list[list[str]]] = _plan_steps
-    release: Callable[[Plan, str, threading.Event, Split | None], Iterator[Event]] = _release
+    plan_steps: Callable[[Plan], list[list[str]]] = _plan_steps
+    release: Callable[[Plan, threading.Event, Split | None], Iterator[Event]] = _release
     log_dir: Path | None = None  # where build logs go; None: <project>/.dockyard/logs

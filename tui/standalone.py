@@ -9,9 +9,8 @@ from pathlib import Path
 
 from textual.app import App
 
+from core.clients import logged_in_clients
 from core.credentials import CredentialStore, login
-from core.reference import ImageName
-from core.registry import RegistryClient
 from screens.browser import PAGE_SIZE, BrowserScreen, ClientFactory
 from screens.credentials import CredentialsScreen, LoginFn
 
@@ -49,18 +48,6 @@ class BrowserApp(App[int]):
         self.push_screen(screen, lambda _none: self.exit(0))
 
 
-def stored_login_client(insecure_registries: Sequence[str] = (),
-                        ca_file: Path | None = None) -> ClientFactory:
-    """Clients that use the stored login for the registry when there is one, else anonymous
-    (a missing keyring still lets public repositories be browsed)."""
-    from core.credentials import logged_in_client
-
-    def make(image: ImageName) -> RegistryClient:
-        return logged_in_client(image, insecure_registries=insecure_registries, ca_file=ca_file)
-
-    return make
-
-
 def run_credentials_manager(store: CredentialStore | None = None) -> int:
     """List, add and remove stored registry logins; returns the exit code."""
     return CredentialsApp(store).run() or 0
@@ -74,5 +61,7 @@ def run_browser(
     client_factory: ClientFactory | None = None,
 ) -> int:
     """Browse a repository's tags; returns the exit code."""
-    factory = client_factory or stored_login_client(insecure_registries, ca_file)
+    # Anonymous without a stored login: a missing keyring still lets public repositories be
+    # browsed.
+    factory = client_factory or logged_in_clients(insecure_registries, ca_file=ca_file)
     return BrowserApp(image, client_factory=factory).run() or 0

@@ -104,10 +104,11 @@ def user_buildx_dir() -> Path:
 def _env(options: EngineOptions) -> dict[str, str]:
     """The docker CLI reads credentials from DOCKER_CONFIG (secrets never go on argv); a
     throw-away DOCKER_CONFIG would hide the user's builders, so BUILDX_CONFIG keeps them."""
+    from core.credentials import docker_env
+
     env = dict(os.environ)
     if options.docker_config is not None:
-        env["BUILDX_CONFIG"] = str(user_buildx_dir())
-        env["DOCKER_CONFIG"] = str(options.docker_config)
+        env.update(docker_env(options.docker_config))
     return env
 
 

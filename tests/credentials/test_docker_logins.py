@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from core.credentials import CredentialStore, logged_in_client, logins_for
+from core.clients import logged_in_clients
+from core.credentials import CredentialStore, logins_for
 from core.errors import RegistryError
 from tests.credentials.support import SECRET, USER, dockyard
 from tests.credentials.test_release_login import _project
@@ -81,11 +82,10 @@ def test_no_keyring_uses_dockers_auths_and_the_registry_accepts_it(
                                "(~/.docker/config.json)"
     from core.reference import parse_image_name
 
-    client = logged_in_client(parse_image_name(f"{auth_registry.host}/x/y"), login=login)
-    try:
-        client.check_auth()  # the real registry's htpasswd accepts docker's login
-    finally:
-        client.close()
+    name = parse_image_name(f"{auth_registry.host}/x/y")
+    for factory in (logged_in_clients(logins=[login]), logged_in_clients()):  # given; looked up
+        with factory(name) as client:
+            client.check_auth()  # the real registry's htpasswd accepts docker's login
     assert hashlib.sha256(config.read_bytes()).hexdigest() == before  # read-only
 
 

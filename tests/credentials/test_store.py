@@ -4,15 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from core.credentials import (
-    INDEX_USERNAME,
-    Credential,
-    CredentialStore,
-    api_host,
-    auth_key,
-    canonical_registry,
-)
+from core.credentials import INDEX_USERNAME, Credential, CredentialStore
 from core.errors import CredentialError, RegistryError
+from core.reference import api_host, auth_key, canonical_registry
 
 
 @pytest.mark.parametrize(

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from core.image import summarize_index
 from core.registry import RegistryClient
-from core.verify import summarize_index
 from tests.e2e.conftest import digest, release_tag
 from tests.support.gitrepo import git
 from tests.support.podman import podman_storage

@@ -85,3 +85,19 @@ def test_unknown_tag_is_one_error_line(registry: RunningRegistry, published: Pub
 def test_bad_reference_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = _run(capsys, "Not A Reference")
     assert code == 2 and err.startswith("error: image:") and err.count("\n") == 1
+
+
+def test_an_entry_whose_manifest_was_deleted_is_a_problem_of_the_tag(
+    registry: RunningRegistry, pusher: Pusher, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The other platforms still show (core.image reads on; verify says the same)."""
+    repo = "dy/inspect-dangling"
+    index = pusher.index(repo, "1.0.0", ["linux/amd64", "linux/arm64"], attest=False)
+    arm64 = json.loads(index.raw)["manifests"][1]["digest"]
+    assert pusher.http.delete(f"/v2/{repo}/manifests/{arm64}").status_code == 202
+    code, out, _ = _run(capsys, f"{registry.host}/{repo}:1.0.0", "--json")
+    assert code == 0
+    data = json.loads(out)
+    assert [p["platform"] for p in data["platforms"]] == ["linux/amd64", "linux/arm64"]
+    assert data["platforms"][0]["size"] > 0 and data["platforms"][1]["size"] == 0
+    assert data["problems"] == ["linux/arm64 entry points at a missing manifest"]

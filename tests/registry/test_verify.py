@@ -10,10 +10,11 @@ from typing import Any
 import pytest
 
 from core.errors import RegistryError
+from core.image import summarize_index
 from core.platforms import parse_platform
 from core.reference import parse_image_name
 from core.registry import DOCKER_LIST, RegistryClient
-from core.verify import summarize_index, verify_release
+from core.verify import verify_release
 from tests.registry.conftest import Published
 from tests.registry.content import Pusher
 from tests.registry.proxy import Fault, FaultProxy

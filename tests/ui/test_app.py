@@ -33,7 +33,7 @@ pytestmark = pytest.mark.anyio
 def replay_release(block: threading.Event | None = None):
     lines = (FIXTURES / "plain.log").read_text().splitlines()
 
-    def release(plan, engine: str, cancel: threading.Event, split=None) -> Iterator[Event]:
+    def release(plan, cancel: threading.Event, split=None) -> Iterator[Event]:
         yield PhaseStarted("build")
         parser = PlainParser()
         for line in lines:

@@ -57,7 +57,7 @@ def recorded(name: str) -> list[str]:
 def replay(lines: list[str], report: Path, *, repeat: int = 1):
     """Release events: the recorded buildx output through the real plain-progress parser."""
 
-    def release(plan, engine: str, cancel: threading.Event, split=None) -> Iterator[Event]:
+    def release(plan, cancel: threading.Event, split=None) -> Iterator[Event]:
         yield PhaseStarted("preflight")
         yield PhaseFinished("preflight", True, 0.01)
         yield PhaseStarted("build")
@@ -135,7 +135,7 @@ async def test_cancel_asks_then_really_stops_the_build_process(planned, host, tm
     recorded("plain-run.log")
     marker = "61.25"  # a sleep nobody else runs: how we find the process
 
-    def release(plan, engine: str, cancel: threading.Event, split=None) -> Iterator[Event]:
+    def release(plan, cancel: threading.Event, split=None) -> Iterator[Event]:
         yield PhaseStarted("build")
         parser = PlainParser()
         try:
@@ -266,7 +266,7 @@ CAUSE = ("process \"/bin/sh -c make\" did not complete successfully: exit code: 
 async def test_at_80x24_a_failed_step_keeps_its_time_and_f3_shows_the_whole_cause(
     planned, host, tmp_path
 ) -> None:
-    def release(plan, engine: str, cancel: threading.Event, split=None) -> Iterator[Event]:
+    def release(plan, cancel: threading.Event, split=None) -> Iterator[Event]:
         yield PhaseStarted("build")
         yield StepStarted("#5", "[linux/arm64 2/2] RUN make CFLAGS=-mno-such-flag all",
                           "linux/arm64")

@@ -102,7 +102,7 @@ async def test_no_keyring_means_anonymous_with_the_reason(tmp_path, host) -> Non
         await pilot.press("ctrl+n")
         await pilot.pause()
     [result] = app.results
-    assert result.credentials == (("127.0.0.1:5999", ""), ("ghcr.io", ""))
+    assert result == draft  # the run looks the logins up itself
 
 
 USER = "h6-bot"

@@ -172,7 +172,7 @@ def test_build_finished(snap_compare, monkeypatch: pytest.MonkeyPatch) -> None:
     lines = (FIXTURES / "plain-run.log").read_text().splitlines()
     monkeypatch.setattr("screens.build.time.strftime", lambda fmt: "20260102T030405")
 
-    def release(plan, engine: str, cancel: threading.Event, split=None) -> Iterator[Event]:
+    def release(plan, cancel: threading.Event, split=None) -> Iterator[Event]:
         yield PhaseStarted("preflight")
         yield PhaseFinished("preflight", True, 0.1)
         yield PhaseStarted("build")

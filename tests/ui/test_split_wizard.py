@@ -53,10 +53,10 @@ def recording_release(seen: list[Split | None]):
     """The recorded buildx replay, noting the split the Build screen handed over."""
     replay = replay_release()
 
-    def release(plan, engine: str, cancel: threading.Event,
+    def release(plan, cancel: threading.Event,
                 split: Split | None = None) -> Iterator[Event]:
         seen.append(split)
-        return replay(plan, engine, cancel)
+        return replay(plan, cancel)
 
     return release
 

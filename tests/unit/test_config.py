@@ -251,7 +251,7 @@ configs = st.builds(
 )
 
 
-@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None)
 @given(configs)
 def test_load_of_save_round_trips(tmp_path: Path, config: ProjectConfig) -> None:
     save_config(tmp_path, config)
@@ -309,7 +309,8 @@ def test_a_broken_file_is_reported_not_rewritten(tmp_path: Path) -> None:
     assert path.read_text() == 'images = ["ghcr.io/acme/app"\n'
 
 
-@settings(suppress_health_check=[HealthCheck.function_scoped_fixture], max_examples=50)
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture], max_examples=50,
+          deadline=None)
 @given(configs)
 def test_saving_over_a_commented_file_round_trips_and_keeps_comments(
     tmp_path: Path, config: ProjectConfig

@@ -8,15 +8,21 @@ from typing import Any
 
 import pytest
 
-from core.errors import ImageRefError
+from core.errors import ImageRefError, TagPolicyError
 from core.reference import (
+    DOCKER_HUB,
+    DOCKER_HUB_AUTH_KEY,
     ImageName,
     Reference,
+    api_host,
+    auth_key,
+    canonical_registry,
     check_registry_host,
     parse_image_name,
     parse_reference,
     split_reference,
 )
+from core.tags import validate_tag
 
 VECTORS = Path(__file__).resolve().parents[3] / "shared" / "vectors" / "vectors-reference.json"
 SHA256 = "sha256:" + "f" * 64
@@ -210,8 +216,50 @@ def test_with_tag() -> None:
     assert name.with_tag("1.2.3") == "ghcr.io/acme/app:1.2.3"
     assert name.with_tag("sha-abc1234") == "ghcr.io/acme/app:sha-abc1234"
     for bad in ("", ".hidden", "-x", "a" * 129, "1.2.3+build", "tag/x"):
-        with pytest.raises(ImageRefError, match="is not a valid tag"):
+        with pytest.raises(TagPolicyError, match="is not a valid image tag"):
             name.with_tag(bad)
+
+
+@pytest.mark.parametrize("tag", ["1.2.3", "_x", "A" * 128, "", ".hidden", "-x", "a" * 129,
+                                 "1.2.3+build", "é", "v1.0-rc.1", "x" * 127 + "."])
+def test_one_tag_grammar(tag: str) -> None:
+    """A tag in a reference parses exactly when core.tags accepts it: one grammar, not two."""
+    try:
+        validate_tag(tag)
+        valid = True
+    except TagPolicyError:
+        valid = False
+    try:
+        parsed = split_reference(f"ghcr.io/acme/app:{tag}")
+    except ImageRefError:
+        parsed = None
+    assert (parsed is not None and parsed[2] == tag) == valid
+
+
+@pytest.mark.parametrize("case", _group("normalize"))
+def test_registry_of_each_normalised_name(case: dict[str, Any]) -> None:
+    """Every spelling of one name has one registry, and Hub names share Hub's API host."""
+    hub = case["domain"] == "docker.io"
+    for text in case["inputs"]:
+        name = parse_image_name(text)
+        assert name.registry == canonical_registry(case["domain"])
+        assert name.registry == (DOCKER_HUB if hub else case["domain"].lower())
+        assert name.api_host == ("registry-1.docker.io" if hub else case["domain"])
+
+
+def test_registry_1_is_a_name_of_its_own_but_hubs_registry() -> None:
+    """distribution folds only index.docker.io into a name's docker.io (the vectors' meta says
+    so; docker shows registry-1.docker.io/acme/app as written); for logins and the API every Hub
+    host is docker.io, since BuildKit looks registry-1.docker.io's login up under Hub's key."""
+    name = parse_image_name("registry-1.docker.io/acme/app")
+    assert (name.domain, name.path) == ("registry-1.docker.io", "acme/app")
+    assert name.familiar == "registry-1.docker.io/acme/app"
+    assert parse_image_name("registry-1.docker.io/alpine").path == "alpine"  # no library/
+    assert name.registry == DOCKER_HUB
+    assert name.api_host == api_host(name.domain) == "registry-1.docker.io"
+    assert auth_key(name.registry) == auth_key("index.docker.io") == DOCKER_HUB_AUTH_KEY
+    legacy = parse_image_name("index.docker.io/alpine")
+    assert (legacy.domain, legacy.path) == (DOCKER_HUB, "library/alpine")
 
 
 def test_familiar_names() -> None:

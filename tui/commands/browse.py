@@ -59,7 +59,7 @@ def _list_repositories(host: str, insecure: list[str], ca_file: Path | None) -> 
     line (exit 2), since there is then nothing to browse without an image name."""
     import sys
 
-    from core.credentials import logged_in_client
+    from core.clients import logged_in_clients
     from core.errors import DockyardError
     from core.reference import parse_reference
 
@@ -67,7 +67,7 @@ def _list_repositories(host: str, insecure: list[str], ca_file: Path | None) -> 
         name = parse_reference(f"{host}/catalog").name
     except DockyardError as err:
         raise DockyardError(err.problem, err.valid, field="image") from None
-    with logged_in_client(name, insecure_registries=insecure, ca_file=ca_file) as client:
+    with logged_in_clients(insecure, ca_file=ca_file)(name) as client:
         repositories = client.list_repositories()
         rate = client.rate_limit
     if repositories is None:

@@ -40,7 +40,7 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from core.credentials import logged_in_client
+    from core.clients import logged_in_clients
     from core.reference import parse_reference
 
     if args.resolve < 0:
@@ -51,8 +51,8 @@ def run(args: argparse.Namespace) -> int:
         from core.registry import check_ca_file
 
         args.ca_file = check_ca_file(args.ca_file)
-    with logged_in_client(reference.name, insecure_registries=args.insecure_registry,
-                          ca_file=args.ca_file) as client:
+    clients = logged_in_clients(args.insecure_registry, ca_file=args.ca_file)
+    with clients(reference.name) as client:
         ref = reference.digest or reference.tag
         if ref is None:
             data = _tags(client, reference.name, args.resolve)

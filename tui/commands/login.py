@@ -75,7 +75,8 @@ class _RefuseSecretInArgv(argparse.Action):
 def run_login(args: argparse.Namespace) -> int:
     if args.registry is None:
         return _open_credentials_manager()
-    from core.credentials import CredentialStore, canonical_registry, login
+    from core.credentials import CredentialStore, login
+    from core.reference import canonical_registry
 
     registry = canonical_registry(args.registry)
     if args.ca_file is not None:
@@ -128,7 +129,8 @@ def _read_secret(username: str, registry: str, password_stdin: bool) -> str:
 
 
 def run_logout(args: argparse.Namespace) -> int:
-    from core.credentials import CredentialStore, canonical_registry
+    from core.credentials import CredentialStore
+    from core.reference import canonical_registry
 
     registry = canonical_registry(args.registry)
     removed = CredentialStore().delete(registry, args.username)

@@ -114,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
     plan, part_file, parts = _split(args, plan, output, options)
     given = _given_logins(wanted, plan)  # last: stdin is read once every flag was accepted
     # the run refuses what this refuses (a merge builds nothing, so it has no engine steps)
-    steps = [] if parts else plan_steps(plan, plan.engine, output, options)
+    steps = [] if parts else plan_steps(plan, output, options)
     if args.dry_run and (part_file is not None or parts):
         from core.parts import merge_steps, part_steps
 
@@ -131,18 +131,19 @@ def run(args: argparse.Namespace) -> int:
             sys.stdout.write(plan_text(plan, steps))
         return 0
     if args.dry_run:
+        from core.clients import logged_in_clients
         from core.published import judge_plan
-        from core.release import default_client_for, plan_logins
+        from core.release import plan_logins
 
         notes = []
         if args.no_registry:
             notes.append("registry not read (--no-registry): aliases judged by the checkout's "
                          "tags alone")
         elif output.pushes:  # the same registry reads the run makes before moving an alias
-            clients = default_client_for(options.insecure_registries, plan_logins(plan, given),
-                                         ca_file=plan.ca_file, max_retries=0)
+            clients = logged_in_clients(options.insecure_registries, plan_logins(plan, given),
+                                        ca_file=plan.ca_file, max_retries=0)
             plan, notes = judge_plan(plan, clients)
-        steps = plan_steps(plan, plan.engine, output, options)  # aliases judged again
+        steps = plan_steps(plan, output, options)  # aliases judged again
         if args.json:
             json.dump({**plan.to_dict(steps), "notes": notes}, sys.stdout, indent=2)
             sys.stdout.write("\n")
@@ -157,7 +158,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _check_login_flags(args: argparse.Namespace) -> tuple[str, str] | None:
     """``--login HOST=USER`` with ``--password-stdin``, both or neither; (host, user) or None."""
-    from core.credentials import canonical_registry
+    from core.reference import canonical_registry
 
     if args.password_stdin and not args.login:
         raise DockyardError("--password-stdin goes with --login",
@@ -189,8 +190,9 @@ def _check_login_flags(args: argparse.Namespace) -> tuple[str, str] | None:
 def _given_logins(wanted: tuple[str, str] | None, plan: Any) -> tuple[Any, ...]:
     """The ``--login`` of this run, its secret read from one line of stdin; it lives in memory
     and in the run's temporary engine config only (core/secretdir.py), never in the keyring."""
-    from core.credentials import Credential, RegistryLogin, canonical_registry
+    from core.credentials import Credential, RegistryLogin
     from core.errors import CredentialError
+    from core.reference import canonical_registry
 
     if wanted is None:
         return ()
@@ -231,11 +233,9 @@ def _split(args: argparse.Namespace, plan: Any, output: Any, options: Any
         check_parts(parts, plan)
         return plan, None, parts
     if not args.platform:
-        from core.engines.base import select_engine
+        from core.plan import plan_engine
 
-        engine = select_engine(None if plan.engine == "auto" else plan.engine,
-                               options.with_builder(plan.builder))
-        native = engine.native_platform()
+        native = plan_engine(plan, options).native_platform()
         if native not in plan.platforms:
             planned = ", ".join(str(p) for p in plan.platforms)
             raise PartError(f"this machine's native platform {native} is not planned ({planned})",
