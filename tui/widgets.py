@@ -103,6 +103,9 @@ class StepBar(Static):
         return full if full.cell_len <= self.size.width else self.bar(names=False)
 
 
+_NOTHING_MORE = "already leaving: nothing more to await"
+
+
 class DismissOnce(Screen[ResultT]):
     """A screen that leaves once: a second Enter or click that arrives while it is leaving
     would hand on a second result and pop the screen under it (a ScreenStackError traceback,
@@ -112,13 +115,22 @@ class DismissOnce(Screen[ResultT]):
 
     def dismiss(self, result: ResultT | None = None) -> AwaitComplete:
         if self._dismissed:
-            return AwaitComplete(asyncio.sleep(0))  # already leaving: nothing more to await
+            return AwaitComplete(asyncio.sleep(0, _NOTHING_MORE))
         self._dismissed = True
         return super().dismiss(result)
 
 
-class OnceModal(DismissOnce[ResultT], ModalScreen[ResultT]):
-    """A modal that is dismissed once (see DismissOnce)."""
+class OnceModal(ModalScreen[ResultT]):
+    """A modal dismissed once, as DismissOnce (not built on it: a modal keeps ModalScreen's
+    styles ahead of Screen's)."""
+
+    _dismissed = False
+
+    def dismiss(self, result: ResultT | None = None) -> AwaitComplete:
+        if self._dismissed:
+            return AwaitComplete(asyncio.sleep(0, _NOTHING_MORE))
+        self._dismissed = True
+        return super().dismiss(result)
 
 
 class ErrorModal(OnceModal[None]):
