@@ -218,7 +218,7 @@ def check_engine(
     summary = "usable: " + ", ".join(usable)
     if options is None:
         return CheckResult("engine", "ok", summary)
-    from core.engines.base import select_engine
+    from core.engines.selection import select_engine
 
     try:
         picked = select_engine(None, options)

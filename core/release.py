@@ -486,7 +486,7 @@ class Release:
         report = verify_release(state.client, state.image.name, state.digest,
                                 self.plan.platforms)
         self.report["verify"].append({"phase": phase, **report.to_dict()})
-        yield VerifyReported(report.ok, report.to_dict())
+        yield VerifyReported(report)
         if not report.ok:
             raise _Failed(phase, "; ".join(report.problems))
         state.manifest = state.client.get_manifest(state.repo, state.digest)
@@ -604,7 +604,7 @@ class Release:
             report = verify_release(state.client, image.name, image.tags.version_tag,
                                     self.plan.platforms, state.kept)
             self.report["verify"].append({"phase": "verify-aliases", **report.to_dict()})
-            yield VerifyReported(report.ok, report.to_dict())
+            yield VerifyReported(report)
             if not report.ok:
                 raise _Failed("verify-aliases", "; ".join(report.problems))
         return "aliases resolve to the version digest"
@@ -810,7 +810,8 @@ def release_with_stored_logins(
     """A release as the CLI and the TUI run it: the stored logins are looked up once, handed to
     the engine through a throw-away docker config (removed afterwards), and one registry client
     per host is shared by every phase."""
-    from core.engines.base import EngineOptions, select_engine
+    from core.engines.base import EngineOptions
+    from core.engines.selection import select_engine
 
     logins = plan_logins(plan)
     cancel = cancel or threading.Event()  # one event stops the engine and the registry calls

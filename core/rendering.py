@@ -5,7 +5,7 @@ from __future__ import annotations
 import shlex
 from collections.abc import Sequence
 
-from core.engines.base import PUSH, EngineOptions, Output, select_engine
+from core.engines.base import PUSH, EngineOptions, Output
 from core.errors import EngineError
 from core.plan import Plan
 
@@ -22,6 +22,7 @@ def plan_steps(
     """
     from core.engines.buildx import BuildxEngine
     from core.engines.podman import PodmanEngine
+    from core.engines.selection import select_engine
 
     chosen = None if engine in (None, "auto") else engine
     if plan.builder is not None:

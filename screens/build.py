@@ -36,15 +36,17 @@ from core.events import (
     StepFinished,
     StepStarted,
     VerifyReported,
+    format_event,
 )
-from core.release import PHASES
+from core.release import PHASES, default_report_dir
 from tui.draft import Draft
 from tui.messages import BuildDone
 from tui.table import Table
 from tui.themes import tone
-from tui.widgets import ConfirmModal, DockyardScreen, StepBar
+from tui.widgets import ConfirmModal, DockyardScreen, StepBar, describe_error
 
 if TYPE_CHECKING:
+    from core.verify import VerifyReport
     from tui.services import Services
 
 LOG_CAP = 5000
@@ -75,7 +77,7 @@ class BuildOutcome:
     report_path: str = ""
     log_path: str = ""
     seconds: float = 0.0
-    verify: list[dict[str, Any]] = field(default_factory=list)
+    verify: list[VerifyReport] = field(default_factory=list)
     moved: list[AliasMoved] = field(default_factory=list)
     withheld: list[AliasWithheld] = field(default_factory=list)
 
@@ -91,8 +93,6 @@ class StepRow:
 
 def default_log_dir() -> Path:
     """Next to the release reports, outside the project so the tree stays clean."""
-    from core.release import default_report_dir
-
     return default_report_dir().parent / "logs"
 
 
@@ -182,7 +182,6 @@ class BuildScreen(DockyardScreen[BuildOutcome]):
         path = directory / f"{self.plan.version.image_tag}-{stamp}.log"
         self.outcome.log_path = str(path)
         self.app.call_from_thread(self.show_log_path)
-        from tui.headless import format_event
 
         inbox = self.inbox
         with path.open("w", encoding="utf-8") as log:
@@ -201,8 +200,6 @@ class BuildScreen(DockyardScreen[BuildOutcome]):
         self.post_message(BuildDone())
 
     def worker_failed(self, worker: Any, error: BaseException) -> None:
-        from tui.widgets import describe_error
-
         _, problem, valid = describe_error(error)
         self.outcome.error = problem + (f"; {valid}" if valid else "")
         self.outcome.failed_phase = self.outcome.failed_phase or "start"
@@ -282,7 +279,6 @@ class BuildScreen(DockyardScreen[BuildOutcome]):
         """Phase, digest, verify, alias and end events; True when the phase list changed.
 
         Their log text is the headless CLI's, so both front ends read the same."""
-        from tui.headless import format_event
 
         text = format_event(event)
         if text is not None:

@@ -24,6 +24,7 @@ from tui.themes import tone
 from tui.widgets import DockyardScreen, StepBar
 
 if TYPE_CHECKING:
+    from core.verify import PlatformResult, TagResult, VerifyReport
     from screens.build import BuildOutcome
     from tui.services import Services
 
@@ -34,12 +35,9 @@ def short(digest: str | None) -> str:
     return digest.removeprefix("sha256:")[:12] if digest else "absent"
 
 
-def final_reports(verify: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def final_reports(verify: list[VerifyReport]) -> list[VerifyReport]:
     """The last verification of each image (the alias check includes the version tag too)."""
-    last: dict[str, dict[str, Any]] = {}
-    for report in verify:
-        last[str(report.get("image", ""))] = report
-    return list(last.values())
+    return list({report.image: report for report in verify}.values())
 
 
 class SummaryScreen(DockyardScreen[str]):
@@ -101,8 +99,7 @@ class SummaryScreen(DockyardScreen[str]):
     def version_pushed(self) -> bool:
         """The version tag is in the registry: the run verified it (or the whole release)."""
         return self.outcome.ok or any(
-            tag.get("role") == "version" and tag.get("ok")
-            for report in self.reports for tag in report.get("tags", []))
+            tag.role == "version" and tag.ok for report in self.reports for tag in report.tags)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "copy":
@@ -157,29 +154,26 @@ class SummaryScreen(DockyardScreen[str]):
         table.add_columns("image", "tag", *self.platforms)
         attestations: list[str] = []
         for report in self.reports:
-            image = str(report.get("image", ""))
-            for tag in report.get("tags", []):
-                cells: list[Text | str] = []
-                by_platform = {p.get("platform"): p for p in tag.get("platforms", [])}
-                for platform in self.platforms:
-                    cells.append(self._cell(tag, by_platform.get(platform)))
-                table.add_row(image, Text(f"{tag.get('tag')} ({tag.get('role')})",
-                                          style="" if tag.get("ok") else tone("error")), *cells)
+            image = report.image
+            for tag in report.tags:
+                by_platform = {p.platform: p for p in tag.platforms}
+                cells = [self._cell(tag, by_platform.get(platform)) for platform in self.platforms]
+                table.add_row(image, Text(f"{tag.tag} ({tag.role})",
+                                          style="" if tag.ok else tone("error")), *cells)
                 image = ""
-            for item in report.get("attestations", []):
-                attestations.append(f"{short(item.get('digest'))} {item.get('kind')} for "
-                                    f"{short(item.get('refers_to'))}")
+            for item in report.attestations:
+                attestations.append(f"{short(item.digest)} {item.kind} for "
+                                    f"{short(item.refers_to)}")
         self.query_one("#attestations", Static).update(
             ("attestations: " + "; ".join(attestations)) if attestations else "")
 
-    def _cell(self, tag: dict[str, Any], platform: dict[str, Any] | None) -> Text:
+    def _cell(self, tag: TagResult, platform: PlatformResult | None) -> Text:
         if platform is None:  # an alias: it points at the version's index
-            ok = bool(tag.get("ok"))
-            return Text(f"→ {short(tag.get('digest'))}", style=tone("success" if ok else "error"))
-        digest = platform.get("digest")
+            return Text(f"→ {short(tag.digest)}", style=tone("success" if tag.ok else "error"))
+        digest = platform.digest
         size = self.sizes.get(digest or "")
         text = f"{short(digest)} {human_size(size)}" if size is not None else short(digest)
-        return Text(text, style=tone("success") if platform.get("ok") else tone("error", bold=True))
+        return Text(text, style=tone("success") if platform.ok else tone("error", bold=True))
 
     def show_aliases(self) -> None:
         table = self.query_one("#aliases", DataTable)
@@ -203,14 +197,14 @@ class SummaryScreen(DockyardScreen[str]):
         sizes: dict[str, int] = {}
         for report in self.reports:
             try:
-                name = parse_image_name(str(report.get("image", "")))
+                name = parse_image_name(report.image)
                 client = self.services.registry_client(name)
             except DockyardError:
                 continue
             try:
-                for tag in report.get("tags", []):
-                    for platform in tag.get("platforms", []):
-                        digest = platform.get("digest")
+                for tag in report.tags:
+                    for platform in tag.platforms:
+                        digest = platform.digest
                         if not digest or digest in sizes:
                             continue
                         manifest = client.get_manifest(name.path, digest).json

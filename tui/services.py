@@ -57,7 +57,8 @@ def _registry_client(image: ImageName) -> RegistryClient:
 
 def _engine(name: str | None, builder: str | None) -> Engine:
     """The engine called ``name`` (None/"auto": the first usable), on ``builder`` for buildx."""
-    from core.engines.base import EngineOptions, select_engine
+    from core.engines.base import EngineOptions
+    from core.engines.selection import select_engine
 
     options = EngineOptions.from_env().with_builder(builder or None)
     return select_engine(None if name in (None, "auto") else name, options)

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from core.credentials import Credential, CredentialStore, auth_key, logins_for
-from core.engines.base import EngineOptions, select_engine
+from core.engines.base import EngineOptions
+from core.engines.selection import select_engine
 from core.release import engine_credentials
 from tests.credentials.support import SECRET, USER
 from tests.engines.conftest import build_plan

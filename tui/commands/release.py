@@ -166,7 +166,7 @@ def _split(args: argparse.Namespace, plan: Any, output: Any, options: Any
         check_parts(parts, plan)
         return plan, None, parts
     if not args.platform:
-        from core.engines.base import select_engine
+        from core.engines.selection import select_engine
 
         engine = select_engine(None if plan.engine == "auto" else plan.engine,
                                options.with_builder(plan.builder))
