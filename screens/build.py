@@ -12,7 +12,7 @@ import gc
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -39,14 +39,13 @@ from core.events import (
     format_event,
 )
 from core.release import PHASES, default_report_dir
-from tui.draft import Draft
+from tui.draft import BuildOutcome, Draft
 from tui.messages import BuildDone
 from tui.table import Table
 from tui.themes import tone
 from tui.widgets import ConfirmModal, DockyardScreen, StepBar, describe_error
 
 if TYPE_CHECKING:
-    from core.verify import VerifyReport
     from tui.services import Services
 
 LOG_CAP = 5000
@@ -63,23 +62,6 @@ _STATE_WIDTH = 20  # "failed: <cause>" is cut here; f3 shows every cause in full
 
 def _cut(text: str, width: int) -> str:
     return text if len(text) <= width else text[:width - 1] + "…"
-
-
-@dataclass
-class BuildOutcome:
-    """What the Summary needs: did it verify, what moved, where the report and log are."""
-
-    ok: bool = False
-    cancelled: bool = False
-    error: str = ""
-    failed_phase: str = ""
-    registry_state: str = ""
-    report_path: str = ""
-    log_path: str = ""
-    seconds: float = 0.0
-    verify: list[VerifyReport] = field(default_factory=list)
-    moved: list[AliasMoved] = field(default_factory=list)
-    withheld: list[AliasWithheld] = field(default_factory=list)
 
 
 @dataclass

@@ -13,22 +13,30 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
+from textual.message import Message
 from textual.widgets import Button, DataTable, Footer, Static
 
 from core.errors import DockyardError
+from core.reference import parse_image_name
 from core.rendering import human_size
-from tui.draft import Draft
-from tui.messages import Loaded
+from tui.draft import BuildOutcome, Draft
 from tui.table import Table
 from tui.themes import tone
 from tui.widgets import DockyardScreen, StepBar
 
 if TYPE_CHECKING:
     from core.verify import PlatformResult, TagResult, VerifyReport
-    from screens.build import BuildOutcome
     from tui.services import Services
 
 QUIT, AGAIN, REVIEW = "quit", "again", "review"
+
+
+class SizesRead(Message):
+    """Bytes (config + layers) of each platform manifest, by digest."""
+
+    def __init__(self, sizes: dict[str, int]) -> None:
+        super().__init__()
+        self.sizes = sizes
 
 
 def short(digest: str | None) -> str:
@@ -192,8 +200,6 @@ class SummaryScreen(DockyardScreen[str]):
     @work(thread=True, exit_on_error=False, group="sizes")
     def read_sizes(self) -> None:
         """Platform image sizes (config + layers) from the registry; unknown ones stay blank."""
-        from core.reference import parse_image_name
-
         sizes: dict[str, int] = {}
         for report in self.reports:
             try:
@@ -214,11 +220,11 @@ class SummaryScreen(DockyardScreen[str]):
                 pass
             finally:
                 client.close()
-        self.post_message(Loaded("sizes", sizes))
+        self.post_message(SizesRead(sizes))
 
-    def on_loaded(self, message: Loaded) -> None:
+    def on_sizes_read(self, message: SizesRead) -> None:
         message.stop()
-        self.sizes.update(message.data)
+        self.sizes.update(message.sizes)
         self.show_matrix()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:

@@ -29,10 +29,10 @@ from core.events import (
 )
 from core.plan import make_plan
 from core.verify import PlatformResult, TagResult, VerifyReport
-from screens.build import LOG_BATCH, LOG_CAP, BuildOutcome, BuildScreen
+from screens.build import LOG_BATCH, LOG_CAP, BuildScreen
 from screens.summary import AGAIN, QUIT, SummaryScreen
 from tests.ui.conftest import click, demo_draft, push_tiny_image, settle
-from tui.draft import Draft
+from tui.draft import BuildOutcome, Draft
 from tui.services import Services
 from tui.widgets import ConfirmModal, DetailsModal
 
