@@ -377,6 +377,7 @@ def _ca_file(path: Path | None) -> Path | None:
     must be a PEM file."""
     if path is None:
         return None
+    # httpx: only a plan with --ca-file needs the registry module
     from core.registry import check_ca_file
 
     return check_ca_file(path.expanduser())

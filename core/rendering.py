@@ -20,6 +20,7 @@ def plan_steps(
     binfmt_misc), so it is called here too: the dry run refuses what the run would refuse.
     buildx's asks the builder, so the run alone makes it.
     """
+    # the engines load httpx: the Review and Summary screens import this module
     from core.engines.buildx import BuildxEngine
     from core.engines.podman import PodmanEngine
     from core.engines.selection import select_engine

@@ -15,7 +15,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import core
+import tui.commands as commands
 from core.errors import DockyardError
+from core.secretdir import sweep_orphans
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -51,7 +53,6 @@ def build_parser() -> argparse.ArgumentParser:
                         help="the assistant's project git checkout (default: the current "
                         "directory), as --repo of the other commands")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    import tui.commands as commands
 
     for module_info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
         module = importlib.import_module(f"tui.commands.{module_info.name}")
@@ -91,8 +92,6 @@ def _where(err: Exception) -> str:
 def _sweep_credentials() -> None:
     """Every command first removes the throw-away credential dirs of runs that were killed
     (SIGKILL leaves no chance to clean up); a failure here never stops the command."""
-    from core.secretdir import sweep_orphans
-
     try:
         sweep_orphans()
     except OSError:  # no usable temp dir at all: nothing to sweep
@@ -105,6 +104,7 @@ def _open_assistant(parser: argparse.ArgumentParser, repo: Path | None) -> int:
                          "pass --repo DIR of a git checkout\n")
         return 2
     try:
+        # textual: only the assistant needs it, never --help or a headless command
         from tui.app import run_app
     except ImportError:
         parser.print_help()

@@ -13,7 +13,9 @@ from collections.abc import Iterator
 from types import FrameType
 from typing import TYPE_CHECKING, TextIO
 
+from core.engines.base import parse_output
 from core.events import Event, ReleaseFinished, format_event
+from core.release import release_with_stored_logins
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -62,8 +64,6 @@ def run_release_headless(plan: Plan, args: argparse.Namespace, *,
     credentials are removed, and the exit code is 128 + the first signal's number (also when
     the release had got past the point where a cancel changes anything).
     """
-    from core.engines.base import parse_output
-    from core.release import release_with_stored_logins
 
     cancel = threading.Event()
     received: list[int] = []

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from textual.app import App
 
-from core.credentials import CredentialStore, login
+from core.credentials import CredentialStore, logged_in_client, login
 from core.reference import ImageName
 from core.registry import RegistryClient
 from screens.browser import PAGE_SIZE, BrowserScreen, ClientFactory
@@ -53,7 +53,6 @@ def stored_login_client(insecure_registries: Sequence[str] = (),
                         ca_file: Path | None = None) -> ClientFactory:
     """Clients that use the stored login for the registry when there is one, else anonymous
     (a missing keyring still lets public repositories be browsed)."""
-    from core.credentials import logged_in_client
 
     def make(image: ImageName) -> RegistryClient:
         return logged_in_client(image, insecure_registries=insecure_registries, ca_file=ca_file)

@@ -6,6 +6,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from core.errors import DockyardError
+
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
@@ -25,6 +27,7 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # kept off dockyard --help's path: loads httpcore, httpx, semver, textual
     from core.registry import check_ca_file
     from tui.standalone import run_browser
 
@@ -34,8 +37,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _configured_image(root: Path) -> str | None:
+    # kept off dockyard --help's path: loads semver
     from core.config import load_config
-    from core.errors import DockyardError
 
     try:
         images = load_config(root).images

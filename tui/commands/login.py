@@ -7,6 +7,7 @@ against the registry before it is saved. Heavy imports (keyring, httpx) stay in 
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import sys
 from pathlib import Path
@@ -75,10 +76,12 @@ class _RefuseSecretInArgv(argparse.Action):
 def run_login(args: argparse.Namespace) -> int:
     if args.registry is None:
         return _open_credentials_manager()
+    # kept off dockyard --help's path
     from core.credentials import CredentialStore, canonical_registry, login
 
     registry = canonical_registry(args.registry)
     if args.ca_file is not None:
+        # kept off dockyard --help's path: loads httpcore, httpx
         from core.registry import check_ca_file
 
         args.ca_file = check_ca_file(args.ca_file)
@@ -93,6 +96,7 @@ def run_login(args: argparse.Namespace) -> int:
 
 
 def _open_credentials_manager() -> int:
+    # kept off dockyard --help's path: loads httpcore, httpx, semver, textual
     from tui.standalone import run_credentials_manager
 
     return run_credentials_manager()
@@ -118,7 +122,6 @@ def _read_secret(username: str, registry: str, password_stdin: bool) -> str:
             "no terminal to prompt for the secret on",
             "pipe the token into --password-stdin",
         )
-    import getpass
 
     sys.stderr.write(TOKEN_HINT)
     secret = getpass.getpass(f"Token (or password) for {username} at {registry}: ")
@@ -128,6 +131,7 @@ def _read_secret(username: str, registry: str, password_stdin: bool) -> str:
 
 
 def run_logout(args: argparse.Namespace) -> int:
+    # kept off dockyard --help's path
     from core.credentials import CredentialStore, canonical_registry
 
     registry = canonical_registry(args.registry)
@@ -140,6 +144,7 @@ def run_logout(args: argparse.Namespace) -> int:
 
 
 def run_credentials(args: argparse.Namespace) -> int:
+    # kept off dockyard --help's path
     from core.credentials import CredentialStore
 
     store = CredentialStore()

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
+import stat
 import sys
 from pathlib import Path
 from typing import Any
 
-from core.errors import DockyardError
+from core.errors import DockyardError, ImageRefError, PlatformError
 
 
 def register(subparsers: Any) -> None:
@@ -79,9 +81,9 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # kept off dockyard --help's path: loads semver
     from core.engines.base import EngineOptions, parse_output
     from core.engines.process import positive_seconds
-    from core.errors import PlatformError
     from core.plan import make_plan
     from core.rendering import plan_steps, plan_text
 
@@ -107,6 +109,7 @@ def run(args: argparse.Namespace) -> int:
     # the run refuses what this refuses (a merge builds nothing, so it has no engine steps)
     steps = [] if parts else plan_steps(plan, plan.engine, output, options)
     if args.dry_run and (part_file is not None or parts):
+        # kept off dockyard --help's path: loads httpcore, httpx
         from core.parts import merge_steps, part_steps
 
         if parts:
@@ -122,6 +125,7 @@ def run(args: argparse.Namespace) -> int:
             sys.stdout.write(plan_text(plan, steps))
         return 0
     if args.dry_run:
+        # kept off dockyard --help's path: loads httpcore, httpx, semver
         from core.published import judge_plan
         from core.release import default_client_for, plan_logins
 
@@ -141,6 +145,7 @@ def run(args: argparse.Namespace) -> int:
             sys.stdout.write(plan_text(plan, steps))
             sys.stdout.writelines(f"note: {note}\n" for note in notes)
         return 0
+    # kept off dockyard --help's path
     from tui.headless import run_release_headless
 
     return run_release_headless(plan, args, part_file=part_file, merge=parts)
@@ -150,8 +155,8 @@ def _split(args: argparse.Namespace, plan: Any, output: Any, options: Any
            ) -> tuple[Any, Path | None, tuple[Any, ...]]:
     """``--part``: the plan narrowed to this leg's platforms and where its part file goes;
     ``--merge``: the parts, checked against the plan. Refusals are one line, before any work."""
-    import dataclasses
 
+    # kept off dockyard --help's path: loads httpcore, httpx
     from core.parts import PartError, check_parts, default_part_path, read_part
 
     if args.part_file is not None and not args.part:
@@ -166,6 +171,7 @@ def _split(args: argparse.Namespace, plan: Any, output: Any, options: Any
         check_parts(parts, plan)
         return plan, None, parts
     if not args.platform:
+        # kept off dockyard --help's path: loads httpcore, httpx
         from core.engines.selection import select_engine
 
         engine = select_engine(None if plan.engine == "auto" else plan.engine,
@@ -182,7 +188,7 @@ def _split(args: argparse.Namespace, plan: Any, output: Any, options: Any
 
 def _insecure(hosts: list[str]) -> tuple[str, ...]:
     """``--insecure-registry HOST[:PORT]``, written as an image reference writes the registry."""
-    from core.errors import ImageRefError
+    # kept off dockyard --help's path
     from core.reference import check_registry_host
 
     for host in hosts:
@@ -196,8 +202,8 @@ def _insecure(hosts: list[str]) -> tuple[str, ...]:
 def _check_output(output: Any, planned: tuple[Any, ...]) -> None:
     """``--load`` builds one of the planned platforms; ``--output`` writes a file anywhere,
     but into an existing directory and not over a directory, FIFO or device."""
-    import stat
 
+    # kept off dockyard --help's path
     from core import paths
 
     if output.kind == "load" and output.platform not in planned:
@@ -222,6 +228,7 @@ def _check_output(output: Any, planned: tuple[Any, ...]) -> None:
 def _check_output_path(text: str | None) -> None:
     """Look at the archive path before it is resolved (a symlink loop there must be a one-line
     error, not Path.resolve's RuntimeError)."""
+    # kept off dockyard --help's path
     from core import paths
 
     kind, _, path = (text or "").partition(":")
@@ -230,8 +237,7 @@ def _check_output_path(text: str | None) -> None:
 
 
 def request_from_args(args: argparse.Namespace) -> Any:
-    import stat
-
+    # kept off dockyard --help's path: loads semver
     from core import paths
     from core.plan import BuildOptions, PlanRequest, parse_build_arg
 
