@@ -21,8 +21,6 @@ from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from core.errors import DockyardError
-from screens.build import BuildScreen
-from screens.credentials import CredentialsScreen
 from tui.draft import Draft, Nav
 from tui.keymap import apply_user_keymap
 from tui.messages import OpenCredentials
@@ -140,7 +138,9 @@ class DockyardApp(App[int]):
                     self.exit(0)
                     return
             assert draft.plan is not None
-            from screens.summary import AGAIN, REVIEW, SummaryScreen  # semver, after the wizard
+            # the last two steps load after the wizard, off the first paint
+            from screens.build import BuildScreen
+            from screens.summary import AGAIN, REVIEW, SummaryScreen
 
             outcome = await self.push_screen_wait(BuildScreen(draft, self.services))
             after = await self.push_screen_wait(SummaryScreen(draft, self.services, outcome))
@@ -174,6 +174,8 @@ class DockyardApp(App[int]):
 
     def on_open_credentials(self, message: OpenCredentials) -> None:
         """A step asks for the credentials manager on one registry."""
+        from screens.credentials import CredentialsScreen  # off the first paint
+
         message.stop()
         self.push_screen(CredentialsScreen(message.store, registry=message.registry),
                          message.done)

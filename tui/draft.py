@@ -2,8 +2,8 @@
 
 Each wizard screen takes a Draft and hands back ``dataclasses.replace(draft, ...)``; the Review
 screen turns it into a ``core.plan.PlanRequest`` so every rule is checked by core, not the UI.
-It loads before the first screen shows, so the core modules that load semver are imported where
-they are used. ``BuildOutcome`` is what the Build step hands the Summary step.
+It loads before the first screen shows, so core modules are imported where they are used.
+``BuildOutcome`` is what the Build step hands the Summary step.
 """
 
 from __future__ import annotations
@@ -15,11 +15,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from core.errors import DockyardError
-from core.events import AliasMoved, AliasWithheld
-from core.reference import parse_image_name
 
 if TYPE_CHECKING:
     from core.config import ProjectConfig
+    from core.events import AliasMoved, AliasWithheld
     from core.plan import Plan, PlanRequest
     from core.tags import TagPolicy
     from core.verify import VerifyReport
@@ -89,6 +88,8 @@ class Draft:
 
     def registry_hosts(self) -> tuple[str, ...]:
         """Distinct registry hosts of the chosen images, in order (unparsable names skipped)."""
+        from core.reference import parse_image_name  # off the first paint
+
         hosts: list[str] = []
         for text in self.images:
             try:

@@ -4,10 +4,12 @@ defined beside the screen that posts it, with typed fields (never a ``what`` tag
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from textual.message import Message
 
-from core.credentials import CredentialStore
+if TYPE_CHECKING:
+    from core.credentials import CredentialStore
 
 
 class BuildDone(Message):

@@ -3,9 +3,9 @@ cases a screen needs (check a login, where tags point now, copy-mode preflight),
 into ``core`` with these factories.
 
 Screens import ``core`` for values and pure rules (parse a platform, a tag set); anything that
-talks to git, a registry, the keyring or an engine goes through here. The modules that load
-GitPython, python-on-whales, keyring, httpx or semver are imported when first called, always
-inside a thread worker, which keeps them off the start-up path.
+talks to git, a registry, the keyring or an engine goes through here. This module loads before
+the first screen paints, so each core module is imported when first called, always inside a
+thread worker: GitPython, python-on-whales, keyring, httpx and semver stay off the start-up path.
 """
 
 from __future__ import annotations
@@ -16,69 +16,88 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from core.credentials import CredentialStore, RegistryLogin, logins_for
-from core.engines.base import Engine, EngineOptions
-from core.events import Event
-from core.release import default_client_for, release_with_stored_logins
-from core.staging import CopyPreflight, preflight_copy
-
 if TYPE_CHECKING:
     from core.config import ProjectConfig
+    from core.credentials import CredentialStore, RegistryLogin
+    from core.engines.base import Engine
+    from core.events import Event
     from core.lookups import TagsNow
     from core.plan import Plan, PlanRequest
     from core.platforms import Platform
     from core.reference import ImageName
     from core.registry import RegistryClient
     from core.repo import ProjectRepo
+    from core.staging import CopyPreflight
     from core.tags import TagSet
     from core.version import ReleaseVersion
 
 
 def _open_repo(root: Path) -> ProjectRepo:
-    from core.repo import ProjectRepo  # semver (GitPython itself loads on first use)
+    from core.repo import ProjectRepo  # kept off the assistant's first paint: loads semver
 
     return ProjectRepo.open(root)
 
 
 def _load_config(root: Path) -> ProjectConfig:
-    from core.config import load_config  # semver, and tomlkit when saving
+    # kept off the assistant's first paint: loads semver
+    from core.config import load_config
 
     return load_config(root)
 
 
 def _save_config(root: Path, config: ProjectConfig) -> Path:
-    from core.config import save_config  # semver, and tomlkit when saving
+    # kept off the assistant's first paint: loads semver
+    from core.config import save_config
 
     return save_config(root, config)
 
 
+def _credentials() -> CredentialStore:
+    # kept off the assistant's first paint
+    from core.credentials import CredentialStore
+
+    return CredentialStore()
+
+
 def _registry_client(image: ImageName) -> RegistryClient:
     """A client for the image's registry, logged in with the stored credential when there is one."""
+    # kept off the assistant's first paint
+    from core.engines.base import EngineOptions
+    from core.release import default_client_for
+
     return default_client_for(EngineOptions.from_env().insecure_registries)(image)
 
 
 def _engine(name: str | None, builder: str | None) -> Engine:
     """The engine called ``name`` (None/"auto": the first usable), on ``builder`` for buildx."""
-    from core.engines.selection import select_engine  # the engines load httpx
+    # kept off the assistant's first paint: loads httpcore, httpx
+    from core.engines.base import EngineOptions
+    from core.engines.selection import select_engine
 
     options = EngineOptions.from_env().with_builder(builder or None)
     return select_engine(None if name in (None, "auto") else name, options)
 
 
 def _make_plan(request: PlanRequest) -> Plan:
-    from core.plan import make_plan  # semver
+    # kept off the assistant's first paint: loads semver
+    from core.plan import make_plan
 
     return make_plan(request)
 
 
 def _plan_steps(plan: Plan, engine: str) -> list[list[str]]:
-    from core.rendering import plan_steps  # semver, and the engines (httpx) when called
+    # kept off the assistant's first paint: loads semver
+    from core.rendering import plan_steps
 
     return plan_steps(plan, engine)
 
 
 def _release(plan: Plan, engine_name: str, cancel: threading.Event) -> Iterator[Event]:
     """The release as the CLI runs it: stored logins handed to the engine for this run only."""
+    # kept off the assistant's first paint
+    from core.engines.base import EngineOptions
+    from core.release import release_with_stored_logins
+
     return release_with_stored_logins(
         plan, engine=engine_name, cancel=cancel,
         insecure_registries=EngineOptions.from_env().insecure_registries, ca_file=plan.ca_file,
@@ -95,7 +114,7 @@ class Services:
     save_config: Callable[[Path, ProjectConfig], Path] = _save_config
     registry_client: Callable[[ImageName], RegistryClient] = _registry_client
     engine: Callable[[str | None, str | None], Engine] = _engine
-    credentials: Callable[[], CredentialStore] = CredentialStore
+    credentials: Callable[[], CredentialStore] = _credentials
     make_plan: Callable[[PlanRequest], Plan] = _make_plan
     plan_steps: Callable[[Plan, str], list[list[str]]] = _plan_steps
     release: Callable[[Plan, str, threading.Event], Iterator[Event]] = _release
@@ -103,12 +122,16 @@ class Services:
 
     def logins(self, registries: Sequence[str]) -> tuple[list[RegistryLogin], CredentialStore]:
         """The login each registry would use (keyring, else docker's), and the store read."""
+        # kept off the assistant's first paint
+        from core.credentials import logins_for
+
         store = self.credentials()
         return logins_for(registries, store), store
 
     def check_login(self, image: ImageName) -> None:
         """Raise the registry's refusal when the login for ``image`` does not work."""
-        from core.lookups import check_login  # httpx
+        # kept off the assistant's first paint: loads httpcore, httpx, semver
+        from core.lookups import check_login
 
         check_login(image, self.registry_client)
 
@@ -117,11 +140,15 @@ class Services:
         version: ReleaseVersion | None = None,
     ) -> TagsNow:
         """Where each tag points now; the aliases judged by the never-backwards rule."""
-        from core.lookups import tags_now  # httpx, semver
+        # kept off the assistant's first paint: loads httpcore, httpx, semver
+        from core.lookups import tags_now
 
         return tags_now(name, tags, self.registry_client, tag_set, version)
 
     def preflight_copy(self, template: str, dockerfile: Path, context: Path,
                        platforms: Sequence[Platform]) -> CopyPreflight:
         """Copy mode's binaries and Dockerfile, checked before a plan exists."""
+        # kept off the assistant's first paint
+        from core.staging import preflight_copy
+
         return preflight_copy(template, dockerfile, context, platforms)

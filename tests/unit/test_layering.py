@@ -39,8 +39,12 @@ ENGINES = ("core.engines.buildx", "core.engines.podman", "core.engines.selection
 #: 100 ms for all of ``dockyard --help``.
 HEAVY = ("textual", "httpx", "httpcore", "keyring", "python_on_whales", "git", "tomlkit",
          "semver")
-#: What ``dockyard --help`` imports: the command modules' handlers keep the rest off it.
-START_UP = ("tui.cli", "tui.commands")
+#: The start-up paths and the modules they begin with (the first wizard step is imported by
+#: name); a module on a path keeps what it can off it by importing inside functions.
+START_UP = {
+    "dockyard --help": ("tui.cli", "tui.commands"),
+    "the assistant's first paint": ("tui.app", "screens.version"),
+}
 
 #: Modules another branch restructures at the same time (issue 13 item 1: release.py split,
 #: image reading, registry naming and client factories); their lazy imports are checked once
@@ -264,18 +268,23 @@ def loads(module: str) -> frozenset[str]:
 
 
 @cache
-def start_up() -> frozenset[str]:
-    """The dockyard modules ``dockyard --help`` imports, by the top-level imports of its own."""
-    found = {m for m in modules() if _in(m, START_UP)}
-    for module in list(found):
-        found |= {imp.target for imp in imports()
-                  if imp.source == module and imp.where == "top" and imp.target in modules()}
+def start_up(path: str) -> frozenset[str]:
+    """The dockyard modules a start-up path imports: its first modules and what they import
+    at the top, followed."""
+    found: set[str] = set()
+    todo = [m for m in modules() if _in(m, START_UP[path])]
+    while todo:
+        current = todo.pop()
+        if current not in found:
+            found.add(current)
+            todo += [imp.target for imp in imports() if imp.source == current
+                     and imp.where == "top" and imp.target in modules()]
     return frozenset(found)
 
 
 def lazy_without_cause(imp: Import) -> str | None:
     """Why a function-level import should move to the top, or None when it may stay: it keeps
-    a heavy package out of its module, or a module off ``dockyard --help``'s path, and says so."""
+    a heavy package out of its module, or a module off a start-up path, and says so."""
     if imp.where != "function":
         return None
     if imp.target in modules():
@@ -283,8 +292,10 @@ def lazy_without_cause(imp: Import) -> str | None:
     else:
         added = {imp.target} - loads(imp.source)
     kept_off = sorted(name for name in added if name in HEAVY)
-    if _in(imp.source, START_UP) and imp.target in modules() and imp.target not in start_up():
-        kept_off.append(f"{imp.target} (dockyard --help)")
+    for path in START_UP:
+        on_path = start_up(path)
+        if imp.source in on_path and imp.target in modules() and imp.target not in on_path:
+            kept_off.append(f"{imp.target} ({path})")
     if not kept_off:
         return "keeps nothing heavy off the start-up path: import it at the top"
     if not imp.reason:
