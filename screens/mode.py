@@ -163,12 +163,8 @@ class ModeScreen(StepScreen):
     def create_dockerfile(self, mode: str, binary: str | None, dockerfile: str,
                           force: bool) -> None:
         """``dockyard init`` for this project; a refusal (it would replace something) is data."""
-        from core.scaffold import plan_init, write_init  # semver: only when asked to
-
         try:
-            plan = plan_init(self.draft.root, mode=mode, binary=binary, dockerfile=dockerfile,
-                             force=force)
-            write_init(plan)
+            plan = self.services.init_project(self.draft.root, mode, binary, dockerfile, force)
         except DockyardError as err:
             replaceable = "--force" in err.valid  # it would overwrite: ask, then replace
             self.post_message(InitDone(None, str(err), replaceable))

@@ -1,6 +1,6 @@
 """The one place the screens reach the outside world: factories a test can replace, and the use
-cases a screen needs (check a login, where tags point now, copy-mode preflight), each a call
-into ``core`` with these factories.
+cases a screen needs (check a login, where tags point now, copy-mode preflight, ``dockyard init``),
+each a call into ``core`` with these factories.
 
 Screens import ``core`` for values and pure rules (parse a platform, a tag set); anything that
 talks to git, a registry, the keyring or an engine goes through here. This module loads before
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from core.reference import ImageName
     from core.registry import RegistryClient
     from core.repo import ProjectRepo
+    from core.scaffold import InitPlan
     from core.staging import CopyPreflight
     from core.tags import TagSet
     from core.version import ReleaseVersion
@@ -144,6 +145,17 @@ class Services:
         from core.lookups import tags_now
 
         return tags_now(name, tags, self.registry_client, tag_set, version)
+
+    def init_project(self, root: Path, mode: str, binary: str | None, dockerfile: str,
+                     force: bool) -> InitPlan:
+        """``dockyard init``: write the Dockerfile for ``mode`` and remember it in dockyard.toml;
+        the plan written. Refuses to replace a Dockerfile unless ``force``."""
+        # kept off the assistant's first paint: loads semver
+        from core.scaffold import plan_init, write_init
+
+        plan = plan_init(root, mode=mode, binary=binary, dockerfile=dockerfile, force=force)
+        write_init(plan)
+        return plan
 
     def preflight_copy(self, template: str, dockerfile: Path, context: Path,
                        platforms: Sequence[Platform]) -> CopyPreflight:

@@ -192,6 +192,27 @@ def test_the_never_list_catches_what_it_is_meant_to() -> None:
     assert never(Import("screens.build", "tui.widgets", 1, "top", False)) is None
 
 
+#: Core modules that reach git, a registry, the keyring, an engine or the project's files.
+OUTSIDE_WORLD = ("core.registry", "core.published", "core.lookups", "core.verify", "core.inspect",
+                 "core.repo", "core.scaffold", "core.staging", "core.binaries", "core.publish",
+                 "core.engines.buildx", "core.engines.podman", "core.engines.selection")
+#: Screens that host their own injected factory instead: the registry browser (``dockyard
+#: browse``: a client factory) and the credentials manager (a store and a login function).
+STANDALONE_SCREENS = ("screens.browser", "screens.credentials")
+#: Pure rules that live in an outside-world module: (screen, module) -> what is used.
+PURE_RULES = {("screens.version", "core.repo"): "refuse_second_release (one release a commit)"}
+
+
+def test_wizard_screens_reach_the_outside_world_through_services() -> None:
+    """A wizard step calls ``Services`` (tui/services.py) for git, registry, keyring, engine
+    and file work; it imports core for values and pure rules only (types under TYPE_CHECKING)."""
+    direct = [str(imp) for imp in imports()
+              if layer(imp.source) == "screen" and imp.source not in STANDALONE_SCREENS
+              and imp.where != "type-checking" and _in(imp.target, OUTSIDE_WORLD)
+              and (imp.source, imp.target) not in PURE_RULES]
+    assert direct == []
+
+
 def _cycles(edges: dict[str, set[str]]) -> list[list[str]]:
     """Strongly connected groups of more than one module (Tarjan)."""
     index: dict[str, int] = {}
