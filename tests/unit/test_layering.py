@@ -39,11 +39,11 @@ ENGINES = ("core.engines.buildx", "core.engines.podman", "core.engines.selection
 #: 100 ms for all of ``dockyard --help``.
 HEAVY = ("textual", "httpx", "httpcore", "keyring", "python_on_whales", "git", "tomlkit",
          "semver")
-#: The start-up paths and the modules they begin with (the first wizard step is imported by
-#: name); a module on a path keeps what it can off it by importing inside functions.
+#: The start-up paths, as code that walks them (the first wizard step is imported by name); a
+#: module on a path keeps what it can off it by importing inside functions.
 START_UP = {
-    "dockyard --help": ("tui.cli", "tui.commands"),
-    "the assistant's first paint": ("tui.app", "screens.version"),
+    "dockyard --help": "from tui.cli import main\ntry: main(['--help'])\nexcept SystemExit: pass",
+    "the assistant's first paint": "import tui.app, screens.version",
 }
 
 #: Modules another branch restructures at the same time (issue 13 item 1: release.py split,
@@ -290,17 +290,12 @@ def loads(module: str) -> frozenset[str]:
 
 @cache
 def start_up(path: str) -> frozenset[str]:
-    """The dockyard modules a start-up path imports: its first modules and what they import
-    at the top, followed."""
-    found: set[str] = set()
-    todo = [m for m in modules() if _in(m, START_UP[path])]
-    while todo:
-        current = todo.pop()
-        if current not in found:
-            found.add(current)
-            todo += [imp.target for imp in imports() if imp.source == current
-                     and imp.where == "top" and imp.target in modules()]
-    return frozenset(found)
+    """Every module a start-up path imports, dockyard's and the standard library's alike, as a
+    fresh interpreter walking it finds them."""
+    code = f"import sys\n{START_UP[path]}\nprint(' '.join(sys.modules), file=sys.stderr)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True, cwd=ROOT)
+    return frozenset(done.stderr.split())
 
 
 def lazy_without_cause(imp: Import) -> str | None:
@@ -315,7 +310,7 @@ def lazy_without_cause(imp: Import) -> str | None:
     kept_off = sorted(name for name in added if name in HEAVY)
     for path in START_UP:
         on_path = start_up(path)
-        if imp.source in on_path and imp.target in modules() and imp.target not in on_path:
+        if imp.source in on_path and imp.target not in on_path:
             kept_off.append(f"{imp.target} ({path})")
     if not kept_off:
         return "keeps nothing heavy off the start-up path: import it at the top"

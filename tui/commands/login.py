@@ -7,7 +7,6 @@ against the registry before it is saved. Heavy imports (keyring, httpx) stay in 
 from __future__ import annotations
 
 import argparse
-import getpass
 import json
 import sys
 from pathlib import Path
@@ -122,6 +121,7 @@ def _read_secret(username: str, registry: str, password_stdin: bool) -> str:
             "no terminal to prompt for the secret on",
             "pipe the token into --password-stdin",
         )
+    import getpass  # kept off dockyard --help's path: only a prompt needs it
 
     sys.stderr.write(TOKEN_HINT)
     secret = getpass.getpass(f"Token (or password) for {username} at {registry}: ")

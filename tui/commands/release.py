@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import os
 import stat
@@ -155,6 +154,7 @@ def _split(args: argparse.Namespace, plan: Any, output: Any, options: Any
            ) -> tuple[Any, Path | None, tuple[Any, ...]]:
     """``--part``: the plan narrowed to this leg's platforms and where its part file goes;
     ``--merge``: the parts, checked against the plan. Refusals are one line, before any work."""
+    import dataclasses  # kept off dockyard --help's path
 
     # kept off dockyard --help's path: loads httpcore, httpx
     from core.parts import PartError, check_parts, default_part_path, read_part
