@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from core import paths
+from core.dockerfile import require_platform_copy
 from core.errors import BinaryError, PlatformError
 from core.platforms import Platform
 
@@ -335,6 +336,5 @@ def _flag_identical(checks: list[BinaryCheck], root: Path) -> list[BinaryCheck]:
 def check_dockerfile_copy(dockerfile: Path) -> None:
     """Refuse a Dockerfile whose COPY/ADD would give every platform the same file (read by
     core.dockerfile, the one Dockerfile reader)."""
-    from core.dockerfile import require_platform_copy
 
     require_platform_copy(dockerfile)

@@ -33,8 +33,10 @@ from pathlib import Path
 from typing import Any
 
 from core import paths
-from core.ci import CiSettings
+from core.ci import CiError, CiSettings, parse_ci
 from core.errors import ConfigError, DockyardError
+from core.platforms import parse_platforms
+from core.reference import parse_image_name
 from core.tags import TagPolicy
 
 FILENAME = "dockyard.toml"
@@ -133,6 +135,7 @@ def render_config(config: ProjectConfig) -> str:
 
 def update_config_text(existing: str, config: ProjectConfig) -> str:
     """``existing`` TOML text with the values of ``config``; unchanged keys keep their lines."""
+    # tomlkit only when saving: reading dockyard.toml needs tomllib alone
     import tomlkit
 
     _parse(existing, FILENAME)  # a file edited into a broken state is reported, not rewritten
@@ -193,8 +196,6 @@ def _parse(text: str, name: str) -> ProjectConfig:
 
 def _check_values(key: str, items: tuple[str, ...], where: _Locator) -> None:
     """Images and platforms are checked here so a bad one is reported at its line."""
-    from core.platforms import parse_platforms
-    from core.reference import parse_image_name
 
     try:
         if key == "images":
@@ -207,8 +208,6 @@ def _check_values(key: str, items: tuple[str, ...], where: _Locator) -> None:
 
 
 def _ci(value: object, where: _Locator) -> CiSettings:
-    from core.ci import CiError, parse_ci
-
     if not isinstance(value, dict):
         raise where.error(("ci",), f"'ci' must be a table, not {_kind(value)}",
                           "write [ci] with keys: runners, install, build, python")

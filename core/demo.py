@@ -190,6 +190,7 @@ class LocalRegistry:
 
 def registry_answers(host: str, *, timeout: float = 2.0) -> bool:
     """True when something speaking the Registry API v2 answers on ``host`` (a 401 counts)."""
+    # httpx: loaded only to reach the demo registry
     from core.registry import RegistryClient
 
     client = RegistryClient(host, timeout=timeout, max_retries=0)
@@ -230,6 +231,7 @@ def ensure_registry(
 
 def _loopback(host: str) -> tuple[str, int]:
     """The demo registry speaks plain http, which dockyard allows only on loopback."""
+    # httpx: loaded only to reach the demo registry
     from core.registry import is_loopback
 
     address, _, port = host.rpartition(":")

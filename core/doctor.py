@@ -9,12 +9,14 @@ from __future__ import annotations
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from core.config import load_config
+from core.credentials import CredentialStore
+from core.engines.base import EngineOptions
+from core.engines.process import run_quiet
 from core.errors import DockyardError
-
-if TYPE_CHECKING:
-    from core.engines.base import EngineOptions
+from core.reference import parse_image_name
 
 BINFMT_DIR = Path("/proc/sys/fs/binfmt_misc")
 STATUSES = ("ok", "warn", "fail")
@@ -64,7 +66,6 @@ def check_docker(timeout: float) -> CheckResult:
             "install Docker Engine and its CLI (https://docs.docker.com/engine/install/), "
             "or release with podman",
         )
-    from core.engines.process import run_quiet
 
     done = run_quiet(["docker", "version", "--format", "{{.Client.Version}}|{{.Server.Version}}"],
                      timeout=timeout)
@@ -80,6 +81,7 @@ def check_docker(timeout: float) -> CheckResult:
 
 
 def check_buildx(options: EngineOptions) -> CheckResult:
+    # the engines and the registry client load httpx: only the checks that need them
     from core.engines.buildx import buildx_available
 
     if shutil.which("docker") is None:
@@ -100,6 +102,7 @@ def check_buildx(options: EngineOptions) -> CheckResult:
 
 def check_builders(buildx: CheckResult, options: EngineOptions) -> CheckResult:
     """A builder is usable when its nodes report platforms (an inactive one reports none)."""
+    # the engines and the registry client load httpx: only the checks that need them
     from core.engines.buildx import BuildxEngine
 
     if buildx.status != "ok":
@@ -185,6 +188,7 @@ def check_emulation(directory: Path) -> CheckResult:
 
 
 def check_podman(options: EngineOptions) -> CheckResult:
+    # the engines and the registry client load httpx: only the checks that need them
     from core.engines.podman import podman_available
 
     if shutil.which("podman") is None:
@@ -218,7 +222,8 @@ def check_engine(
     summary = "usable: " + ", ".join(usable)
     if options is None:
         return CheckResult("engine", "ok", summary)
-    from core.engines.base import select_engine
+    # the engines and the registry client load httpx: only the checks that need them
+    from core.engines.selection import select_engine
 
     try:
         picked = select_engine(None, options)
@@ -226,6 +231,7 @@ def check_engine(
         return CheckResult("engine", "fail", f"{summary}; auto picks none: {err.problem}",
                            err.valid)
     if picked.name == "buildx":
+        # the engines load httpx: only when buildx is picked
         from core.engines.buildx import BuildxEngine
 
         assert isinstance(picked, BuildxEngine)
@@ -237,7 +243,6 @@ def check_engine(
 
 def check_keyring(timeout: float) -> CheckResult:
     """Resolve the keyring backend the way ``dockyard login`` will (bounded by ``timeout``)."""
-    from core.credentials import CredentialStore
 
     try:
         label = CredentialStore(timeout=timeout).backend_label
@@ -248,8 +253,6 @@ def check_keyring(timeout: float) -> CheckResult:
 
 def check_registries(root: Path, timeout: float) -> list[CheckResult]:
     """Ping the registry of each image in ``root``'s dockyard.toml (an auth challenge counts)."""
-    from core.config import load_config
-
     if not (root / "dockyard.toml").is_file():
         return [CheckResult("registry", "ok", f"no dockyard.toml in {root}: nothing to check")]
     try:
@@ -259,7 +262,7 @@ def check_registries(root: Path, timeout: float) -> list[CheckResult]:
                             err.valid or "fix dockyard.toml")]
     if not config.images:
         return [CheckResult("registry", "ok", "dockyard.toml names no image: nothing to check")]
-    from core.reference import parse_image_name
+    # the engines and the registry client load httpx: only the checks that need them
     from core.registry import RegistryClient
 
     results: list[CheckResult] = []
@@ -292,7 +295,6 @@ def run_doctor(
     root: Path, *, binfmt_dir: Path = BINFMT_DIR, timeout: float = 10.0
 ) -> DoctorReport:
     """All checks, in the order a user fixes them."""
-    from core.engines.base import EngineOptions
 
     options = EngineOptions.from_env()
     docker = check_docker(timeout)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from core.verify import VerifyReport  # for the annotation only: core.verify loads httpx
 
 
 @dataclass(frozen=True)
@@ -69,8 +72,16 @@ class DigestPushed(Event):
 
 @dataclass(frozen=True)
 class VerifyReported(Event):
-    ok: bool
-    report: dict[str, Any] = field(default_factory=dict)
+    """What one verification found, as the typed report (JSON only at the edge, in to_dict)."""
+
+    report: VerifyReport
+
+    @property
+    def ok(self) -> bool:
+        return self.report.ok
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"event": type(self).__name__, "ok": self.ok, "report": self.report.to_dict()}
 
 
 @dataclass(frozen=True)
@@ -110,3 +121,42 @@ class CredentialChosen(Event):
     registry: str
     username: str | None  # None: anonymous
     source: str
+
+
+def format_event(event: Event) -> str | None:
+    """One readable line per event (None for events not worth a line): the headless CLI prints
+    it and the Build screen logs it, so both front ends read the same."""
+    platform = str(getattr(event, "platform", ""))
+    step_id = str(getattr(event, "step", ""))
+    where = f"[{platform}] " if platform and platform not in step_id else ""
+    match event:
+        case PhaseStarted(phase=phase, detail=detail):
+            return f"== {phase}" + (f": {detail}" if detail else "")
+        case PhaseFinished(phase=phase, ok=ok, seconds=seconds, detail=detail):
+            state = "ok" if ok else "FAILED"
+            return f"== {phase} {state} in {seconds:.1f}s" + (f" ({detail})" if detail else "")
+        case LogLine(text=text, step=step):
+            return f"   {where}{step + ' ' if step else ''}{text}"
+        case StepStarted(step=step, name=name):
+            return f" > {where}{step} {name}"
+        case StepFinished(step=step, name=name, seconds=seconds, cached=cached):
+            return f" ✓ {where}{step} {name} ({'cached' if cached else f'{seconds:.1f}s'})"
+        case StepFailed(step=step, name=name, error=error):
+            return f" ✗ {where}{step} {name}: {error}"
+        case CredentialChosen(registry=registry, username=username, source=source):
+            who = f"{username} from {source}" if username else f"anonymous ({source})"
+            return f"credentials for {registry}: {who}"
+        case DigestPushed(image=image, digest=digest):
+            return f"pushed {image}@{digest}"
+        case VerifyReported(report=report):
+            problems = "; ".join(report.problems)
+            return f"verify {report.image}: {'ok' if report.ok else 'FAILED: ' + problems}"
+        case AliasMoved(image=image, tag=tag, previous=previous, digest=digest):
+            return f"moved {image}:{tag} -> {digest} (was {previous or 'absent'})"
+        case AliasWithheld(image=image, tag=tag, reason=reason):
+            return f"withheld: {image}:{tag} — {reason}"
+        case ReleaseFailed(phase=phase, error=error, registry_state=state):
+            return f"release FAILED in phase {phase}: {error}\nregistry now: {state}"
+        case ReleaseFinished(ok=ok, report_path=path):
+            return f"release {'ok' if ok else 'FAILED'}; report: {path}"
+    return None

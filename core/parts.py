@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from core.errors import DockyardError
 from core.platforms import Platform, is_attestation, normalize_platform, parse_platform
+from core.publish import PUT_STEP, alias_step, tag_step
 from core.registry import IMAGE_TYPES, INDEX_TYPES, OCI_INDEX, Manifest, sha256_digest
 
 if TYPE_CHECKING:
@@ -279,7 +280,6 @@ def _platform_json(platform: Platform) -> dict[str, str]:
 
 def part_steps(build_steps: Iterable[Sequence[str]], path: Path) -> list[list[str]]:
     """A leg's dry run: the engine's build and push by digest, then the part file; no tag."""
-    from core.publish import PUT_STEP
 
     return [*(list(step) for step in build_steps if step[0] != PUT_STEP),
             ["write-part", str(path)]]
@@ -287,7 +287,6 @@ def part_steps(build_steps: Iterable[Sequence[str]], path: Path) -> list[list[st
 
 def merge_steps(plan: Plan, parts: Sequence[Part]) -> list[list[str]]:
     """A merge's dry run: one index per image from the parts, then its tags as a release."""
-    from core.publish import alias_step, tag_step
 
     steps: list[list[str]] = []
     for image in plan.images:

@@ -14,7 +14,6 @@ from core import paths
 from core.binaries import BinaryCheck, check_dockerfile_copy, require_binaries
 from core.config import ProjectConfig, load_config
 from core.dockerfile import read_dockerfile, stage_names
-from core.engines.base import Engine, EngineOptions, select_engine
 from core.errors import (
     BinaryError,
     DockerfileError,
@@ -149,21 +148,6 @@ class PlanRequest:
     engine: str | None = None
     builder: str | None = None
     ca_file: Path | None = None
-
-
-def plan_engine(plan: Plan, options: EngineOptions | None = None) -> Engine:
-    """The engine ``plan`` names, on its builder. Every caller (dry run, run, a part's native
-    platform) asks here, so the engine comes from one value of the plan."""
-    return choose_engine(plan.engine, plan.builder, options)
-
-
-def choose_engine(name: str | None, builder: str | None,
-                  options: EngineOptions | None = None) -> Engine:
-    """The one rule: "auto" (or None) is buildx when its builder answers, else podman; a builder
-    means buildx. The Platforms step asks it before a plan exists, to show what will build.
-    ``options`` default to the environment's."""
-    chosen = (options or EngineOptions.from_env()).with_builder(builder)
-    return select_engine(None if name in (None, "auto") else name, chosen)
 
 
 def parse_build_arg(text: str) -> tuple[str, str]:
@@ -393,6 +377,7 @@ def _ca_file(path: Path | None) -> Path | None:
     must be a PEM file."""
     if path is None:
         return None
+    # httpx: only a plan with --ca-file needs the registry module
     from core.registry import check_ca_file
 
     return check_ca_file(path.expanduser())

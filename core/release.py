@@ -483,7 +483,7 @@ class Release:
         report = verify_release(state.client, state.image.name, state.digest,
                                 self.plan.platforms)
         self.report["verify"].append({"phase": phase, **report.to_dict()})
-        yield VerifyReported(report.ok, report.to_dict())
+        yield VerifyReported(report)
         if not report.ok:
             raise _Failed(phase, "; ".join(report.problems))
         state.manifest = state.client.get_manifest(state.repo, state.digest)
@@ -601,7 +601,7 @@ class Release:
             report = verify_release(state.client, image.name, image.tags.version_tag,
                                     self.plan.platforms, state.kept)
             self.report["verify"].append({"phase": "verify-aliases", **report.to_dict()})
-            yield VerifyReported(report.ok, report.to_dict())
+            yield VerifyReported(report)
             if not report.ok:
                 raise _Failed("verify-aliases", "; ".join(report.problems))
         return "aliases resolve to the version digest"
@@ -808,7 +808,7 @@ def release_with_stored_logins(
     ``given_logins`` does not cover), handed to the engine through a throw-away docker config
     (removed afterwards), and one registry client per host is shared by every phase."""
     from core.engines.base import EngineOptions
-    from core.plan import plan_engine
+    from core.engines.selection import plan_engine
     from core.registry import engine_cert_dir
 
     logins = plan_logins(plan, given_logins)

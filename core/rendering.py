@@ -6,8 +6,11 @@ import shlex
 from collections.abc import Sequence
 
 from core.engines.base import PUSH, EngineOptions, Output
+from core.engines.buildx import BuildxEngine
+from core.engines.podman import PodmanEngine
+from core.engines.selection import plan_engine
 from core.errors import EngineError
-from core.plan import Plan, plan_engine
+from core.plan import Plan
 
 
 def plan_steps(
@@ -20,9 +23,6 @@ def plan_steps(
     binfmt_misc), so it is called here too: the dry run refuses what the run would refuse.
     buildx's asks the builder, so the run alone makes it.
     """
-    from core.engines.buildx import BuildxEngine
-    from core.engines.podman import PodmanEngine
-
     options = (options or EngineOptions.from_env()).with_builder(plan.builder)
     try:
         selected = plan_engine(plan, options)

@@ -345,6 +345,7 @@ def _git_module(*, find_program: bool = False) -> ModuleType:
     if find_program and shutil.which(program) is None:
         raise _no_git()
     try:
+        # GitPython on first use; its long ImportError becomes one line here
         import git
     except ImportError:
         raise _no_git() from None

@@ -8,7 +8,9 @@ this must not slow down ``dockyard --version``.
 from __future__ import annotations
 
 import os
+import shutil
 import stat
+import tempfile
 
 TEMP_PREFIX = "dockyard-auth-"  # then "<pid>-<random>": the pid tells whether the run is alive
 SHM_DIR = "/dev/shm"
@@ -19,7 +21,6 @@ def temp_bases() -> list[str]:
     ``/dev/shm`` when it is a writable tmpfs (memory; root in CI has no runtime dir), else the
     temp dir (``$TMPDIR``). A secret kept in memory never reaches a disk, even when the run is
     killed before it can remove it."""
-    import tempfile
 
     bases = []
     runtime = os.environ.get("XDG_RUNTIME_DIR")
@@ -74,7 +75,6 @@ def sweep_base(base: str) -> None:
             continue
         if _run_alive(int(pid_text), info.st_mtime):
             continue
-        import shutil
 
         shutil.rmtree(path, ignore_errors=True)
 

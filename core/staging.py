@@ -24,9 +24,9 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from core.binaries import BinaryCheck
+from core.binaries import BinaryCheck, check_binaries, check_dockerfile_copy
 from core.dockerfile import PLATFORM_ARGS, Copy, Dockerfile, Stage, expand, read_dockerfile
-from core.errors import BinaryError, DockerfileError
+from core.errors import BinaryError, DockerfileError, DockyardError
 from core.platforms import Platform
 
 if TYPE_CHECKING:
@@ -67,6 +67,39 @@ class Placement:
             except ValueError:
                 source = str(self.binary)
         return f"{source} → {self.at or self.path} → {self.copy}"
+
+
+@dataclass(frozen=True)
+class CopyPreflight:
+    """Copy mode checked before a plan exists: each binary, and the Dockerfile's COPY lines.
+    Problems are data (one line each, "" / None when there is none), for the wizard to show."""
+
+    checks: tuple[BinaryCheck, ...]
+    problem: str  # why the binaries could not be checked at all
+    dockerfile_problem: str | None  # the Dockerfile cannot place the binaries
+
+
+def preflight_copy(template: str, dockerfile: Path, context: Path,
+                   platforms: Sequence[Platform]) -> CopyPreflight:
+    """The binary checks and the COPY-by-TARGETARCH check; the staged layout too once every
+    binary is fine, so a COPY nothing fills shows here rather than at run time."""
+    checks: list[BinaryCheck] = []
+    problem = ""
+    if not template:
+        problem = "binary: give the path template, e.g. dist/{arch}/app"
+    else:
+        try:
+            checks = check_binaries(context, template, platforms)
+        except DockyardError as err:
+            problem = str(err)
+    dockerfile_problem = None
+    try:
+        check_dockerfile_copy(dockerfile)
+        if checks and all(check.ok for check in checks):
+            copy_layout(dockerfile, context, checks)
+    except DockyardError as err:
+        dockerfile_problem = str(err)
+    return CopyPreflight(tuple(checks), problem, dockerfile_problem)
 
 
 def copy_layout(

@@ -26,10 +26,10 @@ import assets
 from core.errors import DockyardError
 from core.inspect import TagDetails, inspect_tag, order_tags
 from core.reference import ImageName, parse_reference
-from core.registry import RegistryClient
+from core.registry import RegistryClient, client_for
 from core.rendering import human_size
-from screens.credentials import readable_error
 from tui.table import Table
+from tui.widgets import HelpModal, readable_error
 
 ASSETS = Path(assets.__file__).resolve().parent
 PAGE_SIZE = 20
@@ -56,8 +56,6 @@ def human_time(created: str | None) -> str:
 
 
 def _anonymous_client(image: ImageName) -> RegistryClient:
-    from core.registry import client_for
-
     return client_for(image)
 
 
@@ -221,8 +219,6 @@ class BrowserScreen(Screen[None]):
     # ---- actions -----------------------------------------------------------------------------
 
     def action_help(self) -> None:
-        from tui.widgets import HelpModal
-
         keys = [(b.binding.key_display or b.binding.key, b.binding.description)
                 for b in self.active_bindings.values() if b.binding.description]
         self.app.push_screen(HelpModal("Registry browser — help", self.HELP,

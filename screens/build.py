@@ -12,7 +12,7 @@ import gc
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -36,13 +36,14 @@ from core.events import (
     StepFinished,
     StepStarted,
     VerifyReported,
+    format_event,
 )
-from core.release import phases_for
-from tui.draft import Draft
+from core.release import default_report_dir, phases_for
+from tui.draft import BuildOutcome, Draft
 from tui.messages import BuildDone
 from tui.table import Table
 from tui.themes import tone
-from tui.widgets import ConfirmModal, DockyardScreen, StepBar
+from tui.widgets import ConfirmModal, DockyardScreen, StepBar, describe_error
 
 if TYPE_CHECKING:
     from tui.services import Services
@@ -64,23 +65,6 @@ def _cut(text: str, width: int) -> str:
 
 
 @dataclass
-class BuildOutcome:
-    """What the Summary needs: did it verify, what moved, where the report and log are."""
-
-    ok: bool = False
-    cancelled: bool = False
-    error: str = ""
-    failed_phase: str = ""
-    registry_state: str = ""
-    report_path: str = ""
-    log_path: str = ""
-    seconds: float = 0.0
-    verify: list[dict[str, Any]] = field(default_factory=list)
-    moved: list[AliasMoved] = field(default_factory=list)
-    withheld: list[AliasWithheld] = field(default_factory=list)
-
-
-@dataclass
 class StepRow:
     platform: str
     step: str
@@ -91,8 +75,6 @@ class StepRow:
 
 def default_log_dir() -> Path:
     """Next to the release reports, outside the project so the tree stays clean."""
-    from core.release import default_report_dir
-
     return default_report_dir().parent / "logs"
 
 
@@ -184,7 +166,6 @@ class BuildScreen(DockyardScreen[BuildOutcome]):
         path = directory / f"{self.plan.version.image_tag}-{stamp}.log"
         self.outcome.log_path = str(path)
         self.app.call_from_thread(self.show_log_path)
-        from tui.headless import format_event
 
         inbox = self.inbox
         with path.open("w", encoding="utf-8") as log:
@@ -203,8 +184,6 @@ class BuildScreen(DockyardScreen[BuildOutcome]):
         self.post_message(BuildDone())
 
     def worker_failed(self, worker: Any, error: BaseException) -> None:
-        from tui.widgets import describe_error
-
         _, problem, valid = describe_error(error)
         self.outcome.error = problem + (f"; {valid}" if valid else "")
         self.outcome.failed_phase = self.outcome.failed_phase or "start"
@@ -284,7 +263,6 @@ class BuildScreen(DockyardScreen[BuildOutcome]):
         """Phase, digest, verify, alias and end events; True when the phase list changed.
 
         Their log text is the headless CLI's, so both front ends read the same."""
-        from tui.headless import format_event
 
         text = format_event(event)
         if text is not None:

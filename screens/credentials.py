@@ -22,21 +22,11 @@ import assets
 from core.credentials import Credential, CredentialStore, login
 from core.errors import DockyardError
 from tui.table import Table
-from tui.widgets import DismissOnce, OnceModal
+from tui.widgets import DismissOnce, OnceModal, readable_error
 
 ASSETS = Path(assets.__file__).resolve().parent
 
 LoginFn = Callable[..., Credential]
-
-
-def readable_error(error: BaseException, *, secret: str = "") -> str:
-    """One line for the user: a DockyardError as is, anything else with its type; never the
-    secret and never a traceback."""
-    if isinstance(error, DockyardError):
-        text = str(error)
-    else:
-        text = f"unexpected {type(error).__name__}: {' '.join(str(error).split())}"
-    return text.replace(secret, "***") if secret else text
 
 
 class ConfirmRemove(OnceModal[bool]):

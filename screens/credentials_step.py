@@ -12,11 +12,13 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
+from textual.message import Message
 from textual.widgets import Button, DataTable, Static
 
 from core.errors import DockyardError
+from core.reference import canonical_registry, parse_image_name
 from tui.draft import Draft
-from tui.messages import Loaded
+from tui.messages import OpenCredentials
 from tui.table import Table
 from tui.themes import tone
 from tui.widgets import StepScreen
@@ -29,10 +31,28 @@ if TYPE_CHECKING:
 ANONYMOUS = ""
 
 
+class LoginsRead(Message):
+    """The login each registry would use: host -> username (ANONYMOUS when none), the keyring
+    backend's name, and why the keyring is unusable ("" when it works)."""
+
+    def __init__(self, logins: dict[str, str], backend: str, problem: str) -> None:
+        super().__init__()
+        self.logins = logins
+        self.backend = backend
+        self.problem = problem
+
+
+class LoginChecked(Message):
+    """A registry's answer to its stored login: "ok" or the refusal."""
+
+    def __init__(self, host: str | None, result: str) -> None:
+        super().__init__()
+        self.host = host
+        self.result = result
+
+
 def registries(draft: Draft) -> tuple[str, ...]:
     """The release's registries as the keyring knows them (docker.io, not index.docker.io)."""
-    from core.reference import canonical_registry
-
     return tuple(dict.fromkeys(canonical_registry(host) for host in draft.registry_hosts()))
 
 
@@ -83,39 +103,32 @@ class CredentialsStepScreen(StepScreen):
 
     @work(thread=True, exit_on_error=False, exclusive=True, group="keyring")
     def read_logins(self) -> None:
-        from core.credentials import logins_for
-
-        store = self.services.credentials()
-        found = logins_for(self.hosts, store)
+        found, store = self.services.logins(self.hosts)
         logins = {login.registry: login.credential.username if login.credential else ANONYMOUS
                   for login in found}
         problems = {login.source for login in found if login.source.startswith("no usable")}
         backend = "" if problems else store.backend_label
-        self.post_message(Loaded("logins", (logins, backend, "; ".join(sorted(problems)))))
+        self.post_message(LoginsRead(logins, backend, "; ".join(sorted(problems))))
 
     @work(thread=True, exit_on_error=False, exclusive=True, group="check")
     def check_login(self, image: str) -> None:
-        from core.reference import parse_image_name
-
-        name = parse_image_name(image)
         try:
-            client = self.services.registry_client(name)
-            try:
-                client.check_auth(name.path)
-            finally:
-                client.close()
+            self.services.check_login(parse_image_name(image))
             result = "ok"
         except DockyardError as err:
             result = str(err)
-        self.post_message(Loaded("check", (self._host_of(image), result)))
+        self.post_message(LoginChecked(self._host_of(image), result))
 
-    def on_loaded(self, message: Loaded) -> None:
+    def on_logins_read(self, message: LoginsRead) -> None:
         message.stop()
-        if message.what == "logins":
-            self.logins, self.backend, self.keyring_problem = message.data
-        elif message.what == "check":
-            host, result = message.data
-            self.checks[host] = result
+        self.logins, self.backend, self.keyring_problem = (
+            message.logins, message.backend, message.problem)
+        self.show()
+
+    def on_login_checked(self, message: LoginChecked) -> None:
+        message.stop()
+        if message.host is not None:
+            self.checks[message.host] = message.result
         self.show()
 
     def retone(self) -> None:
@@ -170,15 +183,10 @@ class CredentialsStepScreen(StepScreen):
             super().on_button_pressed(event)
 
     def action_setup(self) -> None:
-        try:
-            from screens.credentials import CredentialsScreen
-        except ImportError:
-            self.notify("The credentials manager is not available; use `dockyard login`",
-                        severity="warning")
-            return
+        """The app opens the credentials manager on this registry (screens do not import each
+        other); a login saved there is checked at once."""
         host = self.selected_host() or ""
-        self.app.push_screen(CredentialsScreen(self.services.credentials(), registry=host),
-                             self._after_setup)
+        self.post_message(OpenCredentials(self.services.credentials(), host, self._after_setup))
 
     def _after_setup(self, saved: str | None) -> None:
         """A login just saved makes that registry's last check stale: check it again at once."""
@@ -200,8 +208,6 @@ class CredentialsStepScreen(StepScreen):
 
     @staticmethod
     def _host_of(image: str) -> str | None:
-        from core.reference import parse_image_name
-
         try:
             return parse_image_name(image).registry
         except DockyardError:

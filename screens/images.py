@@ -14,6 +14,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
+from textual.message import Message
 from textual.timer import Timer
 from textual.widgets import Checkbox, DataTable, Input, Label, Static
 
@@ -21,7 +22,6 @@ from core.errors import DockyardError
 from core.reference import ImageName, parse_image_name
 from core.tags import TagPolicy, TagSet, compute_tags, validate_tag
 from tui.draft import Draft
-from tui.messages import Loaded
 from tui.table import Table
 from tui.themes import tone
 from tui.widgets import StepScreen
@@ -40,6 +40,16 @@ POLICY_BOXES = (
 )
 # What a registry lookup found: tag -> digest (None: the tag does not exist yet), or a problem.
 Lookup = dict[str, str | None] | str
+
+
+class TagsLooked(Message):
+    """Where each image's tags point now (or the registry's problem), and the tag sets the
+    never-backwards rule leaves, by image."""
+
+    def __init__(self, found: dict[str, Lookup], judged: dict[str, TagSet]) -> None:
+        super().__init__()
+        self.found = found
+        self.judged = judged
 
 
 def split_names(text: str) -> list[str]:
@@ -215,39 +225,28 @@ class ImagesScreen(StepScreen):
 
     @work(thread=True, exit_on_error=False, exclusive=True, group="registry")
     def lookup_tags(self, names: list[ImageName], tags: tuple[str, ...]) -> None:
-        """Where each tag points now; a registry problem is shown per image, not as a modal."""
-        from core.published import guard, read_published
-
+        """Where each tag points now; a registry problem is shown per image, not as a modal.
+        The aliases are judged never-backwards here as the run will judge them again."""
         found: dict[str, Lookup] = {}
         judged: dict[str, TagSet] = {}
         tag_set, version = self.tag_set, self.draft.version
         for name in names:
             try:
-                client = self.services.registry_client(name)
-                try:
-                    result: dict[str, str | None] = {}
-                    for tag in tags:
-                        head = client.head_manifest(name.path, tag)
-                        result[tag] = head.digest if head else None
-                    found[str(name)] = result
-                    if tag_set is not None and version is not None:  # never backwards, as
-                        published = read_published(  # the run will judge it again
-                            client, name.path, version, tag_set.aliases)
-                        judged[str(name)] = guard(tag_set, version, published)
-                finally:
-                    client.close()
+                now = self.services.tags_now(name, tags, tag_set, version)
             except DockyardError as err:
                 found[str(name)] = str(err)
-        self.post_message(Loaded("lookups", (found, judged)))
+                continue
+            found[str(name)] = now.digests
+            if now.judged is not None:
+                judged[str(name)] = now.judged
+        self.post_message(TagsLooked(found, judged))
 
-    def on_loaded(self, message: Loaded) -> None:
+    def on_tags_looked(self, message: TagsLooked) -> None:
         message.stop()
-        if message.what == "lookups":
-            found, judged = message.data
-            self.lookups.update(found)
-            self.judged.update(judged)
-            self.show_table()
-            self.refresh_bindings()
+        self.lookups.update(message.found)
+        self.judged.update(message.judged)
+        self.show_table()
+        self.refresh_bindings()
 
     def full_errors(self) -> list[str]:
         found = list(self.problems)

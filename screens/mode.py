@@ -16,6 +16,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.message import Message
 from textual.timer import Timer
 from textual.widgets import (
     Button,
@@ -31,7 +32,6 @@ from textual.widgets import (
 from core.errors import DockyardError
 from core.platforms import parse_platforms
 from tui.draft import Draft
-from tui.messages import Loaded
 from tui.table import Table
 from tui.themes import tone
 from tui.widgets import StepScreen
@@ -40,7 +40,34 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from core.binaries import BinaryCheck
+    from core.staging import CopyPreflight
     from tui.services import Services
+
+
+class DockerfileFound(Message):
+    """Whether the Dockerfile named exists ("Create a Dockerfile" is offered when not)."""
+
+    def __init__(self, exists: bool) -> None:
+        super().__init__()
+        self.exists = exists
+
+
+class InitDone(Message):
+    """What ``dockyard init`` wrote, or why it refused and whether a second press may replace."""
+
+    def __init__(self, done: str | None, problem: str | None, replaceable: bool) -> None:
+        super().__init__()
+        self.done = done
+        self.problem = problem
+        self.replaceable = replaceable
+
+
+class CopyChecked(Message):
+    """Copy mode's preflight: the binaries and the Dockerfile's COPY lines."""
+
+    def __init__(self, preflight: CopyPreflight) -> None:
+        super().__init__()
+        self.preflight = preflight
 
 
 def _text(value: str) -> str | None:
@@ -125,7 +152,7 @@ class ModeScreen(StepScreen):
     @work(thread=True, exit_on_error=False, exclusive=True, group="dockerfile")
     def look_for_dockerfile(self, dockerfile: str) -> None:
         """"Create a Dockerfile" is offered only when there is none."""
-        self.post_message(Loaded("dockerfile", (self.draft.root / dockerfile).exists()))
+        self.post_message(DockerfileFound((self.draft.root / dockerfile).exists()))
 
     @on(Button.Pressed, "#create-dockerfile")
     def create_pressed(self) -> None:
@@ -136,17 +163,13 @@ class ModeScreen(StepScreen):
     def create_dockerfile(self, mode: str, binary: str | None, dockerfile: str,
                           force: bool) -> None:
         """``dockyard init`` for this project; a refusal (it would replace something) is data."""
-        from core.scaffold import plan_init, write_init
-
         try:
-            plan = plan_init(self.draft.root, mode=mode, binary=binary, dockerfile=dockerfile,
-                             force=force)
-            write_init(plan)
+            plan = self.services.init_project(self.draft.root, mode, binary, dockerfile, force)
         except DockyardError as err:
             replaceable = "--force" in err.valid  # it would overwrite: ask, then replace
-            self.post_message(Loaded("init", (None, str(err), replaceable)))
+            self.post_message(InitDone(None, str(err), replaceable))
             return
-        self.post_message(Loaded("init", (f"Wrote {dockerfile}: {plan.summary()}", None, False)))
+        self.post_message(InitDone(f"Wrote {dockerfile}: {plan.summary()}", None, False))
 
     def commands(self) -> list[tuple[str, str, Callable[[], object]]]:
         return [("Check binaries again", "Re-read the binaries of copy mode", self.action_check)]
@@ -196,39 +219,24 @@ class ModeScreen(StepScreen):
     @work(thread=True, exit_on_error=False, exclusive=True, group="binaries")
     def check_copy(self, template: str, dockerfile: str, context: str) -> None:
         """Binary checks and the Dockerfile's COPY-by-TARGETARCH check; problems are data here."""
-        from core.binaries import check_binaries, check_dockerfile_copy
-
         root = self.draft.root
-        checks: list[BinaryCheck] = []
-        problem = ""
-        if not template:
-            problem = "binary: give the path template, e.g. dist/{arch}/app"
-        else:
-            try:
-                checks = check_binaries(root / context, template,
-                                        parse_platforms(self.draft.platforms))
-            except DockyardError as err:
-                problem = str(err)
-        docker_problem = None
-        try:
-            check_dockerfile_copy(root / dockerfile)
-            if checks and all(check.ok for check in checks):
-                from core.staging import copy_layout
+        self.post_message(CopyChecked(self.services.preflight_copy(
+            template, root / dockerfile, root / context, parse_platforms(self.draft.platforms))))
 
-                copy_layout(root / dockerfile, root / context, checks)
-        except DockyardError as err:
-            docker_problem = str(err)
-        self.post_message(Loaded("binaries", (checks, problem, docker_problem)))
-
-    def on_loaded(self, message: Loaded) -> None:
+    def on_dockerfile_found(self, message: DockerfileFound) -> None:
         message.stop()
-        if message.what == "dockerfile":
-            self.query_one("#init-box").display = not message.data or self._confirm_init
-            return
-        if message.what == "init":
-            self.init_done(*message.data)
-            return
-        self.checks, self.check_problem, self.dockerfile_problem = message.data
+        self.query_one("#init-box").display = not message.exists or self._confirm_init
+
+    def on_init_done(self, message: InitDone) -> None:
+        message.stop()
+        self.init_done(message.done, message.problem, message.replaceable)
+
+    def on_copy_checked(self, message: CopyChecked) -> None:
+        message.stop()
+        preflight = message.preflight
+        self.checks = list(preflight.checks)
+        self.check_problem = preflight.problem
+        self.dockerfile_problem = preflight.dockerfile_problem
         self.show_checks()
 
     def init_done(self, done: str | None, problem: str | None, replaceable: bool) -> None:

@@ -15,13 +15,13 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
+from textual.message import Message
 from textual.widgets import Label, Select, SelectionList, Static
 from textual.widgets.selection_list import Selection
 
 from core.errors import DockyardError
 from core.platforms import KNOWN_PLATFORMS, parse_platforms
 from tui.draft import Draft
-from tui.messages import Loaded
 from tui.themes import tone
 from tui.widgets import CheckList, StepScreen
 
@@ -54,6 +54,14 @@ def engine_support(engine: Engine, platforms: Sequence[Platform]) -> EngineInfo:
     return EngineInfo(engine=engine.name, nodes=found.nodes,
                       support={item.platform: item for item in found.platforms},
                       builder=found.builder, builders=found.builders, note=engine.note)
+
+
+class EngineProbed(Message):
+    """What the engine (and buildx's builder) can build here."""
+
+    def __init__(self, info: EngineInfo) -> None:
+        super().__init__()
+        self.info = info
 
 
 class PlatformsScreen(StepScreen):
@@ -141,15 +149,15 @@ class PlatformsScreen(StepScreen):
     def probe(self, engine_name: str, builder: str | None) -> None:
         engine = self.services.engine(engine_name, builder)
         platforms = parse_platforms(self.offered)
-        self.post_message(Loaded("engine", engine_support(engine, platforms)))
+        self.post_message(EngineProbed(engine_support(engine, platforms)))
 
     def worker_failed(self, worker: Any, error: BaseException) -> None:
         self.query_one("#builder", Static).update(Text(str(error), style=tone("error")))
         super().worker_failed(worker, error)
 
-    def on_loaded(self, message: Loaded) -> None:
+    def on_engine_probed(self, message: EngineProbed) -> None:
         message.stop()
-        self.info = message.data
+        self.info = message.info
         self.show_info()
 
     def retone(self) -> None:

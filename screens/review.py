@@ -14,17 +14,36 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
+from textual.message import Message
 from textual.widgets import Button, Checkbox, Static
 
 from tui.draft import Draft
-from tui.messages import Loaded
 from tui.themes import tone
 from tui.widgets import StepScreen
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from pathlib import Path
 
     from tui.services import Services
+
+
+class PlanReady(Message):
+    """The plan made from the draft, and its text with the exact commands."""
+
+    def __init__(self, draft: Draft, text: str) -> None:
+        super().__init__()
+        self.draft = draft
+        self.text = text
+
+
+class ChoicesSaved(Message):
+    """dockyard.toml is written; the wizard goes on with ``draft``."""
+
+    def __init__(self, draft: Draft, path: Path) -> None:
+        super().__init__()
+        self.draft = draft
+        self.path = path
 
 
 class ReviewScreen(StepScreen):
@@ -66,7 +85,7 @@ class ReviewScreen(StepScreen):
 
     @work(thread=True, exit_on_error=False, exclusive=True, group="plan")
     def make_plan(self) -> None:
-        from core.rendering import plan_text
+        from core.rendering import plan_text  # semver, and the engines (httpx) to run
 
         plan = self.services.make_plan(self.draft.to_request())
         split = self.draft.split
@@ -78,12 +97,12 @@ class ReviewScreen(StepScreen):
             header = "\n".join(split.describe(plan)) + "\n\n"
         draft = dataclasses.replace(self.draft, plan=plan, split=split,
                                     steps=tuple(tuple(step) for step in steps))
-        self.post_message(Loaded("plan", (draft, header + plan_text(plan, steps))))
+        self.post_message(PlanReady(draft, header + plan_text(plan, steps)))
 
     @work(thread=True, exit_on_error=False, exclusive=True, group="save")
     def save_choices(self, draft: Draft) -> None:
         path = self.services.save_config(draft.root, draft.to_config())
-        self.post_message(Loaded("saved", (draft, path)))
+        self.post_message(ChoicesSaved(draft, path))
 
     def worker_failed(self, worker: Any, error: BaseException) -> None:
         if worker.group == "plan":
@@ -93,19 +112,19 @@ class ReviewScreen(StepScreen):
             self.query_one("#plan", Static).update(text)
         super().worker_failed(worker, error)
 
-    def on_loaded(self, message: Loaded) -> None:
+    def on_plan_ready(self, message: PlanReady) -> None:
         message.stop()
-        if message.what == "plan":
-            self.plan_draft, self.text = message.data
-            self.query_one("#plan", Static).update(self.text)
-            self.query_one("#next", Button).disabled = False
-            self.query_one("#dry-run", Button).disabled = False
-            if self.focused is None:
-                self.query_one("#next", Button).focus()
-        elif message.what == "saved":
-            draft, path = message.data
-            self.notify(f"Saved {path.name}", title="Review")
-            self.dismiss(draft)
+        self.plan_draft, self.text = message.draft, message.text
+        self.query_one("#plan", Static).update(self.text)
+        self.query_one("#next", Button).disabled = False
+        self.query_one("#dry-run", Button).disabled = False
+        if self.focused is None:
+            self.query_one("#next", Button).focus()
+
+    def on_choices_saved(self, message: ChoicesSaved) -> None:
+        message.stop()
+        self.notify(f"Saved {message.path.name}", title="Review")
+        self.dismiss(message.draft)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "dry-run":

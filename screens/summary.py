@@ -13,33 +13,40 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
+from textual.message import Message
 from textual.widgets import Button, DataTable, Footer, Static
 
 from core.errors import DockyardError
+from core.image import read_platform
+from core.reference import parse_image_name
 from core.rendering import human_size
-from tui.draft import Draft
-from tui.messages import Loaded
+from tui.draft import BuildOutcome, Draft
 from tui.table import Table
 from tui.themes import tone
 from tui.widgets import DockyardScreen, StepBar
 
 if TYPE_CHECKING:
-    from screens.build import BuildOutcome
+    from core.verify import PlatformResult, TagResult, VerifyReport
     from tui.services import Services
 
 QUIT, AGAIN, REVIEW = "quit", "again", "review"
+
+
+class SizesRead(Message):
+    """Bytes (config + layers) of each platform manifest, by digest."""
+
+    def __init__(self, sizes: dict[str, int]) -> None:
+        super().__init__()
+        self.sizes = sizes
 
 
 def short(digest: str | None) -> str:
     return digest.removeprefix("sha256:")[:12] if digest else "absent"
 
 
-def final_reports(verify: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def final_reports(verify: list[VerifyReport]) -> list[VerifyReport]:
     """The last verification of each image (the alias check includes the version tag too)."""
-    last: dict[str, dict[str, Any]] = {}
-    for report in verify:
-        last[str(report.get("image", ""))] = report
-    return list(last.values())
+    return list({report.image: report for report in verify}.values())
 
 
 class SummaryScreen(DockyardScreen[str]):
@@ -101,8 +108,7 @@ class SummaryScreen(DockyardScreen[str]):
     def version_pushed(self) -> bool:
         """The version tag is in the registry: the run verified it (or the whole release)."""
         return self.outcome.ok or any(
-            tag.get("role") == "version" and tag.get("ok")
-            for report in self.reports for tag in report.get("tags", []))
+            tag.role == "version" and tag.ok for report in self.reports for tag in report.tags)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "copy":
@@ -157,29 +163,26 @@ class SummaryScreen(DockyardScreen[str]):
         table.add_columns("image", "tag", *self.platforms)
         attestations: list[str] = []
         for report in self.reports:
-            image = str(report.get("image", ""))
-            for tag in report.get("tags", []):
-                cells: list[Text | str] = []
-                by_platform = {p.get("platform"): p for p in tag.get("platforms", [])}
-                for platform in self.platforms:
-                    cells.append(self._cell(tag, by_platform.get(platform)))
-                table.add_row(image, Text(f"{tag.get('tag')} ({tag.get('role')})",
-                                          style="" if tag.get("ok") else tone("error")), *cells)
+            image = report.image
+            for tag in report.tags:
+                by_platform = {p.platform: p for p in tag.platforms}
+                cells = [self._cell(tag, by_platform.get(platform)) for platform in self.platforms]
+                table.add_row(image, Text(f"{tag.tag} ({tag.role})",
+                                          style="" if tag.ok else tone("error")), *cells)
                 image = ""
-            for item in report.get("attestations", []):
-                attestations.append(f"{short(item.get('digest'))} {item.get('kind')} for "
-                                    f"{short(item.get('refers_to'))}")
+            for item in report.attestations:
+                attestations.append(f"{short(item.digest)} {item.kind} for "
+                                    f"{short(item.refers_to)}")
         self.query_one("#attestations", Static).update(
             ("attestations: " + "; ".join(attestations)) if attestations else "")
 
-    def _cell(self, tag: dict[str, Any], platform: dict[str, Any] | None) -> Text:
+    def _cell(self, tag: TagResult, platform: PlatformResult | None) -> Text:
         if platform is None:  # an alias: it points at the version's index
-            ok = bool(tag.get("ok"))
-            return Text(f"→ {short(tag.get('digest'))}", style=tone("success" if ok else "error"))
-        digest = platform.get("digest")
+            return Text(f"→ {short(tag.digest)}", style=tone("success" if tag.ok else "error"))
+        digest = platform.digest
         size = self.sizes.get(digest or "")
         text = f"{short(digest)} {human_size(size)}" if size is not None else short(digest)
-        return Text(text, style=tone("success") if platform.get("ok") else tone("error", bold=True))
+        return Text(text, style=tone("success") if platform.ok else tone("error", bold=True))
 
     def show_aliases(self) -> None:
         table = self.query_one("#aliases", DataTable)
@@ -198,20 +201,17 @@ class SummaryScreen(DockyardScreen[str]):
     @work(thread=True, exit_on_error=False, group="sizes")
     def read_sizes(self) -> None:
         """Platform image sizes (config + layers) from the registry; unknown ones stay blank."""
-        from core.image import read_platform
-        from core.reference import parse_image_name
-
         sizes: dict[str, int] = {}
         for report in self.reports:
             try:
-                name = parse_image_name(str(report.get("image", "")))
+                name = parse_image_name(report.image)
                 client = self.services.registry_client(name)
             except DockyardError:
                 continue
             try:
-                for tag in report.get("tags", []):
-                    for platform in tag.get("platforms", []):
-                        digest = platform.get("digest")
+                for tag in report.tags:
+                    for platform in tag.platforms:
+                        digest = platform.digest
                         if not digest or digest in sizes:
                             continue
                         image = read_platform(client, name.path, digest, config=False)
@@ -221,11 +221,11 @@ class SummaryScreen(DockyardScreen[str]):
                 pass
             finally:
                 client.close()
-        self.post_message(Loaded("sizes", sizes))
+        self.post_message(SizesRead(sizes))
 
-    def on_loaded(self, message: Loaded) -> None:
+    def on_sizes_read(self, message: SizesRead) -> None:
         message.stop()
-        self.sizes.update(message.data)
+        self.sizes.update(message.sizes)
         self.show_matrix()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:

@@ -14,13 +14,13 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
+from textual.message import Message
 from textual.widgets import Button, Checkbox, RadioButton, RadioSet, Static
 
 from core.errors import DockyardError
 from tui.draft import Draft
-from tui.messages import Loaded
 from tui.themes import tone
-from tui.widgets import ConfirmModal, StepScreen, status_line
+from tui.widgets import ConfirmModal, StepScreen, describe_error, status_line
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -55,12 +55,39 @@ class RepoState:
     candidates: tuple[Candidate, ...]
 
 
+class RepoRead(Message):
+    """The repository's state; ``prefer`` is the tag to select (one just cut), if any."""
+
+    def __init__(self, state: RepoState, prefer: str | None) -> None:
+        super().__init__()
+        self.state = state
+        self.prefer = prefer
+
+
+class RulesChecked(Message):
+    """The release rules' results for one tag."""
+
+    def __init__(self, tag: str, rules: list[RuleResult]) -> None:
+        super().__init__()
+        self.tag = tag
+        self.rules = rules
+
+
+class TagCut(Message):
+    """The tag now exists (and is pushed when asked)."""
+
+    def __init__(self, tag: str) -> None:
+        super().__init__()
+        self.tag = tag
+
+
 def candidates_for(tags: list[ReleaseVersion], at_head: list[str]) -> list[Candidate]:
     """Tags on HEAD first, then the next patch/minor/major/prerelease not already taken.
 
     A HEAD already released gets no second release proposed: ``refuse_second_release`` is the
     rule ``dockyard tag`` and the Cut button both obey.
     """
+    # semver and GitPython's module: the first step paints before they load
     from core.repo import refuse_second_release
     from core.version import BUMPS, latest_release, next_version, parse_version
 
@@ -149,12 +176,12 @@ class VersionScreen(StepScreen):
             dirty=tuple(repo.dirty_paths()),
             candidates=tuple(candidates_for(tags, at_head)),
         )
-        self.post_message(Loaded("repo", (state, prefer)))
+        self.post_message(RepoRead(state, prefer))
 
     @work(thread=True, exit_on_error=False, exclusive=True, group="rules")
     def check_rules(self, tag: str) -> None:
         repo = self.services.open_repo(self.draft.root)
-        self.post_message(Loaded("rules", (tag, repo.check_release(tag))))
+        self.post_message(RulesChecked(tag, list(repo.check_release(tag))))
 
     @work(thread=True, exit_on_error=False, exclusive=True, group="repo")
     def cut_and_push(self, candidate: Candidate, push: bool, remote: str | None) -> None:
@@ -163,13 +190,11 @@ class VersionScreen(StepScreen):
             repo.cut_tag(candidate.version, f"Release {candidate.version.text}")
         if push and remote is not None:
             repo.push_tag(candidate.version.git_tag, remote)
-        self.post_message(Loaded("cut", candidate.version.git_tag))
+        self.post_message(TagCut(candidate.version.git_tag))
 
     def worker_failed(self, worker: Worker[object], error: BaseException) -> None:
         """A repo that cannot be read says so where "Reading the repository…" stood."""
         if worker.group == "repo" and self.state is None:
-            from tui.widgets import describe_error
-
             _, problem, valid = describe_error(error)
             text = Text()
             text.append_text(status_line(False, "repository", problem, valid))
@@ -179,19 +204,20 @@ class VersionScreen(StepScreen):
 
     # -- results -------------------------------------------------------------------------------
 
-    async def on_loaded(self, message: Loaded) -> None:
+    async def on_repo_read(self, message: RepoRead) -> None:
         message.stop()
-        if message.what == "repo":
-            state, prefer = message.data
-            await self.show_repo(state, prefer)
-        elif message.what == "rules":
-            tag, rules = message.data
-            if self.selected is not None and tag == self.selected.version.git_tag:
-                self.rules = list(rules)
-                self.show_rules()
-        elif message.what == "cut":
-            self.notify(f"Tag {message.data} is ready", title="Version")
-            self.load_repo(message.data)
+        await self.show_repo(message.state, message.prefer)
+
+    def on_rules_checked(self, message: RulesChecked) -> None:
+        message.stop()
+        if self.selected is not None and message.tag == self.selected.version.git_tag:
+            self.rules = message.rules
+            self.show_rules()
+
+    def on_tag_cut(self, message: TagCut) -> None:
+        message.stop()
+        self.notify(f"Tag {message.tag} is ready", title="Version")
+        self.load_repo(message.tag)
 
     async def show_repo(self, state: RepoState, prefer: str | None) -> None:
         self.state = state

@@ -22,6 +22,8 @@ from textual.worker import Worker, WorkerState
 
 from core.errors import DockyardError
 from tui.draft import Draft, Nav
+from tui.keymap import apply_user_keymap
+from tui.messages import OpenCredentials
 from tui.services import Services
 from tui.themes import THEMES
 from tui.widgets import ConfirmModal, DockyardScreen, ErrorModal, StepScreen
@@ -108,8 +110,6 @@ class DockyardApp(App[int]):
 
     def use_keymap(self) -> None:
         """The user's keymap.toml; a broken one is shown and the default keys kept."""
-        from tui.keymap import apply_user_keymap
-
         problem = apply_user_keymap(self, self.keymap_file)
         if problem is not None:  # a toast: the first step is still to come and would cover a modal
             self.notify(f"{problem}. The default keys are used.", title="Your keymap",
@@ -152,6 +152,7 @@ class DockyardApp(App[int]):
                     self.exit(0)
                     return
             assert draft.plan is not None
+            # the last two steps load after the wizard, off the first paint
             from screens.build import BuildScreen
             from screens.summary import AGAIN, REVIEW, SummaryScreen
 
@@ -174,16 +175,24 @@ class DockyardApp(App[int]):
             return await asyncio.to_thread(self.services.load_config, self.root)
         except DockyardError as err:
             self.push_screen(ErrorModal(err))
-            from core.config import ProjectConfig
+            from core.config import ProjectConfig  # semver: read after the first paint
 
             return ProjectConfig()
 
     @staticmethod
     def _dry_run_text(draft: Draft) -> str:
-        from core.rendering import plan_text
+        from core.rendering import plan_text  # semver: only for a dry run
 
         assert draft.plan is not None
         return plan_text(draft.plan, draft.steps)
+
+    def on_open_credentials(self, message: OpenCredentials) -> None:
+        """A step asks for the credentials manager on one registry."""
+        from screens.credentials import CredentialsScreen  # off the first paint
+
+        message.stop()
+        self.push_screen(CredentialsScreen(message.store, registry=message.registry),
+                         message.done)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """A failure of the wizard itself is shown, not dumped as a traceback."""

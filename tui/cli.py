@@ -16,7 +16,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import core
+import tui.commands as commands
 from core.errors import DockyardError
+from core.secretdir import sweep_orphans
 
 if TYPE_CHECKING:
     from core.parts import Split
@@ -65,7 +67,6 @@ def build_parser() -> argparse.ArgumentParser:
                         help="with --part: where the part file goes (default "
                         "./dockyard-part-<os>-<arch>[-<variant>].json)")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    import tui.commands as commands
 
     for module_info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
         module = importlib.import_module(f"tui.commands.{module_info.name}")
@@ -110,8 +111,6 @@ def _where(err: Exception) -> str:
 def _sweep_credentials() -> None:
     """Every command first removes the throw-away credential dirs of runs that were killed
     (SIGKILL leaves no chance to clean up); a failure here never stops the command."""
-    from core.secretdir import sweep_orphans
-
     try:
         sweep_orphans()
     except OSError:  # no usable temp dir at all: nothing to sweep
@@ -122,11 +121,13 @@ def _wizard_split(args: argparse.Namespace) -> Split | None:
     """``--part`` / ``--merge`` for the assistant: the part files are read before it opens, so
     an unreadable one is a one-line error; the Review step checks them against the plan."""
     if args.wizard_part_file is not None and not args.wizard_part:
+        # kept off dockyard --help's path: loads httpcore, httpx
         from core.parts import PartError
 
         raise PartError("--part-file goes with --part", "add --part, or drop --part-file")
     if not (args.wizard_part or args.wizard_merge):
         return None
+    # kept off dockyard --help's path: loads httpcore, httpx
     from core.parts import Split, read_part
 
     part_file = args.wizard_part_file.expanduser().resolve() if args.wizard_part_file else None
@@ -141,6 +142,7 @@ def _open_assistant(parser: argparse.ArgumentParser, repo: Path | None,
                          "pass --repo DIR of a git checkout\n")
         return 2
     try:
+        # textual: only the assistant needs it, never --help or a headless command
         from tui.app import run_app
     except ImportError:
         parser.print_help()

@@ -3,21 +3,26 @@
 Each wizard screen takes a Draft and hands back ``dataclasses.replace(draft, ...)``; the Review
 screen turns it into a ``core.plan.PlanRequest`` so every rule is checked by core, not the UI.
 It loads before the first screen shows, so core modules are imported where they are used.
+``BuildOutcome`` is what the Build step hands the Summary step.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from core.errors import DockyardError
+
 if TYPE_CHECKING:
     from core.config import ProjectConfig
+    from core.events import AliasMoved, AliasWithheld
     from core.parts import Split
     from core.plan import Plan, PlanRequest
     from core.tags import TagPolicy
+    from core.verify import VerifyReport
     from core.version import ReleaseVersion
 
 
@@ -83,8 +88,7 @@ class Draft:
 
     def registry_hosts(self) -> tuple[str, ...]:
         """Distinct registry hosts of the chosen images, in order (unparsable names skipped)."""
-        from core.errors import DockyardError
-        from core.reference import parse_image_name
+        from core.reference import parse_image_name  # off the first paint
 
         hosts: list[str] = []
         for text in self.images:
@@ -98,7 +102,7 @@ class Draft:
 
     def to_request(self) -> PlanRequest:
         """The core request this draft stands for (imports core.plan: call it in a worker)."""
-        from core.plan import BuildOptions, PlanRequest
+        from core.plan import BuildOptions, PlanRequest  # semver
 
         return PlanRequest(
             root=self.root,
@@ -123,7 +127,7 @@ class Draft:
 
     def to_config(self) -> ProjectConfig:
         """The choices worth remembering in dockyard.toml."""
-        from core.config import ProjectConfig
+        from core.config import ProjectConfig  # semver
 
         config = self.config or ProjectConfig()
         return dataclasses.replace(
@@ -137,3 +141,20 @@ class Draft:
             tags=self.tag_policy or config.tags,
             engine=None if self.engine == "auto" else self.engine,
         )
+
+
+@dataclass
+class BuildOutcome:
+    """What the Summary needs: did it verify, what moved, where the report and log are."""
+
+    ok: bool = False
+    cancelled: bool = False
+    error: str = ""
+    failed_phase: str = ""
+    registry_state: str = ""
+    report_path: str = ""
+    log_path: str = ""
+    seconds: float = 0.0
+    verify: list[VerifyReport] = field(default_factory=list)
+    moved: list[AliasMoved] = field(default_factory=list)
+    withheld: list[AliasWithheld] = field(default_factory=list)

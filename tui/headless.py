@@ -13,22 +13,9 @@ from collections.abc import Iterator
 from types import FrameType
 from typing import TYPE_CHECKING, TextIO
 
-from core.events import (
-    AliasMoved,
-    AliasWithheld,
-    CredentialChosen,
-    DigestPushed,
-    Event,
-    LogLine,
-    PhaseFinished,
-    PhaseStarted,
-    ReleaseFailed,
-    ReleaseFinished,
-    StepFailed,
-    StepFinished,
-    StepStarted,
-    VerifyReported,
-)
+from core.engines.base import parse_output
+from core.events import Event, ReleaseFinished, format_event
+from core.release import release_with_stored_logins
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -37,44 +24,6 @@ if TYPE_CHECKING:
     from core.credentials import RegistryLogin
     from core.parts import Part
     from core.plan import Plan
-
-
-def format_event(event: Event) -> str | None:
-    """One readable line per event (None for events not worth a line)."""
-    platform = str(getattr(event, "platform", ""))
-    step_id = str(getattr(event, "step", ""))
-    where = f"[{platform}] " if platform and platform not in step_id else ""
-    match event:
-        case PhaseStarted(phase=phase, detail=detail):
-            return f"== {phase}" + (f": {detail}" if detail else "")
-        case PhaseFinished(phase=phase, ok=ok, seconds=seconds, detail=detail):
-            state = "ok" if ok else "FAILED"
-            return f"== {phase} {state} in {seconds:.1f}s" + (f" ({detail})" if detail else "")
-        case LogLine(text=text, step=step):
-            return f"   {where}{step + ' ' if step else ''}{text}"
-        case StepStarted(step=step, name=name):
-            return f" > {where}{step} {name}"
-        case StepFinished(step=step, name=name, seconds=seconds, cached=cached):
-            return f" ✓ {where}{step} {name} ({'cached' if cached else f'{seconds:.1f}s'})"
-        case StepFailed(step=step, name=name, error=error):
-            return f" ✗ {where}{step} {name}: {error}"
-        case CredentialChosen(registry=registry, username=username, source=source):
-            who = f"{username} from {source}" if username else f"anonymous ({source})"
-            return f"credentials for {registry}: {who}"
-        case DigestPushed(image=image, digest=digest):
-            return f"pushed {image}@{digest}"
-        case VerifyReported(ok=ok, report=report):
-            problems = "; ".join(report.get("problems", []))
-            return f"verify {report.get('image', '')}: {'ok' if ok else 'FAILED: ' + problems}"
-        case AliasMoved(image=image, tag=tag, previous=previous, digest=digest):
-            return f"moved {image}:{tag} -> {digest} (was {previous or 'absent'})"
-        case AliasWithheld(image=image, tag=tag, reason=reason):
-            return f"withheld: {image}:{tag} — {reason}"
-        case ReleaseFailed(phase=phase, error=error, registry_state=state):
-            return f"release FAILED in phase {phase}: {error}\nregistry now: {state}"
-        case ReleaseFinished(ok=ok, report_path=path):
-            return f"release {'ok' if ok else 'FAILED'}; report: {path}"
-    return None
 
 
 def print_events(events: Iterator[Event], *, as_json: bool, out: TextIO) -> int:
@@ -117,8 +66,6 @@ def run_release_headless(plan: Plan, args: argparse.Namespace, *,
     credentials are removed, and the exit code is 128 + the first signal's number (also when
     the release had got past the point where a cancel changes anything).
     """
-    from core.engines.base import parse_output
-    from core.release import release_with_stored_logins
 
     cancel = threading.Event()
     received: list[int] = []

@@ -12,6 +12,8 @@ import tomllib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import platformdirs
+
 from core.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -23,7 +25,6 @@ _KEYS = re.compile(r"[a-z0-9_+\-]+(,[a-z0-9_+\-]+)*")
 
 def keymap_path() -> Path:
     """Where the keymap lives (platformdirs: ~/.config/dockyard/keymap.toml on Linux)."""
-    import platformdirs
 
     return platformdirs.user_config_path("dockyard") / FILE_NAME
 

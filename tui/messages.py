@@ -1,20 +1,28 @@
-"""Messages that carry worker results back to the UI thread (posted from thread workers)."""
+"""Messages the screens and the app share. A worker's result travels in a message of its own,
+defined beside the screen that posts it, with typed fields (never a ``what`` tag and ``Any``)."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from textual.message import Message
 
-
-class Loaded(Message):
-    """A screen's background job finished; ``what`` names the job, ``data`` is its result."""
-
-    def __init__(self, what: str, data: Any) -> None:
-        self.what = what
-        self.data = data
-        super().__init__()
+if TYPE_CHECKING:
+    from core.credentials import CredentialStore
 
 
 class BuildDone(Message):
     """The release worker has iterated every event; the screen drains what is left."""
+
+
+class OpenCredentials(Message):
+    """A screen asks the app for the credentials manager (screens do not import each other);
+    ``done`` gets the registry whose login was saved, or None."""
+
+    def __init__(self, store: CredentialStore, registry: str,
+                 done: Callable[[str | None], None]) -> None:
+        super().__init__()
+        self.store = store
+        self.registry = registry
+        self.done = done

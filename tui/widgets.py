@@ -42,6 +42,16 @@ def describe_error(error: BaseException) -> tuple[str, str, str]:
     return "unexpected error", f"{type(error).__name__}: {text}", "see the log file or retry"
 
 
+def readable_error(error: BaseException, *, secret: str = "") -> str:
+    """One line for the user: a DockyardError as is, anything else with its type; never the
+    secret and never a traceback."""
+    if isinstance(error, DockyardError):
+        text = str(error)
+    else:
+        text = f"unexpected {type(error).__name__}: {' '.join(str(error).split())}"
+    return text.replace(secret, "***") if secret else text
+
+
 def status_line(ok: bool | None, label: str, detail: str = "", fix: str = "") -> Text:
     """One ``✔ label  detail`` line, red with its fix when failed, dim when still unknown."""
     text = Text()

@@ -1,4 +1,8 @@
-"""What every build engine offers, the options they share, and picking one."""
+"""What every build engine offers and the options they share.
+
+Picking an engine is ``core.engines.selection``'s: this base imports no engine, so the engines
+can import it without a cycle.
+"""
 
 from __future__ import annotations
 
@@ -9,14 +13,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from core.engines.process import positive_seconds
 from core.errors import EngineError
 from core.events import Event
+from core.platforms import Platform, parse_platform
 
 if TYPE_CHECKING:
     import threading
 
     from core.plan import Plan
-    from core.platforms import Platform
     from core.reference import ImageName
     from core.registry import RegistryClient
 
@@ -46,8 +51,6 @@ PUSH = Output()
 
 def parse_output(text: str | None, load: str | None = None) -> Output:
     """``--output oci-archive:PATH`` / ``--load PLATFORM`` (mutually exclusive) into an Output."""
-    from core.platforms import parse_platform
-
     if text and load:
         raise EngineError(
             "--output and --load cannot be combined", "pick one: an OCI archive or a local load"
@@ -98,8 +101,6 @@ class EngineOptions:
             "podman_root": Path(root) if root else None,
             "builder": env.get("DOCKYARD_BUILDX_BUILDER") or None,
         }
-        from core.engines.process import positive_seconds
-
         for name, key in (("DOCKYARD_STALL_TIMEOUT", "stall_timeout"),
                           ("DOCKYARD_BUILD_TIMEOUT", "build_timeout")):
             if env.get(name):
@@ -113,7 +114,7 @@ class EngineOptions:
 
     def is_insecure(self, host: str) -> bool:
         """Loopback registries and the ones the user named may be plain http."""
-        from core.registry import is_loopback
+        from core.registry import is_loopback  # httpx: engines import base; keep it lazy
 
         return host in self.insecure_registries or is_loopback(host)
 
@@ -170,48 +171,3 @@ class Engine(Protocol):
         (``client_for`` gives registry clients to engines that upload through the API) and
         yield one ``DigestPushed(str(image.name), digest)`` per image. Tags are the release's."""
         ...
-
-
-def select_engine(name: str | None, options: EngineOptions | None = None) -> Engine:
-    """``--engine buildx|podman``, or (auto) buildx when its selected or current builder answers
-    ``buildx inspect --bootstrap``, else podman with a one-line ``note`` saying why. With
-    ``--engine buildx`` or a named builder there is no fallback: the builder's error is the answer.
-    The probe's answer stays on the engine, so a run asks the builder once."""
-    from core.engines.buildx import BuildxEngine, buildx_available
-    from core.engines.podman import PodmanEngine, podman_available
-
-    opts = options or EngineOptions()
-    if name not in (None, "buildx", "podman"):
-        raise EngineError(f"{name!r} is not an engine", "use --engine buildx or --engine podman")
-    buildx_problem, note = "", ""
-    if name in (None, "buildx"):
-        problem = buildx_available(opts)
-        if problem is None:
-            buildx = BuildxEngine(opts)
-            try:
-                buildx.builder()
-                return buildx
-            except EngineError as err:
-                if name == "buildx" or opts.builder:
-                    raise
-                buildx_problem = err.problem
-                note = f"using podman because {err.problem}"
-        elif name == "buildx" or opts.builder:
-            raise EngineError(
-                f"docker buildx is not usable: {problem}",
-                "install the docker buildx plugin (Debian: docker-buildx) or use --engine podman",
-            )
-        else:
-            buildx_problem = f"docker buildx is not usable: {problem}"
-    problem = podman_available(opts)
-    if problem is None:
-        podman = PodmanEngine(opts)
-        podman.note = note
-        return podman
-    if name == "podman":
-        raise EngineError(f"podman is not usable: {problem}", "install podman (Debian: podman)")
-    raise EngineError(
-        f"neither engine is usable: {buildx_problem}; podman is not usable: {problem}",
-        "install the docker buildx plugin (Debian: docker-buildx) or podman (Debian: podman), "
-        "or start a buildx builder",
-    )

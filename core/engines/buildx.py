@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from core.credentials import docker_env, user_docker_dir
 from core.engines.base import (
     PUSH,
     REVISION_LABEL,
@@ -32,6 +33,7 @@ from core.engines.process import CommandFailed, run_quiet, stream_lines
 from core.engines.progress import PlainParser, ProgressParser, RawJsonParser
 from core.errors import EngineError, PlatformError
 from core.events import DigestPushed, Event
+from core.platforms import can_run, parse_platform
 from core.publish import alias_step, tag_step
 
 if TYPE_CHECKING:
@@ -95,7 +97,6 @@ def buildx_available(options: EngineOptions, docker: str = "docker") -> str | No
 
 def user_buildx_dir() -> Path:
     """The user's builders: ``$BUILDX_CONFIG``, else ``<docker config dir>/buildx``."""
-    from core.credentials import user_docker_dir
 
     configured = os.environ.get("BUILDX_CONFIG")
     return Path(configured) if configured else user_docker_dir() / "buildx"
@@ -104,8 +105,6 @@ def user_buildx_dir() -> Path:
 def _env(options: EngineOptions) -> dict[str, str]:
     """The docker CLI reads credentials from DOCKER_CONFIG (secrets never go on argv); a
     throw-away DOCKER_CONFIG would hide the user's builders, so BUILDX_CONFIG keeps them."""
-    from core.credentials import docker_env
-
     env = dict(os.environ)
     if options.docker_config is not None:
         env.update(docker_env(options.docker_config))
@@ -120,7 +119,6 @@ def platform_support(
     BuildKit lists a worker's native platform first and the ones it can emulate (binfmt/QEMU)
     after it, so a platform is "native" when the node's first platform runs it natively.
     """
-    from core.platforms import can_run, parse_platform
 
     offered: list[tuple[str, list[Platform]]] = []
     for name, texts in nodes:
@@ -272,7 +270,6 @@ class BuildxEngine:
 
     def native_platform(self) -> Platform:
         """The first platform of the builder's first node: BuildKit lists its own first."""
-        from core.platforms import parse_platform
 
         info = self.builder()
         for _name, platforms in info.nodes:

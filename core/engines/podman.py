@@ -29,6 +29,7 @@ from core.engines.process import BuildCancelled, run_quiet, stream_lines
 from core.engines.progress import PodmanParser
 from core.errors import EngineError
 from core.events import DigestPushed, Event, LogLine
+from core.platforms import can_run, parse_platform
 from core.publish import LAYOUT_PLACEHOLDER, alias_step, tag_step, upload_layout, upload_step
 
 if TYPE_CHECKING:
@@ -169,16 +170,12 @@ class PodmanEngine:
         return list(self.support(wanted).platforms)
 
     def native_platform(self) -> Platform:
-        from core.platforms import parse_platform
-
         return parse_platform(f"linux/{host_platform_arch()}")
 
     def support(self, platforms: Sequence[Platform]) -> BuilderSupport:
         return BuilderSupport(nodes=(), platforms=tuple(self._support(p) for p in platforms))
 
     def _support(self, platform: Platform) -> PlatformSupport:
-        from core.platforms import can_run, parse_platform
-
         host = parse_platform(f"linux/{host_platform_arch()}")
         if can_run(host, platform):
             return PlatformSupport(str(platform), True, "native")

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from core.credentials import Credential, CredentialStore, logins_for
-from core.engines.base import EngineOptions, select_engine
+from core.engines.base import EngineOptions
+from core.engines.selection import select_engine
 from core.reference import auth_key
 from core.release import engine_credentials
 from tests.credentials.support import SECRET, USER

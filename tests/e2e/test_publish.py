@@ -86,7 +86,7 @@ def test_a_release_pushes_verifies_and_moves_aliases(
     assert pushed.image == image  # pushed by digest, the tag comes after verification
     reports = [e for e in events if isinstance(e, VerifyReported)]
     assert [r.ok for r in reports] == [True, True]
-    assert sorted(reports[0].report["expected"]) == list(PLATFORMS)
+    assert sorted(reports[0].report.expected) == list(PLATFORMS)
     moved = {e.tag: e for e in events if isinstance(e, AliasMoved)}
     assert set(moved) == {"1.0", "1", "latest"}
     assert all(e.previous is None and e.digest == pushed.digest for e in moved.values())

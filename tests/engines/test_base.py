@@ -17,8 +17,9 @@ from core.events import (
     ReleaseFinished,
     StepFinished,
     StepStarted,
+    format_event,
 )
-from tui.headless import format_event, print_events
+from tui.headless import print_events
 
 
 def test_machine_options_come_from_the_environment() -> None:

@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from core.engines.base import EngineOptions, parse_output, select_engine
+from core.engines.base import EngineOptions, parse_output
 from core.engines.buildx import BuilderInfo, BuildxEngine, buildx_available, platform_support
 from core.engines.process import CommandFailed
+from core.engines.selection import select_engine
 from core.errors import EngineError, PlatformError
 from core.events import DigestPushed, LogLine, StepFailed, StepStarted
 from core.plan import BuildOptions

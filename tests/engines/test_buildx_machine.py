@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from core.engines.base import EngineOptions, select_engine
+from core.engines.base import EngineOptions
 from core.engines.buildx import BuildxEngine
+from core.engines.selection import select_engine
 from core.errors import EngineError
 from tests.engines.conftest import build_plan
 from tests.support.buildx import StandIn, install_standin, write_buildx_state

@@ -1,5 +1,6 @@
-"""The plan's engine is chosen in one place (core.plan.plan_engine): the dry run's commands and
-the run's engine come from the same plan value, with the recorded buildx stand-in and podman."""
+"""The plan's engine is chosen in one place (core.engines.selection.plan_engine): the dry
+run's commands and the run's engine come from the same plan value, with the recorded buildx
+stand-in and podman."""
 
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from core.engines.base import EngineOptions
+from core.engines.selection import plan_engine
 from core.errors import EngineError
-from core.plan import plan_engine
 from core.rendering import plan_steps
 from tests.engines.conftest import build_plan
 from tests.support.buildx import install_standin, write_buildx_state

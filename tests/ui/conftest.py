@@ -11,7 +11,9 @@ import pytest
 from textual.app import App
 from textual.screen import Screen
 
+from screens.credentials import CredentialsScreen
 from tui.app import ASSETS
+from tui.messages import OpenCredentials
 
 
 class Host(App[None]):
@@ -26,6 +28,11 @@ class Host(App[None]):
 
     def on_mount(self) -> None:
         self.push_screen(self.make_screen(), self.results.append)
+
+    def on_open_credentials(self, message: OpenCredentials) -> None:
+        """As the wizard's app does: the step screens ask for the manager by message."""
+        self.push_screen(CredentialsScreen(message.store, registry=message.registry),
+                         message.done)
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@ process; Summary from a real verification report shape and a real registry."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import threading
 from collections.abc import Iterator
@@ -24,13 +25,14 @@ from core.events import (
     StepFailed,
     StepStarted,
     VerifyReported,
+    format_event,
 )
 from core.plan import make_plan
 from core.verify import PlatformResult, TagResult, VerifyReport
-from screens.build import LOG_BATCH, LOG_CAP, BuildOutcome, BuildScreen
+from screens.build import LOG_BATCH, LOG_CAP, BuildScreen
 from screens.summary import AGAIN, QUIT, SummaryScreen
 from tests.ui.conftest import click, demo_draft, push_tiny_image, settle
-from tui.draft import Draft
+from tui.draft import BuildOutcome, Draft
 from tui.services import Services
 from tui.widgets import ConfirmModal, DetailsModal
 
@@ -189,13 +191,13 @@ async def test_cancel_asks_then_really_stops_the_build_process(planned, host, tm
         assert "cancel" not in keys and "finish" in keys  # the footer offers Continue only
 
 
-def verify_report(image: str, digests: dict[str, str], index: str) -> dict:
+def verify_report(image: str, digests: dict[str, str], index: str) -> VerifyReport:
     platforms = tuple(PlatformResult(p, d, p, True) for p, d in digests.items())
     tags = (TagResult("0.1.0", "version", index, "application/vnd.oci.image.index.v1+json", True,
                       platforms=platforms),
             TagResult("latest", "alias", index, "application/vnd.oci.image.index.v1+json", True))
     return VerifyReport(image, "0.1.0", index, "application/vnd.oci.image.index.v1+json",
-                        tuple(digests), tags).to_dict()
+                        tuple(digests), tags)
 
 
 async def test_summary_matrix_aliases_pull_and_files(planned, host, registry, tmp_path) -> None:
@@ -252,11 +254,16 @@ async def test_summary_of_failed_release_says_where_registry_is(planned, host) -
     assert app.results == [QUIT]
 
 
-def test_verify_reported_dict_is_what_summary_reads() -> None:
-    """The Summary reads VerifyReported.report, which core fills with VerifyReport.to_dict()."""
+def test_verify_reported_carries_the_typed_report_and_its_json_at_the_edge() -> None:
+    """The Summary reads the VerifyReport itself; only --json output turns it into a dict."""
     report = verify_report("r/x", {"linux/amd64": "sha256:" + "a" * 64}, "sha256:" + "b" * 64)
-    event = VerifyReported(True, report)
-    assert event.report["tags"][0]["platforms"][0]["digest"] == "sha256:" + "a" * 64
+    event = VerifyReported(report)
+    assert event.report.tags[0].platforms[0].digest == "sha256:" + "a" * 64
+    assert event.ok is True
+    assert event.to_dict() == {"event": "VerifyReported", "ok": True, "report": report.to_dict()}
+    failed = VerifyReported(dataclasses.replace(report, problems=("linux/arm64 is missing",)))
+    assert failed.to_dict()["ok"] is False
+    assert format_event(failed) == "verify r/x: FAILED: linux/arm64 is missing"
 
 
 CAUSE = ("process \"/bin/sh -c make\" did not complete successfully: exit code: 2: cc: error: "

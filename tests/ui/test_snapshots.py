@@ -24,7 +24,7 @@ from core.events import AliasMoved, Event, PhaseFinished, PhaseStarted, ReleaseF
 from core.plan import make_plan
 from core.reference import ImageName
 from core.registry import RegistryClient
-from screens.build import BuildOutcome, BuildScreen
+from screens.build import BuildScreen
 from screens.credentials_step import CredentialsStepScreen
 from screens.images import ImagesScreen
 from screens.mode import ModeScreen
@@ -36,7 +36,7 @@ from tests.support.gitrepo import git, make_repo
 from tests.support.registry import run_registry
 from tests.ui.conftest import Host, demo_draft, push_tiny_image, quiet, settle
 from tests.ui.test_build_summary_screens import verify_report
-from tui.draft import Draft
+from tui.draft import BuildOutcome, Draft
 from tui.services import Services
 
 SIZE = (120, 40)

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
+
+from core.errors import DockyardError
 
 
 def register(subparsers: Any) -> None:
@@ -25,6 +28,7 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # kept off dockyard --help's path: loads httpcore, httpx, semver, textual
     from core.registry import check_ca_file
     from tui.standalone import run_browser
 
@@ -36,8 +40,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _configured_image(root: Path) -> str | None:
+    # kept off dockyard --help's path: loads semver
     from core.config import load_config
-    from core.errors import DockyardError
 
     try:
         images = load_config(root).images
@@ -57,10 +61,8 @@ def _is_registry(text: str) -> bool:
 def _list_repositories(host: str, insecure: list[str], ca_file: Path | None) -> int:
     """The registry's catalog, one repository a line; a registry without one says so in one
     line (exit 2), since there is then nothing to browse without an image name."""
-    import sys
-
+    # kept off dockyard --help's path: loads httpcore, httpx, semver
     from core.clients import logged_in_clients
-    from core.errors import DockyardError
     from core.reference import parse_reference
 
     try:

@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from core.errors import DockyardError
+
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
@@ -25,9 +27,9 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # kept off dockyard --help's path: loads semver
     from core.ci import WORKFLOW_PATH, CiError, github_workflow
     from core.config import load_config
-    from core.errors import DockyardError
     from core.platforms import parse_platforms
     from core.reference import parse_image_name
 

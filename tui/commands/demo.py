@@ -14,6 +14,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from core.errors import RegistryError
+
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
@@ -37,8 +39,8 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # kept off dockyard --help's path: loads semver
     from core.demo import DEFAULT_REGISTRY, create_demo, ensure_registry, stop_registry
-    from core.errors import RegistryError
 
     host = args.registry or DEFAULT_REGISTRY
     registry = ensure_registry(host)
@@ -71,6 +73,7 @@ def run(args: argparse.Namespace) -> int:
         out.write(f"open the wizard with: cd {project.root} && dockyard\n")
     else:
         out.flush()
+        # kept off dockyard --help's path: loads textual
         from tui.app import run_app
 
         try:

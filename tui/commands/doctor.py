@@ -26,6 +26,7 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # kept off dockyard --help's path
     from core.doctor import run_doctor
 
     report = run_doctor(args.repo)

@@ -32,6 +32,7 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # kept off dockyard --help's path: loads semver
     from core.scaffold import plan_init, write_init
 
     plan = plan_init(args.repo.resolve(), mode=args.mode, lang=args.lang, binary=args.binary,

@@ -75,11 +75,13 @@ class _RefuseSecretInArgv(argparse.Action):
 def run_login(args: argparse.Namespace) -> int:
     if args.registry is None:
         return _open_credentials_manager()
+    # kept off dockyard --help's path
     from core.credentials import CredentialStore, login
     from core.reference import canonical_registry
 
     registry = canonical_registry(args.registry)
     if args.ca_file is not None:
+        # kept off dockyard --help's path: loads httpcore, httpx
         from core.registry import check_ca_file
 
         args.ca_file = check_ca_file(args.ca_file)
@@ -94,6 +96,7 @@ def run_login(args: argparse.Namespace) -> int:
 
 
 def _open_credentials_manager() -> int:
+    # kept off dockyard --help's path: loads httpcore, httpx, semver, textual
     from tui.standalone import run_credentials_manager
 
     return run_credentials_manager()
@@ -119,7 +122,7 @@ def _read_secret(username: str, registry: str, password_stdin: bool) -> str:
             "no terminal to prompt for the secret on",
             "pipe the token into --password-stdin",
         )
-    import getpass
+    import getpass  # kept off dockyard --help's path: only a prompt needs it
 
     sys.stderr.write(TOKEN_HINT)
     secret = getpass.getpass(f"Token (or password) for {username} at {registry}: ")
@@ -129,6 +132,7 @@ def _read_secret(username: str, registry: str, password_stdin: bool) -> str:
 
 
 def run_logout(args: argparse.Namespace) -> int:
+    # kept off dockyard --help's path
     from core.credentials import CredentialStore
     from core.reference import canonical_registry
 
@@ -142,6 +146,7 @@ def run_logout(args: argparse.Namespace) -> int:
 
 
 def run_credentials(args: argparse.Namespace) -> int:
+    # kept off dockyard --help's path
     from core.credentials import CredentialStore
 
     store = CredentialStore()

@@ -5,11 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import stat
 import sys
 from pathlib import Path
 from typing import Any
 
-from core.errors import DockyardError
+from core.errors import CredentialError, DockyardError, ImageRefError, PlatformError
 
 
 def register(subparsers: Any) -> None:
@@ -86,9 +87,9 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # kept off dockyard --help's path: loads semver
     from core.engines.base import EngineOptions, parse_output
     from core.engines.process import positive_seconds
-    from core.errors import PlatformError
     from core.plan import make_plan
     from core.rendering import plan_steps, plan_text
 
@@ -116,6 +117,7 @@ def run(args: argparse.Namespace) -> int:
     # the run refuses what this refuses (a merge builds nothing, so it has no engine steps)
     steps = [] if parts else plan_steps(plan, output, options)
     if args.dry_run and (part_file is not None or parts):
+        # kept off dockyard --help's path: loads httpcore, httpx
         from core.parts import merge_steps, part_steps
 
         if parts:
@@ -131,6 +133,7 @@ def run(args: argparse.Namespace) -> int:
             sys.stdout.write(plan_text(plan, steps))
         return 0
     if args.dry_run:
+        # kept off dockyard --help's path: loads httpcore, httpx, semver
         from core.clients import logged_in_clients
         from core.published import judge_plan
         from core.release import plan_logins
@@ -151,6 +154,7 @@ def run(args: argparse.Namespace) -> int:
             sys.stdout.write(plan_text(plan, steps))
             sys.stdout.writelines(f"note: {note}\n" for note in notes)
         return 0
+    # kept off dockyard --help's path
     from tui.headless import run_release_headless
 
     return run_release_headless(plan, args, part_file=part_file, merge=parts, logins=given)
@@ -158,6 +162,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _check_login_flags(args: argparse.Namespace) -> tuple[str, str] | None:
     """``--login HOST=USER`` with ``--password-stdin``, both or neither; (host, user) or None."""
+    # kept off dockyard --help's path: loads semver
     from core.reference import canonical_registry
 
     if args.password_stdin and not args.login:
@@ -190,8 +195,8 @@ def _check_login_flags(args: argparse.Namespace) -> tuple[str, str] | None:
 def _given_logins(wanted: tuple[str, str] | None, plan: Any) -> tuple[Any, ...]:
     """The ``--login`` of this run, its secret read from one line of stdin; it lives in memory
     and in the run's temporary engine config only (core/secretdir.py), never in the keyring."""
+    # kept off dockyard --help's path: loads semver
     from core.credentials import Credential, RegistryLogin
-    from core.errors import CredentialError
     from core.reference import canonical_registry
 
     if wanted is None:
@@ -217,8 +222,9 @@ def _split(args: argparse.Namespace, plan: Any, output: Any, options: Any
            ) -> tuple[Any, Path | None, tuple[Any, ...]]:
     """``--part``: the plan narrowed to this leg's platforms and where its part file goes;
     ``--merge``: the parts, checked against the plan. Refusals are one line, before any work."""
-    import dataclasses
+    import dataclasses  # kept off dockyard --help's path
 
+    # kept off dockyard --help's path: loads httpcore, httpx
     from core.parts import PartError, check_parts, default_part_path, read_part
 
     if args.part_file is not None and not args.part:
@@ -233,7 +239,8 @@ def _split(args: argparse.Namespace, plan: Any, output: Any, options: Any
         check_parts(parts, plan)
         return plan, None, parts
     if not args.platform:
-        from core.plan import plan_engine
+        # kept off dockyard --help's path: loads httpcore, httpx
+        from core.engines.selection import plan_engine
 
         native = plan_engine(plan, options).native_platform()
         if native not in plan.platforms:
@@ -247,7 +254,7 @@ def _split(args: argparse.Namespace, plan: Any, output: Any, options: Any
 
 def _insecure(hosts: list[str]) -> tuple[str, ...]:
     """``--insecure-registry HOST[:PORT]``, written as an image reference writes the registry."""
-    from core.errors import ImageRefError
+    # kept off dockyard --help's path
     from core.reference import check_registry_host
 
     for host in hosts:
@@ -261,8 +268,8 @@ def _insecure(hosts: list[str]) -> tuple[str, ...]:
 def _check_output(output: Any, planned: tuple[Any, ...]) -> None:
     """``--load`` builds one of the planned platforms; ``--output`` writes a file anywhere,
     but into an existing directory and not over a directory, FIFO or device."""
-    import stat
 
+    # kept off dockyard --help's path
     from core import paths
 
     if output.kind == "load" and output.platform not in planned:
@@ -287,6 +294,7 @@ def _check_output(output: Any, planned: tuple[Any, ...]) -> None:
 def _check_output_path(text: str | None) -> None:
     """Look at the archive path before it is resolved (a symlink loop there must be a one-line
     error, not Path.resolve's RuntimeError)."""
+    # kept off dockyard --help's path
     from core import paths
 
     kind, _, path = (text or "").partition(":")
@@ -295,8 +303,7 @@ def _check_output_path(text: str | None) -> None:
 
 
 def request_from_args(args: argparse.Namespace) -> Any:
-    import stat
-
+    # kept off dockyard --help's path: loads semver
     from core import paths
     from core.plan import BuildOptions, PlanRequest, parse_build_arg
 

@@ -17,6 +17,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from core.errors import RepoError, VersionError
+
 if TYPE_CHECKING:
     from core.repo import ProjectRepo
     from core.version import ReleaseVersion
@@ -49,7 +51,7 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from core.errors import RepoError
+    # kept off dockyard --help's path: loads semver
     from core.repo import ProjectRepo, refuse_second_release
     from core.version import latest_release
 
@@ -93,6 +95,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _next(current: ReleaseVersion | None, args: argparse.Namespace) -> ReleaseVersion:
+    # kept off dockyard --help's path: loads semver
     from core.version import next_version
 
     prefix = "v" if current is None or current.git_tag.startswith("v") else ""
@@ -101,7 +104,7 @@ def _next(current: ReleaseVersion | None, args: argparse.Namespace) -> ReleaseVe
 
 def _chosen(repo: ProjectRepo, args: argparse.Namespace) -> ReleaseVersion:
     """VERSION checked by the same rules a release checks: SemVer, new, newer in its series."""
-    from core.errors import VersionError
+    # kept off dockyard --help's path: loads semver
     from core.version import parse_version
 
     new = parse_version(args.version)
