@@ -37,6 +37,20 @@ class LogLine(Event):
 
 
 @dataclass(frozen=True)
+class LogBatch(Event):
+    """Engine output read in one go, as one event: a flood of output costs its readers one event
+    per read of the pipe instead of one per line. The step events these lines mean follow it.
+
+    ``lines`` are for the full log: the engine's lines as it printed them, every one of them
+    (output that is not text, buildx's rawjson, is given as the text it carries). ``shown`` are
+    the lines worth showing, each led by its step and platform: ``[linux/arm64] #9 tick 1``.
+    """
+
+    lines: tuple[str, ...]
+    shown: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class StepStarted(Event):
     step: str
     name: str

@@ -1,13 +1,16 @@
 """Build & push: the release runs in a worker thread; this screen shows it live.
 
-The worker only iterates the release events (parsing happens in the engine) and appends them to an
+The worker only iterates the release events (parsing happens in the engine, whose output arrives
+as one LogBatch event per read of its pipe), writes the full log file and appends the events to an
 inbox; a 50 ms timer drains the inbox in one go: log lines into a capped ``Log`` in one write (a
 burst beyond LOG_BATCH lines is shown by its last lines and a count), step rows updated once per
-drain however many events touched them. The full log goes to a file.
+drain however many events touched them, the log file flushed so it is never behind by more than a
+drain. A line under the progress bar says what the run is doing and how long it has been silent.
 """
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import threading
 import time
@@ -22,11 +25,14 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, DataTable, Footer, Log, ProgressBar, Static
+from textual.worker import Worker, get_current_worker
 
+from core.engines.progress import shown_line as format_line
 from core.events import (
     AliasMoved,
     AliasWithheld,
     Event,
+    LogBatch,
     LogLine,
     PhaseFinished,
     PhaseStarted,
@@ -48,13 +54,21 @@ if TYPE_CHECKING:
     from tui.services import Services
 
 LOG_CAP = 5000
-# The most log lines one drain writes (20,000 lines/s at 50 ms drains): writing a Log line costs
-# the UI ~10 µs, so a bigger burst would hold keys up for tens of ms. Beyond it the screen says
-# how many lines it left to the log file, which has every line.
-LOG_BATCH = 1000
+# The most log lines one drain writes: more than any terminal shows at once. Writing a Log line
+# costs the UI ~10 µs, so a bigger burst would hold keys up for no visible gain. Beyond it the
+# screen says how many lines it left to the log file, which has every line.
+LOG_BATCH = 300
 DRAIN_SECONDS = 0.05  # how often queued events reach the screen
 SLICE_SECONDS = 0.015  # the most one drain holds the UI before letting keys through
-INBOX_MAX = 10_000  # the worker waits when the screen is this far behind (bounded memory)
+# The worker waits while the screen is this far behind (bounded memory): queued events (a LogBatch
+# is one) and the log lines in them.
+INBOX_MAX = 20_000
+BACKLOG_LINES = 200_000
+QUIET_SECONDS = 10.0  # silence after which the activity line says how long nothing came
+_STEP_EVENTS = (StepStarted, StepFinished, StepFailed)
+_DOING = {"preflight": "checking", "resolve": "resolving", "build": "building",
+          "verify": "verifying", "tag": "tagging", "aliases": "moving aliases",
+          "verify-aliases": "verifying aliases"}
 _NAME_WIDTH = 60
 _STATE_WIDTH = 20  # "failed: <cause>" is cut here; f3 shows every cause in full
 
@@ -96,14 +110,17 @@ def default_log_dir() -> Path:
     return default_report_dir().parent / "logs"
 
 
-def format_line(event: LogLine) -> str:
-    """``[platform] step text``, with the platform once: podman's step ids ("[linux/arm64] 2/3")
-    and some texts ("linux/arm64: emulated") already lead with it."""
-    line = f"{event.step} {event.text}" if event.step else event.text
-    platform = event.platform
-    if not platform or line.startswith((f"[{platform}", f"{platform}:")):
-        return line
-    return f"[{platform}] {line}"
+class RunStop(threading.Event):
+    """The run's cancel: set by the user (x, quitting), and also set once Textual cancels the
+    worker running the release (the screen removed, the app gone), so the engine's reader stops
+    the engine process instead of leaving it to run unseen."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.worker: Worker[None] | None = None
+
+    def is_set(self) -> bool:
+        return super().is_set() or (self.worker is not None and self.worker.is_cancelled)
 
 
 class BuildScreen(DockyardScreen[BuildOutcome]):
@@ -129,14 +146,19 @@ class BuildScreen(DockyardScreen[BuildOutcome]):
         # Log lines arrive already formatted (plain str: cheap, and not tracked by the GC);
         # every other event as itself.
         self.inbox: deque[str | Event] = deque()
-        self.cancel_event = threading.Event()
+        self.cancel_event = RunStop()
         self.outcome = BuildOutcome()
         self.steps: dict[str, StepRow] = {}
         self.phase_state: dict[str, str] = {}
         self.started = time.monotonic()
         self.done = False
         self._catching_up = False
-        self.lines_seen = 0
+        self.lines_seen = 0  # log lines the drain has taken (the UI thread alone counts them)
+        self.lines_queued = 0  # log lines the worker has queued (the worker alone counts them)
+        self.heard = time.monotonic()  # when the run last said anything (the worker sets it)
+        self.last_line = ""  # the newest log line, for what the activity line says
+        self._log_file: Any = None  # the full log, flushed by the drain while the worker writes
+        self._unflushed = False
 
     def compose(self) -> ComposeResult:
         yield StepBar(self.STEP)
@@ -145,6 +167,7 @@ class BuildScreen(DockyardScreen[BuildOutcome]):
             with Vertical(id="progress-box"):
                 yield ProgressBar(total=len(PHASES), show_eta=False, id="progress")
                 yield Static("elapsed 0:00", id="elapsed")
+                yield Static("", id="activity")
                 yield Static("", id="result")
         yield Table(id="steps", cursor_type="none", zebra_stripes=True)
         yield Log(max_lines=LOG_CAP, id="build-log")
@@ -176,6 +199,7 @@ class BuildScreen(DockyardScreen[BuildOutcome]):
 
     @work(thread=True, exit_on_error=False, group="release")
     def run_release(self) -> None:
+        self.cancel_event.worker = get_current_worker()
         directory = self.log_dir or default_log_dir()
         directory.mkdir(parents=True, exist_ok=True)
         stamp = time.strftime("%Y%m%dT%H%M%S")
@@ -185,18 +209,30 @@ class BuildScreen(DockyardScreen[BuildOutcome]):
         from tui.headless import format_event
 
         inbox = self.inbox
-        with path.open("w", encoding="utf-8") as log:
+        # Binary and buffered: one write per batch, and the drain may flush it from the UI
+        # thread (buffered binary files are safe across threads; text files are not).
+        with path.open("wb") as log:
+            self._log_file = log
             for event in self.services.release(self.plan, self.draft.engine, self.cancel_event):
-                if type(event) is LogLine:
+                self.heard = time.monotonic()
+                if isinstance(event, LogBatch):
+                    if event.lines:
+                        log.write(("\n".join(event.lines) + "\n").encode(errors="replace"))
+                    self.lines_queued += len(event.shown)
+                elif isinstance(event, LogLine):
                     line = format_line(event)
-                    log.write(line + "\n")
-                    inbox.append(line)
+                    log.write((line + "\n").encode(errors="replace"))
+                    self.lines_queued += 1
+                    inbox.append(line)  # already as shown: a plain str costs the drain least
                     continue
-                text = format_event(event)
-                if text is not None:
-                    log.write(text + "\n")
+                elif not isinstance(event, _STEP_EVENTS):  # a step's own line is in its batch
+                    text = format_event(event)
+                    if text is not None:
+                        log.write((text + "\n").encode(errors="replace"))
+                self._unflushed = True
                 inbox.append(event)
-                while len(inbox) > INBOX_MAX and not self.done:
+                while (len(inbox) > INBOX_MAX or self.lines_queued - self.lines_seen >
+                       BACKLOG_LINES) and not self.done:
                     time.sleep(0.002)
         self.post_message(BuildDone())
 
@@ -226,37 +262,54 @@ class BuildScreen(DockyardScreen[BuildOutcome]):
     def drain(self) -> None:
         """Apply queued events for at most one slice: one Log write, one update per touched step
         row. A backlog is picked up again right after, so keys are handled in between."""
+        if self._unflushed:
+            self._unflushed = False
+            with contextlib.suppress(ValueError):  # closed: the worker has finished it
+                self._log_file.flush()
         inbox = self.inbox
         if not inbox:
             return
-        lines: list[str] = []
+        # Only the newest LOG_BATCH lines can reach the panel: older ones are only counted.
+        lines: deque[str] = deque(maxlen=LOG_BATCH)
+        count = 0
         touched: dict[str, None] = {}  # insertion order: rows appear as steps start
         phases = False
         popleft = inbox.popleft
         deadline = time.perf_counter() + SLICE_SECONDS
         while inbox:
-            for _ in range(min(len(inbox), 1024)):
+            for _ in range(min(len(inbox), 256)):
                 event = popleft()
-                if isinstance(event, str):
+                if isinstance(event, LogBatch):
+                    lines.extend(event.shown)
+                    count += len(event.shown)
+                elif isinstance(event, str):
                     lines.append(event)
-                elif isinstance(event, StepStarted | StepFinished | StepFailed):
+                    count += 1
+                elif isinstance(event, _STEP_EVENTS):
                     self._step(event)
                     touched[event.step] = None
                 else:
-                    phases = self._other(event, lines) or phases
+                    more: list[str] = []
+                    phases = self._other(event, more) or phases
+                    lines.extend(more)
+                    count += len(more)
             if time.perf_counter() > deadline:
                 break
-        self.lines_seen += len(lines)
-        if len(lines) > LOG_BATCH:
-            skipped = len(lines) - LOG_BATCH
-            lines = [f"… {skipped:,} more lines here are in the full log file", *lines[-LOG_BATCH:]]
+        self.lines_seen += count
         if lines:
-            self.query_one("#build-log", Log).write_lines(lines)
+            self.last_line = lines[-1]
+            shown = list(lines)
+            if count > len(shown):
+                skipped = count - len(shown)
+                shown.insert(0, f"… {skipped:,} more lines here are in the full log file")
+            self.query_one("#build-log", Log).write_lines(shown)
         if touched:
             self.show_steps(touched)
-            self.refresh_bindings()
+            if any(self.steps[key].state.startswith("failed") for key in touched):
+                self.refresh_bindings()  # f3 "Full errors" now has something to show
         if phases:
             self.show_phases()
+            self.show_activity()
         if inbox and not self._catching_up:
             # A short timer (not call_later) so the loop really yields: keys get through.
             self._catching_up = True
@@ -358,6 +411,35 @@ class BuildScreen(DockyardScreen[BuildOutcome]):
             return
         seconds = int(time.monotonic() - self.started)
         self.query_one("#elapsed", Static).update(f"elapsed {seconds // 60}:{seconds % 60:02d}")
+        self.show_activity()
+
+    def activity(self) -> str:
+        """What the run is doing ("pushing linux/arm64"), and for how long it has been silent
+        once that is long enough to matter: a hung push must not look like a slow build."""
+        running = [phase for phase, state in self.phase_state.items() if state == "running"]
+        if not running:
+            return ""
+        phase = running[-1]
+        doing = _DOING.get(phase, phase)
+        if phase == "build":
+            rows = [row for row in self.steps.values() if row.state == "running"]
+            row = rows[-1] if rows else None
+            said = f"{row.name if row else ''} {self.last_line}".lower()
+            if "push" in said or "upload" in said or "copying blob" in said:
+                doing = "pushing"
+            elif "exporting" in said:
+                doing = "exporting"
+            where = row.platform if row and row.platform != "all" else ", ".join(
+                str(p) for p in self.plan.platforms)
+            doing = f"{doing} {where}"
+        quiet = int(time.monotonic() - self.heard)
+        return f"{doing} — no progress for {quiet} s" if quiet >= QUIET_SECONDS else doing
+
+    def show_activity(self) -> None:
+        text = self.activity()
+        quiet = "no progress" in text
+        self.query_one("#activity", Static).update(
+            Text(text, style=tone("warning", bold=True) if quiet else ""))
 
     def finish(self, *, ok: bool) -> None:
         if self.done:
@@ -374,6 +456,7 @@ class BuildScreen(DockyardScreen[BuildOutcome]):
             result = Text(f"Failed in {self.outcome.failed_phase or '?'}",
                           style=tone("error", bold=True))
         self.query_one("#result", Static).update(result)
+        self.query_one("#activity", Static).update("")
         self.query_one("#build-log", Log).scroll_end(animate=False)  # the outcome lines
         self.close_open_steps("cancelled" if self.outcome.cancelled else "not finished")
         self.query_one("#cancel", Button).display = False

@@ -19,6 +19,7 @@ from core.events import (
     CredentialChosen,
     DigestPushed,
     Event,
+    LogBatch,
     LogLine,
     PhaseFinished,
     PhaseStarted,
@@ -51,6 +52,8 @@ def format_event(event: Event) -> str | None:
             return f"== {phase} {state} in {seconds:.1f}s" + (f" ({detail})" if detail else "")
         case LogLine(text=text, step=step):
             return f"   {where}{step + ' ' if step else ''}{text}"
+        case LogBatch(shown=shown):
+            return "\n".join(f"   {line}" for line in shown) if shown else None
         case StepStarted(step=step, name=name):
             return f" > {where}{step} {name}"
         case StepFinished(step=step, name=name, seconds=seconds, cached=cached):

@@ -12,12 +12,20 @@ import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import Protocol
 
 from core.errors import EngineError
 
 #: How long a cancelled build gets to stop after SIGINT before the group is killed.
 GRACE_SECONDS = 5.0
 _POLL_SECONDS = 0.1
+#: One read of the engine's pipe; a burst is read in pieces this big.
+_READ_BYTES = 256 * 1024
+#: Reads queued ahead of the consumer (about 16 MB of output at most).
+_QUEUED_READS = 64
+#: The most lines one batch gathers from queued reads.
+_BATCH_LINES = 20_000
+_TAIL_LINES = 40
 #: How often the group's I/O counters are read while watching for a stall.
 _IO_SAMPLE_SECONDS = 0.5
 #: Bytes read or written that count as progress. An idle podman still reads and writes a few
@@ -108,20 +116,46 @@ def _with_causes(lines: list[str], index: int) -> str:
     return f"{lines[start]} {'; '.join(causes)}" if causes else lines[start]
 
 
+class StopFlag(Protocol):
+    """What stops a stream: a ``threading.Event``, or anything else that can say it is set (the
+    Build screen's worker hands over its own cancellation this way)."""
+
+    def is_set(self) -> bool: ...
+
+
 def stream_lines(
     argv: Sequence[str],
     *,
     env: Mapping[str, str] | None = None,
     cwd: Path | None = None,
-    cancel: threading.Event | None = None,
+    cancel: StopFlag | None = None,
     grace: float = GRACE_SECONDS,
     label: str | None = None,
     stall_timeout: float | None = None,
     time_limit: float | None = None,
 ) -> Iterator[str]:
-    """Yield the merged stdout/stderr lines of ``argv`` as they arrive.
+    """``stream_batches`` one line at a time, for callers that handle few lines."""
+    for batch in stream_batches(argv, env=env, cwd=cwd, cancel=cancel, grace=grace, label=label,
+                                stall_timeout=stall_timeout, time_limit=time_limit):
+        yield from batch
 
-    The command runs in its own session (process group). A set ``cancel`` event, or closing this
+
+def stream_batches(
+    argv: Sequence[str],
+    *,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    cancel: StopFlag | None = None,
+    grace: float = GRACE_SECONDS,
+    label: str | None = None,
+    stall_timeout: float | None = None,
+    time_limit: float | None = None,
+) -> Iterator[list[str]]:
+    """Yield the merged stdout/stderr of ``argv`` as lists of lines, each holding every whole
+    line that arrived since the last one (a flood of output is a few big lists, not a million
+    items; a quiet build gets its lines as soon as they are printed).
+
+    The command runs in its own session (process group). A set ``cancel``, or closing this
     generator early, sends SIGINT to the whole group, then SIGKILL after ``grace`` seconds, and
     kills whatever is left of the group, so no builder process outlives the run. Raises
     ``BuildCancelled`` after a cancel and ``CommandFailed`` on a non-zero exit; ``label``
@@ -148,8 +182,9 @@ def stream_lines(
         raise EngineError(
             f"{argv[0]} is not installed", "install it or pick another --engine"
         ) from err
-    lines: queue.Queue[str | None] = queue.Queue()
-    reader = threading.Thread(target=_pump, args=(proc, lines), daemon=True)
+    chunks: queue.Queue[list[str] | None] = queue.Queue(maxsize=_QUEUED_READS)
+    leaving = threading.Event()
+    reader = threading.Thread(target=_pump, args=(proc, chunks, leaving), daemon=True)
     reader.start()
     tail: list[str] = []
     finished = False
@@ -167,17 +202,32 @@ def stream_lines(
                 stopped = CommandStalled(label, watch.timeout)
                 break
             try:
-                line = lines.get(timeout=_POLL_SECONDS)
+                batch = chunks.get(timeout=_POLL_SECONDS)
             except queue.Empty:
                 continue
-            if line is None:
+            if batch is None:
                 finished = True
                 break
+            # Whatever else is already read joins this batch: one item per burst downstream.
+            ended = False
+            while len(batch) < _BATCH_LINES:
+                try:
+                    more = chunks.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    ended = True
+                    break
+                batch += more
             if watch is not None:
                 watch.progressed()
-            tail = [*tail[-39:], line]
-            yield line
+            tail = [*tail, *batch[-_TAIL_LINES:]][-_TAIL_LINES:]
+            yield batch
+            if ended:
+                finished = True
+                break
     finally:
+        leaving.set()
         if not finished:
             stop_group(proc, grace)
         reader.join(timeout=grace)
@@ -252,13 +302,52 @@ def group_io(pgid: int) -> dict[int, int]:
     return counters
 
 
-def _pump(proc: subprocess.Popen[bytes], lines: queue.Queue[str | None]) -> None:
-    """Reader thread: forward decoded lines; ``None`` marks the end of output."""
+def _pump(proc: subprocess.Popen[bytes], chunks: queue.Queue[list[str] | None],
+          leaving: threading.Event) -> None:
+    """Reader thread: each read of the pipe (up to ``_READ_BYTES``) becomes one list of its whole
+    lines; ``None`` marks the end of output. The queue is bounded, so a reader far ahead of its
+    consumer waits and the engine with it (the pipe fills) instead of filling memory; once the
+    consumer has left (``leaving``) nothing waits."""
     assert proc.stdout is not None
+    fd = proc.stdout.fileno()
+    partial = b""
     with proc.stdout:
-        for raw in proc.stdout:
-            lines.put(raw.decode("utf-8", errors="replace").rstrip("\r\n"))
-    lines.put(None)
+        while True:
+            data = os.read(fd, _READ_BYTES)
+            if not data:
+                break
+            cut = data.rfind(b"\n")
+            if cut < 0:
+                partial += data
+                continue
+            # A newline never splits a UTF-8 sequence, so every line decodes whole.
+            text = (partial + data[:cut]).decode("utf-8", errors="replace")
+            partial = data[cut + 1:]
+            if not _put(chunks, _split(text), leaving):
+                return
+        if partial:
+            _put(chunks, _split(partial.decode("utf-8", errors="replace")), leaving)
+    _put(chunks, None, leaving)
+
+
+def _split(text: str) -> list[str]:
+    """Lines as the engine ended them with ``\n`` or ``\r\n``, without the ending."""
+    lines = text.split("\n")
+    if "\r" in text:
+        lines = [line.rstrip("\r") for line in lines]
+    return lines
+
+
+def _put(chunks: queue.Queue[list[str] | None], item: list[str] | None,
+         leaving: threading.Event) -> bool:
+    """Queue ``item`` unless the consumer has gone; False once it has."""
+    while not leaving.is_set():
+        try:
+            chunks.put(item, timeout=_POLL_SECONDS)
+            return True
+        except queue.Full:
+            continue
+    return False
 
 
 def stop_group(proc: subprocess.Popen[bytes], grace: float = GRACE_SECONDS) -> None:

@@ -7,11 +7,12 @@ import binascii
 import json
 import re
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from core.events import Event, LogLine, StepFailed, StepFinished, StepStarted
+from core.events import Event, LogBatch, LogLine, StepFailed, StepFinished, StepStarted
 
 # "[linux/arm64 2/2] COPY ...", "[linux/arm/v7 builder 1/3] RUN ...": the OS part starts with a
 # letter, which keeps "[2/2] RUN" (a stage counter) and "[internal] load" out.
@@ -29,9 +30,60 @@ def platform_of(name: str) -> str:
 
 
 class ProgressParser(Protocol):
-    """Feed one output line, get the events it means."""
+    """Feed one output line, get the events it means; or a read of many lines, get them with the
+    log lines gathered in LogBatch events."""
 
     def feed(self, line: str) -> list[Event]: ...
+
+    def feed_batch(self, lines: Sequence[str]) -> list[Event]: ...
+
+
+def shown_line(event: LogLine) -> str:
+    """``[platform] step text``, with the platform once: podman's step ids ("[linux/arm64] 2/3")
+    and some texts ("linux/arm64: emulated") already lead with it."""
+    line = f"{event.step} {event.text}" if event.step else event.text
+    platform = event.platform
+    if not platform or line.startswith((f"[{platform}", f"{platform}:")):
+        return line
+    return f"[{platform}] {line}"
+
+
+def step_line(event: Event) -> str:
+    """A step event as buildx's plain printer writes it, for a log of output that was not text."""
+    if isinstance(event, StepStarted):
+        return f"{event.step} {event.name}"
+    if isinstance(event, StepFinished):
+        return f"{event.step} {'CACHED' if event.cached else f'DONE {event.seconds:.1f}s'}"
+    if isinstance(event, StepFailed):
+        return f"{event.step} ERROR: {event.error}"
+    return ""
+
+
+def gather(parser: ProgressParser, lines: Sequence[str], *, verbatim: bool) -> list[Event]:
+    """``parser.feed`` over a read of lines, its log lines gathered into LogBatch events, cut only
+    where a step event must come between them (a headless log keeps its order). ``verbatim``:
+    the printed lines are text worth keeping as they are; otherwise the log gets what they say."""
+    events: list[Event] = []
+    printed: list[str] = []
+    shown: list[str] = []
+    for line in lines:
+        if verbatim:
+            printed.append(line)
+        for event in parser.feed(line):
+            if type(event) is LogLine:
+                text = shown_line(event)
+                shown.append(text)
+                if not verbatim:
+                    printed.append(text)
+                continue
+            if not verbatim:
+                printed.append(step_line(event))
+            events.append(LogBatch(tuple(printed), tuple(shown)))
+            printed, shown = [], []
+            events.append(event)
+    if printed:
+        events.append(LogBatch(tuple(printed), tuple(shown)))
+    return events
 
 
 @dataclass
@@ -43,6 +95,41 @@ class _Step:
     done: bool = False
 
 
+# A plain line that needs a look of its own: anything but ``#N `` and a log line (what
+# ``PlainParser._step_line`` turns into a LogLine and nothing else).
+_PLAIN_SPECIAL = re.compile(
+    r"^(?!#\d+ (?!DONE |ERROR:|CACHED$|\.\.\.$)(?!.*pushing manifest)).*$", re.M)
+_PLAIN_HEAD = re.compile(r"^(#\d+) ", re.M)
+_PLAIN_LEAD = re.compile(r"^(#\d+) (?:\d+\.\d+ )?", re.M)
+
+
+class _Batch:
+    """The events of one read being gathered: shown lines pile up; a step event closes a
+    LogBatch holding every printed line up to the one that meant it."""
+
+    def __init__(self, lines: Sequence[str]) -> None:
+        self.lines = lines
+        self.events: list[Event] = []
+        self.shown: list[str] = []
+        self.start = 0  # the first printed line not in a LogBatch yet
+
+    def add(self, events: list[Event], index: int) -> None:
+        """The events ``lines[index]`` meant."""
+        for event in events:
+            if type(event) is LogLine:
+                self.shown.append(shown_line(event))
+                continue
+            self.events.append(LogBatch(tuple(self.lines[self.start:index + 1]),
+                                        tuple(self.shown)))
+            self.start, self.shown = index + 1, []
+            self.events.append(event)
+
+    def done(self) -> list[Event]:
+        if self.start < len(self.lines):
+            self.events.append(LogBatch(tuple(self.lines[self.start:]), tuple(self.shown)))
+        return self.events
+
+
 @dataclass
 class PlainParser:
     """buildx ``--progress=plain``: ``#N name`` opens a step, ``#N DONE 0.1s``/``CACHED``/
@@ -51,6 +138,64 @@ class PlainParser:
     steps: dict[str, _Step] = field(default_factory=dict)
     pushed: list[tuple[str, str]] = field(default_factory=list)  # (image ref, digest)
     _block_start: bool = True
+    _leads: dict[str, tuple[re.Pattern[str], str]] = field(default_factory=dict)  # see _shown
+
+    def feed_batch(self, lines: Sequence[str]) -> list[Event]:
+        """``gather``, made for floods: one regex pass over the whole read finds the lines that
+        need a look of their own (blank lines, step ends, lines of no step...); the runs of a
+        known step's log lines between them, most of a flood, are shown in one substitution
+        each, with no event and no Python work per line."""
+        batch = _Batch(lines)
+        text = "\n".join(lines)
+        index = position = 0  # the line at ``position`` in ``text`` is ``lines[index]``
+        for special in _PLAIN_SPECIAL.finditer(text):
+            begin = special.start()
+            if begin > position:
+                index = self._run(batch, text[position:begin - 1], index)
+            line = lines[index]
+            if line.strip():
+                batch.add(self.feed(line), index)
+            else:
+                self._block_start = True
+            index += 1
+            position = special.end() + 1
+        if index < len(lines):
+            self._run(batch, text[position:], index)
+        return batch.done()
+
+    def _run(self, batch: _Batch, run: str, index: int) -> int:
+        """Lines ``index``... (``run``, joined) are all ``#N `` and a log line: show them in one
+        go when every ``#N`` is a known step and no block starts here. Returns the next index."""
+        count = run.count("\n") + 1
+        if self._block_start:  # the first line may repeat its step's header: a look of its own
+            batch.add(self.feed(batch.lines[index]), index)
+            index, count = index + 1, count - 1
+            if not count:
+                return index
+            run = run[run.index("\n") + 1:]
+        heads = set(_PLAIN_HEAD.findall(run))
+        if not heads <= self.steps.keys():  # a step opening without a blank line before it
+            for number in range(index, index + count):
+                batch.add(self.feed(batch.lines[number]), number)
+            return index + count
+        if len(heads) == 1:
+            [head] = heads
+            pattern, prefix = self._shown(head)
+            shown = pattern.sub(prefix.replace("\\", "\\\\"), run)
+        else:
+            shown = _PLAIN_LEAD.sub(lambda match: self._shown(match.group(1))[1], run)
+        batch.shown += shown.split("\n")
+        return index + count
+
+    def _shown(self, head: str) -> tuple[re.Pattern[str], str]:
+        """What leads a log line of step ``head`` (``#9 0.137 ``), and what is shown instead."""
+        found = self._leads.get(head)
+        if found is None:
+            step = self.steps[head]
+            prefix = f"[{step.platform}] {head} " if step.platform else f"{head} "
+            found = re.compile(rf"^{re.escape(head)} (?:\d+\.\d+ )?", re.M), prefix
+            self._leads[head] = found
+        return found
 
     def feed(self, line: str) -> list[Event]:
         if not line.strip():
@@ -134,6 +279,9 @@ class RawJsonParser:
 
     vertices: dict[str, _Vertex] = field(default_factory=dict)
     pushed: list[tuple[str, str]] = field(default_factory=list)
+
+    def feed_batch(self, lines: Sequence[str]) -> list[Event]:
+        return gather(self, lines, verbatim=False)  # JSON with base64 logs is no log to read
 
     def feed(self, line: str) -> list[Event]:
         if not line.strip():
@@ -251,6 +399,9 @@ class PodmanParser:
 
     def __post_init__(self) -> None:
         self.current = self.current or self.platform
+
+    def feed_batch(self, lines: Sequence[str]) -> list[Event]:
+        return gather(self, lines, verbatim=True)
 
     def feed(self, line: str) -> list[Event]:
         if not line.strip():
