@@ -101,6 +101,7 @@ class StepRow:
     name: str
     state: str = "running"
     seconds: float | None = None
+    drawn: tuple[str, str] | None = None  # (state, time) as the table shows them
 
 
 def default_log_dir() -> Path:
@@ -369,31 +370,43 @@ class BuildScreen(DockyardScreen[BuildOutcome]):
     def show_log_path(self) -> None:
         self.query_one("#log-path", Static).update(f"full log: {self.outcome.log_path}")
 
-    def show_steps(self, touched: dict[str, None]) -> None:
+    def show_steps(self, touched: dict[str, None], *, redraw: bool = False) -> None:
+        """Rows of the touched steps; a row already showing its state and time is left alone
+        (a flood finishes the same steps over and over), and a column is only widened when the
+        new text needs it (widening costs the table a measuring pass)."""
         table = self.query_one("#steps", DataTable)
         # The time column stays on screen at 80 columns: the name gives way (the log has it all).
         name_width = max(16, min(_NAME_WIDTH, self.size.width - 54))
         for key in touched:
             row = self.steps[key]
-            state = Text(_cut(row.state, _STATE_WIDTH),
-                         style=tone("error") if row.state.startswith("failed") else
+            seconds = "" if row.seconds is None else f"{row.seconds:.1f}s"
+            drawn = (row.state, seconds)
+            if row.drawn == drawn and not redraw:
+                continue
+            row.drawn = drawn
+            cut = _cut(row.state, _STATE_WIDTH)
+            state = Text(cut, style=tone("error") if row.state.startswith("failed") else
                          tone("success") if row.state in ("done", "cached") else
                          tone("warning") if row.state == "running" else "dim")
-            seconds = "" if row.seconds is None else f"{row.seconds:.1f}s"
-            name = _cut(row.name, name_width)
             if key in table.rows:
-                table.update_cell(key, "state", state, update_width=True)
-                table.update_cell(key, "time", seconds, update_width=True)
+                columns = table.columns
+                table.update_cell(key, "state", state,
+                                  update_width=len(cut) > columns["state"].content_width)
+                table.update_cell(key, "time", seconds,
+                                  update_width=len(seconds) > columns["time"].content_width)
             else:
-                table.add_row(row.platform, row.step, name, state, seconds, key=key)
+                table.add_row(row.platform, row.step, _cut(row.name, name_width), state, seconds,
+                              key=key)
 
     def retone(self) -> None:
         self.show_phases()
-        self.show_steps(dict.fromkeys(self.steps))
+        self.show_steps(dict.fromkeys(self.steps), redraw=True)
 
     def show_phases(self) -> None:
         text = Text()
-        for phase in PHASES:
+        for number, phase in enumerate(PHASES):
+            if number:
+                text.append("\n")
             state = self.phase_state.get(phase, "")
             mark, style = ("·", "dim")
             if state == "running":
@@ -403,14 +416,15 @@ class BuildScreen(DockyardScreen[BuildOutcome]):
             elif state == "failed":
                 mark, style = "✘", tone("error", bold=True)
             text.append(f"{mark} {phase:<15}", style=style)
-            text.append(f"{state}\n", style="dim")
+            text.append(state, style="dim")
         self.query_one("#phases", Static).update(text)
 
     def tick(self) -> None:
         if self.done:
             return
         seconds = int(time.monotonic() - self.started)
-        self.query_one("#elapsed", Static).update(f"elapsed {seconds // 60}:{seconds % 60:02d}")
+        self.query_one("#elapsed", Static).update(f"elapsed {seconds // 60}:{seconds % 60:02d}",
+                                                  layout=False)  # one line, always
         self.show_activity()
 
     def activity(self) -> str:
@@ -439,7 +453,7 @@ class BuildScreen(DockyardScreen[BuildOutcome]):
         text = self.activity()
         quiet = "no progress" in text
         self.query_one("#activity", Static).update(
-            Text(text, style=tone("warning", bold=True) if quiet else ""))
+            Text(text, style=tone("warning", bold=True) if quiet else ""), layout=False)
 
     def finish(self, *, ok: bool) -> None:
         if self.done:

@@ -118,11 +118,14 @@ class _Batch:
         for event in events:
             if type(event) is LogLine:
                 self.shown.append(shown_line(event))
-                continue
-            self.events.append(LogBatch(tuple(self.lines[self.start:index + 1]),
-                                        tuple(self.shown)))
-            self.start, self.shown = index + 1, []
-            self.events.append(event)
+            else:
+                self.close(event, index)
+
+    def close(self, event: Event, index: int) -> None:
+        """A step event ``lines[index]`` meant: the lines so far go before it."""
+        self.events.append(LogBatch(tuple(self.lines[self.start:index + 1]), tuple(self.shown)))
+        self.start, self.shown = index + 1, []
+        self.events.append(event)
 
     def done(self) -> list[Event]:
         if self.start < len(self.lines):
@@ -138,7 +141,7 @@ class PlainParser:
     steps: dict[str, _Step] = field(default_factory=dict)
     pushed: list[tuple[str, str]] = field(default_factory=list)  # (image ref, digest)
     _block_start: bool = True
-    _leads: dict[str, tuple[re.Pattern[str], str]] = field(default_factory=dict)  # see _shown
+    _leads: dict[str, tuple[re.Pattern[str], str, str]] = field(default_factory=dict)
 
     def feed_batch(self, lines: Sequence[str]) -> list[Event]:
         """``gather``, made for floods: one regex pass over the whole read finds the lines that
@@ -147,16 +150,27 @@ class PlainParser:
         each, with no event and no Python work per line."""
         batch = _Batch(lines)
         text = "\n".join(lines)
+        steps = self.steps
         index = position = 0  # the line at ``position`` in ``text`` is ``lines[index]``
         for special in _PLAIN_SPECIAL.finditer(text):
             begin = special.start()
             if begin > position:
                 index = self._run(batch, text[position:begin - 1], index)
             line = lines[index]
-            if line.strip():
-                batch.add(self.feed(line), index)
-            else:
+            if not line.strip():
                 self._block_start = True
+            else:
+                # A step's DONE, the commonest: the event ``feed`` makes, without its detours.
+                head, _, rest = line.partition(" ")
+                step = steps.get(head)
+                done = _PLAIN_DONE.match(rest) if step is not None and not self._block_start \
+                    and rest.startswith("DONE ") else None
+                if step is not None and done is not None:
+                    step.done = True
+                    batch.close(StepFinished(step.step, step.name, step.platform,
+                                             seconds=float(done.group(1))), index)
+                else:
+                    batch.add(self.feed(line), index)
             index += 1
             position = special.end() + 1
         if index < len(lines):
@@ -168,32 +182,39 @@ class PlainParser:
         go when every ``#N`` is a known step and no block starts here. Returns the next index."""
         count = run.count("\n") + 1
         if self._block_start:  # the first line may repeat its step's header: a look of its own
-            batch.add(self.feed(batch.lines[index]), index)
+            first = batch.lines[index]
+            head, _, rest = first.partition(" ")
+            step = self.steps.get(head)
+            if step is not None and rest == step.name:
+                self._block_start = False  # what ``feed`` does with it, without its detours
+            else:
+                batch.add(self.feed(first), index)
             index, count = index + 1, count - 1
             if not count:
                 return index
-            run = run[run.index("\n") + 1:]
-        heads = set(_PLAIN_HEAD.findall(run))
-        if not heads <= self.steps.keys():  # a step opening without a blank line before it
+            run = run[len(first) + 1:]
+        head = run[:run.index(" ")]
+        if head in self.steps and run.count(f"\n{head} ") == count - 1:
+            pattern, prefix, _ = self._shown(head)  # one step's lines: the usual run
+            shown = pattern.sub(prefix, run)
+        elif set(_PLAIN_HEAD.findall(run)) <= self.steps.keys():
+            shown = _PLAIN_LEAD.sub(lambda match: self._shown(match.group(1))[2], run)
+        else:  # a step opening without a blank line before it
             for number in range(index, index + count):
                 batch.add(self.feed(batch.lines[number]), number)
             return index + count
-        if len(heads) == 1:
-            [head] = heads
-            pattern, prefix = self._shown(head)
-            shown = pattern.sub(prefix.replace("\\", "\\\\"), run)
-        else:
-            shown = _PLAIN_LEAD.sub(lambda match: self._shown(match.group(1))[1], run)
         batch.shown += shown.split("\n")
         return index + count
 
-    def _shown(self, head: str) -> tuple[re.Pattern[str], str]:
-        """What leads a log line of step ``head`` (``#9 0.137 ``), and what is shown instead."""
+    def _shown(self, head: str) -> tuple[re.Pattern[str], str, str]:
+        """What leads a log line of step ``head`` (``#9 0.137 ``), and what is shown instead
+        (as a substitution's template, and as it is)."""
         found = self._leads.get(head)
         if found is None:
             step = self.steps[head]
             prefix = f"[{step.platform}] {head} " if step.platform else f"{head} "
-            found = re.compile(rf"^{re.escape(head)} (?:\d+\.\d+ )?", re.M), prefix
+            found = (re.compile(rf"^{re.escape(head)} (?:\d+\.\d+ )?", re.M),
+                     prefix.replace("\\", "\\\\"), prefix)
             self._leads[head] = found
         return found
 
