@@ -25,6 +25,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, DataTable, Footer, Log, ProgressBar, Static
+from textual.widgets.data_table import ColumnKey
 from textual.worker import Worker, get_current_worker
 
 from core.engines.progress import shown_line as format_line
@@ -66,6 +67,7 @@ INBOX_MAX = 20_000
 BACKLOG_LINES = 200_000
 QUIET_SECONDS = 10.0  # silence after which the activity line says how long nothing came
 _STEP_EVENTS = (StepStarted, StepFinished, StepFailed)
+_STATE, _TIME = ColumnKey("state"), ColumnKey("time")
 _DOING = {"preflight": "checking", "resolve": "resolving", "build": "building",
           "verify": "verifying", "tag": "tagging", "aliases": "moving aliases",
           "verify-aliases": "verifying aliases"}
@@ -391,9 +393,9 @@ class BuildScreen(DockyardScreen[BuildOutcome]):
             if key in table.rows:
                 columns = table.columns
                 table.update_cell(key, "state", state,
-                                  update_width=len(cut) > columns["state"].content_width)
+                                  update_width=len(cut) > columns[_STATE].content_width)
                 table.update_cell(key, "time", seconds,
-                                  update_width=len(seconds) > columns["time"].content_width)
+                                  update_width=len(seconds) > columns[_TIME].content_width)
             else:
                 table.add_row(row.platform, row.step, _cut(row.name, name_width), state, seconds,
                               key=key)
