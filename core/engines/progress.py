@@ -100,6 +100,11 @@ class _Step:
 _PLAIN_SPECIAL = re.compile(
     r"^(?!#\d+ (?!DONE |ERROR:|CACHED$|\.\.\.$)(?!.*pushing manifest)).*$", re.M)
 _PLAIN_HEAD = re.compile(r"^(#\d+) ", re.M)
+# A block as the printer writes it when it goes back to a step: the header, log lines, the end.
+_PLAIN_BLOCK = re.compile(
+    r"(#\d+) ([^\n]*)\n"
+    r"((?:\1 (?!DONE |ERROR:|CACHED$|\.\.\.$)(?![^\n]*pushing manifest)[^\n]*\n)*)"
+    r"\1 (?:DONE (\d+(?:\.\d+)?)s|CACHED)$", re.M)
 _PLAIN_LEAD = re.compile(r"^(#\d+) (?:\d+\.\d+ )?", re.M)
 
 
@@ -144,55 +149,67 @@ class PlainParser:
     _leads: dict[str, tuple[re.Pattern[str], str, str]] = field(default_factory=dict)
 
     def feed_batch(self, lines: Sequence[str]) -> list[Event]:
-        """``gather``, made for floods: one regex pass over the whole read finds the lines that
-        need a look of their own (blank lines, step ends, lines of no step...); the runs of a
-        known step's log lines between them, most of a flood, are shown in one substitution
-        each, with no event and no Python work per line."""
+        """``gather``, made for floods: regexes over the whole read find what needs a look of
+        its own (blank lines, step ends, lines of no step...). The runs of a known step's log
+        lines between them, most of a flood, are shown in one substitution each, and a whole
+        block the printer went back to (its header again, log lines, DONE) in one match."""
         batch = _Batch(lines)
         text = "\n".join(lines)
         steps = self.steps
         index = position = 0  # the line at ``position`` in ``text`` is ``lines[index]``
-        for special in _PLAIN_SPECIAL.finditer(text):
-            begin = special.start()
-            if begin > position:
-                index = self._run(batch, text[position:begin - 1], index)
+        while index < len(lines):
             line = lines[index]
             if not line.strip():
                 self._block_start = True
+            elif self._block_start:
+                block = _PLAIN_BLOCK.match(text, position)
+                step = steps.get(block.group(1)) if block is not None else None
+                if block is not None and step is not None and block.group(2) == step.name:
+                    index = self._block(batch, block, step, index)
+                    position = block.end() + 1
+                    continue
+                batch.add(self.feed(line), index)  # a header, new or not: a look of its own
             else:
-                # A step's DONE, the commonest: the event ``feed`` makes, without its detours.
+                special = _PLAIN_SPECIAL.search(text, position)
+                end = special.start() if special is not None else len(text) + 1
+                if end > position:
+                    index = self._run(batch, text[position:end - 1], index)
+                    position = end
+                    continue
                 head, _, rest = line.partition(" ")
                 step = steps.get(head)
-                done = _PLAIN_DONE.match(rest) if step is not None and not self._block_start \
-                    and rest.startswith("DONE ") else None
+                done = _PLAIN_DONE.match(rest) if step is not None else None
                 if step is not None and done is not None:
+                    # A step's DONE: the event ``feed`` makes, without its detours.
                     step.done = True
                     batch.close(StepFinished(step.step, step.name, step.platform,
                                              seconds=float(done.group(1))), index)
                 else:
                     batch.add(self.feed(line), index)
             index += 1
-            position = special.end() + 1
-        if index < len(lines):
-            self._run(batch, text[position:], index)
+            position += len(line) + 1
         return batch.done()
 
+    def _block(self, batch: _Batch, block: re.Match[str], step: _Step, index: int) -> int:
+        """A whole block from ``lines[index]``: the header repeated, log lines, DONE or CACHED.
+        Returns the index after it."""
+        body = block.group(3)
+        if body:
+            pattern, prefix, _ = self._shown(step.step)
+            batch.shown += pattern.sub(prefix, body[:-1]).split("\n")
+        end = index + 1 + body.count("\n")
+        seconds = block.group(4)
+        step.done, self._block_start = True, False
+        batch.close(StepFinished(step.step, step.name, step.platform, cached=True)
+                    if seconds is None else
+                    StepFinished(step.step, step.name, step.platform, seconds=float(seconds)),
+                    end)
+        return end + 1
+
     def _run(self, batch: _Batch, run: str, index: int) -> int:
-        """Lines ``index``... (``run``, joined) are all ``#N `` and a log line: show them in one
-        go when every ``#N`` is a known step and no block starts here. Returns the next index."""
+        """Lines ``index``... (``run``, joined) are all ``#N `` and a log line, inside a block:
+        show them in one go when every ``#N`` is a known step. Returns the next index."""
         count = run.count("\n") + 1
-        if self._block_start:  # the first line may repeat its step's header: a look of its own
-            first = batch.lines[index]
-            head, _, rest = first.partition(" ")
-            step = self.steps.get(head)
-            if step is not None and rest == step.name:
-                self._block_start = False  # what ``feed`` does with it, without its detours
-            else:
-                batch.add(self.feed(first), index)
-            index, count = index + 1, count - 1
-            if not count:
-                return index
-            run = run[len(first) + 1:]
         head = run[:run.index(" ")]
         if head in self.steps and run.count(f"\n{head} ") == count - 1:
             pattern, prefix, _ = self._shown(head)  # one step's lines: the usual run
