@@ -60,6 +60,8 @@ LOG_CAP = 5000
 # screen says how many lines it left to the log file, which has every line.
 LOG_BATCH = 300
 DRAIN_SECONDS = 0.05  # how often queued events reach the screen
+PAINT_SECONDS = 0.1  # how often the log panel is written while lines stream (a frame each time)
+FLUSH_SECONDS = 0.2  # the full log file is never further behind than this
 SLICE_SECONDS = 0.015  # the most one drain holds the UI before letting keys through
 # The worker waits while the screen is this far behind (bounded memory): queued events (a LogBatch
 # is one) and the log lines in them.
@@ -160,8 +162,12 @@ class BuildScreen(DockyardScreen[BuildOutcome]):
         self.lines_queued = 0  # log lines the worker has queued (the worker alone counts them)
         self.heard = time.monotonic()  # when the run last said anything (the worker sets it)
         self.last_line = ""  # the newest log line, for what the activity line says
-        self._log_file: Any = None  # the full log, flushed by the drain while the worker writes
+        self._log_file: Any = None  # the full log: the worker writes it, the drain may flush it
         self._unflushed = False
+        self._flushed = 0.0  # monotonic time of the last flush
+        self._panel: deque[str] = deque(maxlen=LOG_BATCH)  # newest lines not in the panel yet
+        self._panel_count = 0  # how many lines they stand for
+        self._painted = 0.0  # monotonic time the panel was last written
 
     def compose(self) -> ComposeResult:
         yield StepBar(self.STEP)
@@ -212,9 +218,10 @@ class BuildScreen(DockyardScreen[BuildOutcome]):
         from tui.headless import format_event
 
         inbox = self.inbox
-        # Binary and buffered: one write per batch, and the drain may flush it from the UI
-        # thread (buffered binary files are safe across threads; text files are not).
-        with path.open("wb") as log:
+        # Binary and buffered: one write per batch, a flush every FLUSH_SECONDS; while the worker
+        # waits for the engine the drain flushes (buffered binary files are safe across threads;
+        # text files are not).
+        with path.open("wb", buffering=1 << 20) as log:
             self._log_file = log
             for event in self.services.release(self.plan, self.draft.engine, self.cancel_event):
                 self.heard = time.monotonic()
@@ -232,7 +239,12 @@ class BuildScreen(DockyardScreen[BuildOutcome]):
                     text = format_event(event)
                     if text is not None:
                         log.write((text + "\n").encode(errors="replace"))
-                self._unflushed = True
+                now = self.heard
+                if now - self._flushed >= FLUSH_SECONDS:
+                    log.flush()
+                    self._flushed, self._unflushed = now, False
+                else:
+                    self._unflushed = True
                 inbox.append(event)
                 while (len(inbox) > INBOX_MAX or self.lines_queued - self.lines_seen >
                        BACKLOG_LINES) and not self.done:
@@ -263,17 +275,19 @@ class BuildScreen(DockyardScreen[BuildOutcome]):
     # -- draining ------------------------------------------------------------------------------
 
     def drain(self) -> None:
-        """Apply queued events for at most one slice: one Log write, one update per touched step
-        row. A backlog is picked up again right after, so keys are handled in between."""
-        if self._unflushed:
-            self._unflushed = False
+        """Apply queued events for at most one slice: one update per touched step row, the log
+        panel written at most every PAINT_SECONDS (each write costs a frame). A backlog is picked
+        up again right after, so keys are handled in between."""
+        if self._unflushed and time.monotonic() - self._flushed >= FLUSH_SECONDS:
+            self._unflushed = False  # the worker is waiting for the engine: flush for it
             with contextlib.suppress(ValueError):  # closed: the worker has finished it
                 self._log_file.flush()
         inbox = self.inbox
         if not inbox:
+            self.paint()
             return
         # Only the newest LOG_BATCH lines can reach the panel: older ones are only counted.
-        lines: deque[str] = deque(maxlen=LOG_BATCH)
+        lines = self._panel
         count = 0
         touched: dict[str, None] = {}  # insertion order: rows appear as steps start
         phases = False
@@ -299,13 +313,8 @@ class BuildScreen(DockyardScreen[BuildOutcome]):
             if time.perf_counter() > deadline:
                 break
         self.lines_seen += count
-        if lines:
-            self.last_line = lines[-1]
-            shown = list(lines)
-            if count > len(shown):
-                skipped = count - len(shown)
-                shown.insert(0, f"… {skipped:,} more lines here are in the full log file")
-            self.query_one("#build-log", Log).write_lines(shown)
+        self._panel_count += count
+        self.paint()
         if touched:
             self.show_steps(touched)
             if any(self.steps[key].state.startswith("failed") for key in touched):
@@ -317,6 +326,23 @@ class BuildScreen(DockyardScreen[BuildOutcome]):
             # A short timer (not call_later) so the loop really yields: keys get through.
             self._catching_up = True
             self.set_timer(0.001, self._catch_up)
+
+    def paint(self, *, now: bool = False) -> None:
+        """Write the newest lines to the panel when it is time (or ``now``): a burst beyond
+        LOG_BATCH lines is shown by its last lines and a count."""
+        lines = self._panel
+        if not lines or not (now or self.done or
+                             time.monotonic() - self._painted >= PAINT_SECONDS):
+            return
+        self.last_line = lines[-1]
+        shown = list(lines)
+        if self._panel_count > len(shown):
+            skipped = self._panel_count - len(shown)
+            shown.insert(0, f"… {skipped:,} more lines here are in the full log file")
+        lines.clear()
+        self._panel_count = 0
+        self._painted = time.monotonic()
+        self.query_one("#build-log", Log).write_lines(shown)
 
     def _catch_up(self) -> None:
         self._catching_up = False
@@ -473,6 +499,7 @@ class BuildScreen(DockyardScreen[BuildOutcome]):
                           style=tone("error", bold=True))
         self.query_one("#result", Static).update(result)
         self.query_one("#activity", Static).update("")
+        self.paint(now=True)
         self.query_one("#build-log", Log).scroll_end(animate=False)  # the outcome lines
         self.close_open_steps("cancelled" if self.outcome.cancelled else "not finished")
         self.query_one("#cancel", Button).display = False

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
-import queue
 import re
+import select
 import signal
 import subprocess
-import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -19,12 +19,11 @@ from core.errors import EngineError
 #: How long a cancelled build gets to stop after SIGINT before the group is killed.
 GRACE_SECONDS = 5.0
 _POLL_SECONDS = 0.1
-#: One read of the engine's pipe; a burst is read in pieces this big.
+#: One read of the engine's pipe; a batch gathers reads while more is waiting, up to _BATCH_BYTES.
 _READ_BYTES = 256 * 1024
-#: Reads queued ahead of the consumer (about 16 MB of output at most).
-_QUEUED_READS = 64
-#: The most lines one batch gathers from queued reads.
-_BATCH_LINES = 20_000
+_BATCH_BYTES = 1024 * 1024
+#: The pipe's buffer: the kernel's default (64 KiB) would cut a flood into many small reads.
+_PIPE_BYTES = 1024 * 1024
 _TAIL_LINES = 40
 #: How often the group's I/O counters are read while watching for a stall.
 _IO_SAMPLE_SECONDS = 0.5
@@ -182,17 +181,20 @@ def stream_batches(
         raise EngineError(
             f"{argv[0]} is not installed", "install it or pick another --engine"
         ) from err
-    chunks: queue.Queue[list[str] | None] = queue.Queue(maxsize=_QUEUED_READS)
-    leaving = threading.Event()
-    reader = threading.Thread(target=_pump, args=(proc, chunks, leaving), daemon=True)
-    reader.start()
+    assert proc.stdout is not None
+    pipe = proc.stdout.fileno()
+    os.set_blocking(pipe, False)
+    _widen(pipe)
+    poller = select.poll()
+    poller.register(pipe, select.POLLIN)
+    partial = b""  # the start of a line whose end has not arrived yet
     tail: list[str] = []
     finished = False
     watch = _StallWatch(proc.pid, stall_timeout) if stall_timeout is not None else None
     started = time.monotonic()
     stopped: EngineError = BuildCancelled(f"{label} was cancelled", "run the release again")
     try:
-        while True:
+        while not finished:
             if cancel is not None and cancel.is_set():
                 break
             if time_limit is not None and time.monotonic() - started > time_limit:
@@ -201,36 +203,24 @@ def stream_batches(
             if watch is not None and watch.stalled():
                 stopped = CommandStalled(label, watch.timeout)
                 break
-            try:
-                batch = chunks.get(timeout=_POLL_SECONDS)
-            except queue.Empty:
+            if not poller.poll(_POLL_SECONDS * 1000):
                 continue
-            if batch is None:
-                finished = True
-                break
-            # Whatever else is already read joins this batch: one item per burst downstream.
-            ended = False
-            while len(batch) < _BATCH_LINES:
-                try:
-                    more = chunks.get_nowait()
-                except queue.Empty:
-                    break
-                if more is None:
-                    ended = True
-                    break
-                batch += more
-            if watch is not None:
+            data, finished = _read_waiting(pipe)
+            data = partial + data
+            cut = data.rfind(b"\n")
+            whole, partial = (data[:cut], data[cut + 1:]) if cut >= 0 else (b"", data)
+            batch = _split(whole.decode("utf-8", errors="replace")) if cut >= 0 else []
+            if finished and partial:  # the last line, without its newline
+                batch.append(partial.decode("utf-8", errors="replace").rstrip("\r"))
+            if watch is not None and data:
                 watch.progressed()
-            tail = [*tail, *batch[-_TAIL_LINES:]][-_TAIL_LINES:]
-            yield batch
-            if ended:
-                finished = True
-                break
+            if batch:
+                tail = [*tail, *batch[-_TAIL_LINES:]][-_TAIL_LINES:]
+                yield batch
     finally:
-        leaving.set()
         if not finished:
             stop_group(proc, grace)
-        reader.join(timeout=grace)
+        proc.stdout.close()
     if not finished:
         raise stopped
     code = proc.wait()
@@ -302,32 +292,27 @@ def group_io(pgid: int) -> dict[int, int]:
     return counters
 
 
-def _pump(proc: subprocess.Popen[bytes], chunks: queue.Queue[list[str] | None],
-          leaving: threading.Event) -> None:
-    """Reader thread: each read of the pipe (up to ``_READ_BYTES``) becomes one list of its whole
-    lines; ``None`` marks the end of output. The queue is bounded, so a reader far ahead of its
-    consumer waits and the engine with it (the pipe fills) instead of filling memory; once the
-    consumer has left (``leaving``) nothing waits."""
-    assert proc.stdout is not None
-    fd = proc.stdout.fileno()
-    partial = b""
-    with proc.stdout:
-        while True:
-            data = os.read(fd, _READ_BYTES)
-            if not data:
-                break
-            cut = data.rfind(b"\n")
-            if cut < 0:
-                partial += data
-                continue
-            # A newline never splits a UTF-8 sequence, so every line decodes whole.
-            text = (partial + data[:cut]).decode("utf-8", errors="replace")
-            partial = data[cut + 1:]
-            if not _put(chunks, _split(text), leaving):
-                return
-        if partial:
-            _put(chunks, _split(partial.decode("utf-8", errors="replace")), leaving)
-    _put(chunks, None, leaving)
+def _read_waiting(pipe: int) -> tuple[bytes, bool]:
+    """What the engine has written so far (up to _BATCH_BYTES), and whether its output ended."""
+    chunks: list[bytes] = []
+    size = 0
+    while size < _BATCH_BYTES:
+        try:
+            data = os.read(pipe, _READ_BYTES)
+        except BlockingIOError:
+            break
+        if not data:
+            return b"".join(chunks), True
+        chunks.append(data)
+        size += len(data)
+    return b"".join(chunks), False
+
+
+def _widen(pipe: int) -> None:
+    """Ask for a bigger pipe buffer (Linux), so a flood arrives in big reads; a refusal (the
+    system's pipe-max-size, another OS) only costs speed."""
+    with contextlib.suppress(AttributeError, OSError):
+        fcntl.fcntl(pipe, fcntl.F_SETPIPE_SZ, _PIPE_BYTES)
 
 
 def _split(text: str) -> list[str]:
@@ -336,18 +321,6 @@ def _split(text: str) -> list[str]:
     if "\r" in text:
         lines = [line.rstrip("\r") for line in lines]
     return lines
-
-
-def _put(chunks: queue.Queue[list[str] | None], item: list[str] | None,
-         leaving: threading.Event) -> bool:
-    """Queue ``item`` unless the consumer has gone; False once it has."""
-    while not leaving.is_set():
-        try:
-            chunks.put(item, timeout=_POLL_SECONDS)
-            return True
-        except queue.Full:
-            continue
-    return False
 
 
 def stop_group(proc: subprocess.Popen[bytes], grace: float = GRACE_SECONDS) -> None:

@@ -4,8 +4,6 @@ mean what their line-by-line ``feed`` means. Real processes, real recorded build
 from __future__ import annotations
 
 import random
-import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -146,19 +144,3 @@ def test_any_stop_flag_stops_the_engine() -> None:
             assert _running("63.5")
             flag.seen = True
     assert not _running("63.5")  # the group was stopped, not left to sleep on
-
-
-def _pumps() -> list[threading.Thread]:
-    return [t for t in threading.enumerate() if "_pump" in t.name]
-
-
-def test_a_consumer_that_leaves_early_leaves_no_reader_waiting() -> None:
-    before = set(_pumps())
-    stream = stream_batches(["yes", "a line the consumer stops reading"], grace=2)
-    assert next(stream)
-    time.sleep(0.5)  # ``yes`` fills the bounded queue: the reader now waits to hand over more
-    stream.close()
-    deadline = time.monotonic() + 10
-    while set(_pumps()) - before and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not set(_pumps()) - before
