@@ -141,7 +141,8 @@ class _Batch:
 @dataclass
 class PlainParser:
     """buildx ``--progress=plain``: ``#N name`` opens a step, ``#N DONE 0.1s``/``CACHED``/
-    ``ERROR: ...`` closes it, ``#N 0.083 text`` is a log line of that step."""
+    ``ERROR: ...`` closes it (once: a repeated DONE or CACHED is no second end), ``#N 0.083
+    text`` is a log line of that step."""
 
     steps: dict[str, _Step] = field(default_factory=dict)
     pushed: list[tuple[str, str]] = field(default_factory=list)  # (image ref, digest)
@@ -179,7 +180,9 @@ class PlainParser:
                 head, _, rest = line.partition(" ")
                 step = steps.get(head)
                 done = _PLAIN_DONE.match(rest) if step is not None else None
-                if step is not None and done is not None:
+                if step is not None and done is not None and step.done:
+                    pass  # a step ends once (see _step_line)
+                elif step is not None and done is not None:
                     # A step's DONE: the event ``feed`` makes, without its detours.
                     step.done = True
                     batch.close(StepFinished(step.step, step.name, step.platform,
@@ -199,7 +202,10 @@ class PlainParser:
             batch.shown += pattern.sub(prefix, body[:-1]).split("\n")
         end = index + 1 + body.count("\n")
         seconds = block.group(4)
-        step.done, self._block_start = True, False
+        self._block_start = False
+        if step.done:
+            return end + 1  # a step ends once (see _step_line)
+        step.done = True
         batch.close(StepFinished(step.step, step.name, step.platform, cached=True)
                     if seconds is None else
                     StepFinished(step.step, step.name, step.platform, seconds=float(seconds)),
@@ -260,6 +266,8 @@ class PlainParser:
         # Most lines are a step's log output: cheap prefix and substring tests keep the regexes
         # for the few lines that can match them (the Build screen parses ~10^5 lines a second).
         done = _PLAIN_DONE.match(rest) if rest.startswith("DONE ") else None
+        if (done or rest == "CACHED") and step.done:
+            return []  # a step ends once, as in RawJsonParser: a repeated end changes nothing
         if done:
             step.done = True
             seconds = float(done.group(1))
