@@ -60,7 +60,10 @@ LOG_CAP = 5000
 # screen says how many lines it left to the log file, which has every line.
 LOG_BATCH = 300
 DRAIN_SECONDS = 0.05  # how often queued events reach the screen
-PAINT_SECONDS = 0.1  # how often the log panel is written while lines stream (a frame each time)
+# While lines flood in (more than BURST_LINES waiting to be shown), the log panel is written at
+# most every PAINT_SECONDS: each write costs a frame, and nobody reads a flood line by line.
+PAINT_SECONDS = 0.2
+BURST_LINES = 50
 FLUSH_SECONDS = 0.2  # the full log file is never further behind than this
 SLICE_SECONDS = 0.015  # the most one drain holds the UI before letting keys through
 # The worker waits while the screen is this far behind (bounded memory): queued events (a LogBatch
@@ -276,8 +279,8 @@ class BuildScreen(DockyardScreen[BuildOutcome]):
 
     def drain(self) -> None:
         """Apply queued events for at most one slice: one update per touched step row, the log
-        panel written at most every PAINT_SECONDS (each write costs a frame). A backlog is picked
-        up again right after, so keys are handled in between."""
+        panel written at most every PAINT_SECONDS in a flood (each write costs a frame). A
+        backlog is picked up again right after, so keys are handled in between."""
         if self._unflushed and time.monotonic() - self._flushed >= FLUSH_SECONDS:
             self._unflushed = False  # the worker is waiting for the engine: flush for it
             with contextlib.suppress(ValueError):  # closed: the worker has finished it
@@ -328,11 +331,11 @@ class BuildScreen(DockyardScreen[BuildOutcome]):
             self.set_timer(0.001, self._catch_up)
 
     def paint(self, *, now: bool = False) -> None:
-        """Write the newest lines to the panel when it is time (or ``now``): a burst beyond
-        LOG_BATCH lines is shown by its last lines and a count."""
+        """Write the newest lines to the panel, in a flood only when it is time (or ``now``): a
+        burst beyond LOG_BATCH lines is shown by its last lines and a count."""
         lines = self._panel
-        if not lines or not (now or self.done or
-                             time.monotonic() - self._painted >= PAINT_SECONDS):
+        if not lines or not (now or self.done or self._panel_count <= BURST_LINES
+                             or time.monotonic() - self._painted >= PAINT_SECONDS):
             return
         self.last_line = lines[-1]
         shown = list(lines)
