@@ -168,7 +168,7 @@ class BuildScreen(DockyardScreen[BuildOutcome]):
         self._log_file: Any = None  # the full log: the worker writes it, the drain may flush it
         self._unflushed = False
         self._flushed = 0.0  # monotonic time of the last flush
-        self._panel: deque[str] = deque(maxlen=LOG_BATCH)  # newest lines not in the panel yet
+        self._panel: deque[str] = deque(maxlen=LOG_CAP)  # newest lines not in the panel yet
         self._panel_count = 0  # how many lines they stand for
         self._painted = 0.0  # monotonic time the panel was last written
 
@@ -289,7 +289,7 @@ class BuildScreen(DockyardScreen[BuildOutcome]):
         if not inbox:
             self.paint()
             return
-        # Only the newest LOG_BATCH lines can reach the panel: older ones are only counted.
+        # Only the newest lines can reach the panel (see paint): older ones are only counted.
         lines = self._panel
         count = 0
         touched: dict[str, None] = {}  # insertion order: rows appear as steps start
@@ -332,20 +332,24 @@ class BuildScreen(DockyardScreen[BuildOutcome]):
 
     def paint(self, *, now: bool = False) -> None:
         """Write the newest lines to the panel, in a flood only when it is time (or ``now``): a
-        burst beyond LOG_BATCH lines is shown by its last lines and a count."""
+        burst beyond LOG_BATCH lines is shown by its last lines and a count. While the panel is
+        not full yet it takes as many as it has room for: each write that makes it longer costs
+        the whole screen a layout pass."""
         lines = self._panel
         if not lines or not (now or self.done or self._panel_count <= BURST_LINES
                              or time.monotonic() - self._painted >= PAINT_SECONDS):
             return
         self.last_line = lines[-1]
-        shown = list(lines)
+        log = self.query_one("#build-log", Log)
+        room = max(LOG_BATCH, LOG_CAP - log.line_count)
+        shown = list(lines)[-room:]
         if self._panel_count > len(shown):
             skipped = self._panel_count - len(shown)
             shown.insert(0, f"… {skipped:,} more lines here are in the full log file")
         lines.clear()
         self._panel_count = 0
         self._painted = time.monotonic()
-        self.query_one("#build-log", Log).write_lines(shown)
+        log.write_lines(shown)
 
     def _catch_up(self) -> None:
         self._catching_up = False
@@ -448,7 +452,7 @@ class BuildScreen(DockyardScreen[BuildOutcome]):
                 mark, style = "✘", tone("error", bold=True)
             text.append(f"{mark} {phase:<15}", style=style)
             text.append(state, style="dim")
-        self.query_one("#phases", Static).update(text)
+        self.query_one("#phases", Static).update(text, layout=False)  # always len(PHASES) lines
 
     def tick(self) -> None:
         if self.done:
