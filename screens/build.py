@@ -1,11 +1,12 @@
 """Build & push: the release runs in a worker thread; this screen shows it live.
 
 The worker only iterates the release events (parsing happens in the engine, whose output arrives
-as one LogBatch event per read of its pipe), writes the full log file and appends the events to an
-inbox; a 50 ms timer drains the inbox in one go: log lines into a capped ``Log`` in one write (a
-burst beyond LOG_BATCH lines is shown by its last lines and a count), step rows updated once per
-drain however many events touched them, the log file flushed so it is never behind by more than a
-drain. A line under the progress bar says what the run is doing and how long it has been silent.
+as one LogBatch event per read of its pipe), writes every line to the full log file as it comes
+(flushed at least every FLUSH_SECONDS) and appends the events to an inbox; a 50 ms timer drains
+the inbox in one go: step rows updated once per drain however many events touched them, the
+newest log lines into a capped ``Log`` in one write (a burst beyond LOG_BATCH lines is shown by
+its last lines and a count). A line under the progress bar says what the run is doing and how
+long it has been silent.
 """
 
 from __future__ import annotations
@@ -55,9 +56,9 @@ if TYPE_CHECKING:
     from tui.services import Services
 
 LOG_CAP = 5000
-# The most log lines one drain writes: more than any terminal shows at once. Writing a Log line
-# costs the UI ~10 µs, so a bigger burst would hold keys up for no visible gain. Beyond it the
-# screen says how many lines it left to the log file, which has every line.
+# The most log lines one write to a full panel takes: more than any terminal shows at once.
+# Writing a Log line costs the UI ~10 µs, so a bigger burst would hold keys up for no visible
+# gain. Beyond it the screen says how many lines it left to the log file, which has every line.
 LOG_BATCH = 300
 DRAIN_SECONDS = 0.05  # how often queued events reach the screen
 # While lines flood in (more than BURST_LINES waiting to be shown), the log panel is written at

@@ -205,14 +205,14 @@ def stream_batches(
                 break
             if not poller.poll(_POLL_SECONDS * 1000):
                 continue
-            data, finished = _read_waiting(pipe)
-            data = partial + data
+            fresh, finished = _read_waiting(pipe)
+            data = partial + fresh
             cut = data.rfind(b"\n")
             whole, partial = (data[:cut], data[cut + 1:]) if cut >= 0 else (b"", data)
             batch = _split(whole.decode("utf-8", errors="replace")) if cut >= 0 else []
             if finished and partial:  # the last line, without its newline
                 batch.append(partial.decode("utf-8", errors="replace").rstrip("\r"))
-            if watch is not None and data:
+            if watch is not None and fresh:
                 watch.progressed()
             if batch:
                 tail = [*tail, *batch[-_TAIL_LINES:]][-_TAIL_LINES:]
