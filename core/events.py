@@ -40,6 +40,20 @@ class LogLine(Event):
 
 
 @dataclass(frozen=True)
+class LogBatch(Event):
+    """Engine output read in one go, as one event: a flood of output costs its readers one event
+    per read of the pipe instead of one per line. The step events these lines mean follow it.
+
+    ``lines`` are for the full log: the engine's lines as it printed them, every one of them
+    (output that is not text, buildx's rawjson, is given as the text it carries). ``shown`` are
+    the lines worth showing, each led by its step and platform: ``[linux/arm64] #9 tick 1``.
+    """
+
+    lines: tuple[str, ...]
+    shown: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class StepStarted(Event):
     step: str
     name: str
@@ -137,6 +151,8 @@ def format_event(event: Event) -> str | None:
             return f"== {phase} {state} in {seconds:.1f}s" + (f" ({detail})" if detail else "")
         case LogLine(text=text, step=step):
             return f"   {where}{step + ' ' if step else ''}{text}"
+        case LogBatch(shown=shown):
+            return "\n".join(f"   {line}" for line in shown) if shown else None
         case StepStarted(step=step, name=name):
             return f" > {where}{step} {name}"
         case StepFinished(step=step, name=name, seconds=seconds, cached=cached):

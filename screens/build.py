@@ -1,13 +1,17 @@
 """Build & push: the release runs in a worker thread; this screen shows it live.
 
-The worker only iterates the release events (parsing happens in the engine) and appends them to an
-inbox; a 50 ms timer drains the inbox in one go: log lines into a capped ``Log`` in one write (a
-burst beyond LOG_BATCH lines is shown by its last lines and a count), step rows updated once per
-drain however many events touched them. The full log goes to a file.
+The worker only iterates the release events (parsing happens in the engine, whose output arrives
+as one LogBatch event per read of its pipe), writes every line to the full log file as it comes
+(flushed at least every FLUSH_SECONDS) and appends the events to an inbox; a 50 ms timer drains
+the inbox in one go: step rows updated once per drain however many events touched them, the
+newest log lines into a capped ``Log`` in one write (a burst beyond LOG_BATCH lines is shown by
+its last lines and a count). A line under the progress bar says what the run is doing and how
+long it has been silent.
 """
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import threading
 import time
@@ -22,11 +26,15 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, DataTable, Footer, Log, ProgressBar, Static
+from textual.widgets.data_table import ColumnKey
+from textual.worker import Worker, get_current_worker
 
+from core.engines.progress import shown_line as format_line
 from core.events import (
     AliasMoved,
     AliasWithheld,
     Event,
+    LogBatch,
     LogLine,
     PhaseFinished,
     PhaseStarted,
@@ -49,13 +57,27 @@ if TYPE_CHECKING:
     from tui.services import Services
 
 LOG_CAP = 5000
-# The most log lines one drain writes (20,000 lines/s at 50 ms drains): writing a Log line costs
-# the UI ~10 µs, so a bigger burst would hold keys up for tens of ms. Beyond it the screen says
-# how many lines it left to the log file, which has every line.
-LOG_BATCH = 1000
+# The most log lines one write to a full panel takes: more than any terminal shows at once.
+# Writing a Log line costs the UI ~10 µs, so a bigger burst would hold keys up for no visible
+# gain. Beyond it the screen says how many lines it left to the log file, which has every line.
+LOG_BATCH = 300
 DRAIN_SECONDS = 0.05  # how often queued events reach the screen
+# While lines flood in (more than BURST_LINES waiting to be shown), the log panel is written at
+# most every PAINT_SECONDS: each write costs a frame, and nobody reads a flood line by line.
+PAINT_SECONDS = 0.2
+BURST_LINES = 50
+FLUSH_SECONDS = 0.2  # the full log file is never further behind than this
 SLICE_SECONDS = 0.015  # the most one drain holds the UI before letting keys through
-INBOX_MAX = 10_000  # the worker waits when the screen is this far behind (bounded memory)
+# The worker waits while the screen is this far behind (bounded memory): queued events (a LogBatch
+# is one) and the log lines in them.
+INBOX_MAX = 20_000
+BACKLOG_LINES = 200_000
+QUIET_SECONDS = 10.0  # silence after which the activity line says how long nothing came
+_STEP_EVENTS = (StepStarted, StepFinished, StepFailed)
+_STATE, _TIME = ColumnKey("state"), ColumnKey("time")
+_DOING = {"preflight": "checking", "resolve": "resolving", "build": "building",
+          "verify": "verifying", "tag": "tagging", "aliases": "moving aliases",
+          "verify-aliases": "verifying aliases"}
 _NAME_WIDTH = 60
 _STATE_WIDTH = 20  # "failed: <cause>" is cut here; f3 shows every cause in full
 
@@ -71,6 +93,7 @@ class StepRow:
     name: str
     state: str = "running"
     seconds: float | None = None
+    drawn: tuple[str, str] | None = None  # (state, time) as the table shows them
 
 
 def default_log_dir() -> Path:
@@ -78,14 +101,17 @@ def default_log_dir() -> Path:
     return default_report_dir().parent / "logs"
 
 
-def format_line(event: LogLine) -> str:
-    """``[platform] step text``, with the platform once: podman's step ids ("[linux/arm64] 2/3")
-    and some texts ("linux/arm64: emulated") already lead with it."""
-    line = f"{event.step} {event.text}" if event.step else event.text
-    platform = event.platform
-    if not platform or line.startswith((f"[{platform}", f"{platform}:")):
-        return line
-    return f"[{platform}] {line}"
+class RunStop(threading.Event):
+    """The run's cancel: set by the user (x, quitting), and also set once Textual cancels the
+    worker running the release (the screen removed, the app gone), so the engine's reader stops
+    the engine process instead of leaving it to run unseen."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.worker: Worker[None] | None = None
+
+    def is_set(self) -> bool:
+        return super().is_set() or (self.worker is not None and self.worker.is_cancelled)
 
 
 class BuildScreen(DockyardScreen[BuildOutcome]):
@@ -113,14 +139,23 @@ class BuildScreen(DockyardScreen[BuildOutcome]):
         # Log lines arrive already formatted (plain str: cheap, and not tracked by the GC);
         # every other event as itself.
         self.inbox: deque[str | Event] = deque()
-        self.cancel_event = threading.Event()
+        self.cancel_event = RunStop()
         self.outcome = BuildOutcome()
         self.steps: dict[str, StepRow] = {}
         self.phase_state: dict[str, str] = {}
         self.started = time.monotonic()
         self.done = False
         self._catching_up = False
-        self.lines_seen = 0
+        self.lines_seen = 0  # log lines the drain has taken (the UI thread alone counts them)
+        self.lines_queued = 0  # log lines the worker has queued (the worker alone counts them)
+        self.heard = time.monotonic()  # when the run last said anything (the worker sets it)
+        self.last_line = ""  # the newest log line, for what the activity line says
+        self._log_file: Any = None  # the full log: the worker writes it, the drain may flush it
+        self._unflushed = False
+        self._flushed = 0.0  # monotonic time of the last flush
+        self._panel: deque[str] = deque(maxlen=LOG_CAP)  # newest lines not in the panel yet
+        self._panel_count = 0  # how many lines they stand for
+        self._painted = 0.0  # monotonic time the panel was last written
 
     def compose(self) -> ComposeResult:
         yield StepBar(self.STEP)
@@ -129,6 +164,7 @@ class BuildScreen(DockyardScreen[BuildOutcome]):
             with Vertical(id="progress-box"):
                 yield ProgressBar(total=len(self.phases), show_eta=False, id="progress")
                 yield Static("elapsed 0:00", id="elapsed")
+                yield Static("", id="activity")
                 yield Static("", id="result")
         yield Table(id="steps", cursor_type="none", zebra_stripes=True)
         yield Log(max_lines=LOG_CAP, id="build-log")
@@ -160,6 +196,7 @@ class BuildScreen(DockyardScreen[BuildOutcome]):
 
     @work(thread=True, exit_on_error=False, group="release")
     def run_release(self) -> None:
+        self.cancel_event.worker = get_current_worker()
         directory = self.log_dir or default_log_dir()
         directory.mkdir(parents=True, exist_ok=True)
         stamp = time.strftime("%Y%m%dT%H%M%S")
@@ -168,18 +205,36 @@ class BuildScreen(DockyardScreen[BuildOutcome]):
         self.app.call_from_thread(self.show_log_path)
 
         inbox = self.inbox
-        with path.open("w", encoding="utf-8") as log:
+        # Binary and buffered: one write per batch, a flush every FLUSH_SECONDS; while the worker
+        # waits for the engine the drain flushes (buffered binary files are safe across threads;
+        # text files are not).
+        with path.open("wb", buffering=1 << 20) as log:
+            self._log_file = log
             for event in self.services.release(self.plan, self.cancel_event, self.draft.split):
-                if type(event) is LogLine:
+                self.heard = time.monotonic()
+                if isinstance(event, LogBatch):
+                    if event.lines:
+                        log.write(("\n".join(event.lines) + "\n").encode(errors="replace"))
+                    self.lines_queued += len(event.shown)
+                elif isinstance(event, LogLine):
                     line = format_line(event)
-                    log.write(line + "\n")
-                    inbox.append(line)
+                    log.write((line + "\n").encode(errors="replace"))
+                    self.lines_queued += 1
+                    inbox.append(line)  # already as shown: a plain str costs the drain least
                     continue
-                text = format_event(event)
-                if text is not None:
-                    log.write(text + "\n")
+                elif not isinstance(event, _STEP_EVENTS):  # a step's own line is in its batch
+                    text = format_event(event)
+                    if text is not None:
+                        log.write((text + "\n").encode(errors="replace"))
+                now = self.heard
+                if now - self._flushed >= FLUSH_SECONDS:
+                    log.flush()
+                    self._flushed, self._unflushed = now, False
+                else:
+                    self._unflushed = True
                 inbox.append(event)
-                while len(inbox) > INBOX_MAX and not self.done:
+                while (len(inbox) > INBOX_MAX or self.lines_queued - self.lines_seen >
+                       BACKLOG_LINES) and not self.done:
                     time.sleep(0.002)
         self.post_message(BuildDone())
 
@@ -205,43 +260,78 @@ class BuildScreen(DockyardScreen[BuildOutcome]):
     # -- draining ------------------------------------------------------------------------------
 
     def drain(self) -> None:
-        """Apply queued events for at most one slice: one Log write, one update per touched step
-        row. A backlog is picked up again right after, so keys are handled in between."""
+        """Apply queued events for at most one slice: one update per touched step row, the log
+        panel written at most every PAINT_SECONDS in a flood (each write costs a frame). A
+        backlog is picked up again right after, so keys are handled in between."""
+        if self._unflushed and time.monotonic() - self._flushed >= FLUSH_SECONDS:
+            self._unflushed = False  # the worker is waiting for the engine: flush for it
+            with contextlib.suppress(ValueError):  # closed: the worker has finished it
+                self._log_file.flush()
         inbox = self.inbox
         if not inbox:
+            self.paint()
             return
-        lines: list[str] = []
+        # Only the newest lines can reach the panel (see paint): older ones are only counted.
+        lines = self._panel
+        count = 0
         touched: dict[str, None] = {}  # insertion order: rows appear as steps start
         phases = False
         popleft = inbox.popleft
         deadline = time.perf_counter() + SLICE_SECONDS
         while inbox:
-            for _ in range(min(len(inbox), 1024)):
+            for _ in range(min(len(inbox), 256)):
                 event = popleft()
-                if isinstance(event, str):
+                if isinstance(event, LogBatch):
+                    lines.extend(event.shown)
+                    count += len(event.shown)
+                elif isinstance(event, str):
                     lines.append(event)
-                elif isinstance(event, StepStarted | StepFinished | StepFailed):
+                    count += 1
+                elif isinstance(event, _STEP_EVENTS):
                     self._step(event)
                     touched[event.step] = None
                 else:
-                    phases = self._other(event, lines) or phases
+                    more: list[str] = []
+                    phases = self._other(event, more) or phases
+                    lines.extend(more)
+                    count += len(more)
             if time.perf_counter() > deadline:
                 break
-        self.lines_seen += len(lines)
-        if len(lines) > LOG_BATCH:
-            skipped = len(lines) - LOG_BATCH
-            lines = [f"… {skipped:,} more lines here are in the full log file", *lines[-LOG_BATCH:]]
-        if lines:
-            self.query_one("#build-log", Log).write_lines(lines)
+        self.lines_seen += count
+        self._panel_count += count
+        self.paint()
         if touched:
             self.show_steps(touched)
-            self.refresh_bindings()
+            if any(self.steps[key].state.startswith("failed") for key in touched):
+                self.refresh_bindings()  # f3 "Full errors" now has something to show
         if phases:
             self.show_phases()
+            self.show_activity()
         if inbox and not self._catching_up:
             # A short timer (not call_later) so the loop really yields: keys get through.
             self._catching_up = True
             self.set_timer(0.001, self._catch_up)
+
+    def paint(self, *, now: bool = False) -> None:
+        """Write the newest lines to the panel, in a flood only when it is time (or ``now``): a
+        burst beyond LOG_BATCH lines is shown by its last lines and a count. While the panel is
+        not full yet it takes as many as it has room for: each write that makes it longer costs
+        the whole screen a layout pass."""
+        lines = self._panel
+        if not lines or not (now or self.done or self._panel_count <= BURST_LINES
+                             or time.monotonic() - self._painted >= PAINT_SECONDS):
+            return
+        self.last_line = lines[-1]
+        log = self.query_one("#build-log", Log)
+        room = max(LOG_BATCH, LOG_CAP - log.line_count)
+        shown = list(lines)[-room:]
+        if self._panel_count > len(shown):
+            skipped = self._panel_count - len(shown)
+            shown.insert(0, f"… {skipped:,} more lines here are in the full log file")
+        lines.clear()
+        self._panel_count = 0
+        self._painted = time.monotonic()
+        log.write_lines(shown)
 
     def _catch_up(self) -> None:
         self._catching_up = False
@@ -296,31 +386,43 @@ class BuildScreen(DockyardScreen[BuildOutcome]):
     def show_log_path(self) -> None:
         self.query_one("#log-path", Static).update(f"full log: {self.outcome.log_path}")
 
-    def show_steps(self, touched: dict[str, None]) -> None:
+    def show_steps(self, touched: dict[str, None], *, redraw: bool = False) -> None:
+        """Rows of the touched steps; a row already showing its state and time is left alone
+        (a flood finishes the same steps over and over), and a column is only widened when the
+        new text needs it (widening costs the table a measuring pass)."""
         table = self.query_one("#steps", DataTable)
         # The time column stays on screen at 80 columns: the name gives way (the log has it all).
         name_width = max(16, min(_NAME_WIDTH, self.size.width - 54))
         for key in touched:
             row = self.steps[key]
-            state = Text(_cut(row.state, _STATE_WIDTH),
-                         style=tone("error") if row.state.startswith("failed") else
+            seconds = "" if row.seconds is None else f"{row.seconds:.1f}s"
+            drawn = (row.state, seconds)
+            if row.drawn == drawn and not redraw:
+                continue
+            row.drawn = drawn
+            cut = _cut(row.state, _STATE_WIDTH)
+            state = Text(cut, style=tone("error") if row.state.startswith("failed") else
                          tone("success") if row.state in ("done", "cached") else
                          tone("warning") if row.state == "running" else "dim")
-            seconds = "" if row.seconds is None else f"{row.seconds:.1f}s"
-            name = _cut(row.name, name_width)
             if key in table.rows:
-                table.update_cell(key, "state", state, update_width=True)
-                table.update_cell(key, "time", seconds, update_width=True)
+                columns = table.columns
+                table.update_cell(key, "state", state,
+                                  update_width=len(cut) > columns[_STATE].content_width)
+                table.update_cell(key, "time", seconds,
+                                  update_width=len(seconds) > columns[_TIME].content_width)
             else:
-                table.add_row(row.platform, row.step, name, state, seconds, key=key)
+                table.add_row(row.platform, row.step, _cut(row.name, name_width), state, seconds,
+                              key=key)
 
     def retone(self) -> None:
         self.show_phases()
-        self.show_steps(dict.fromkeys(self.steps))
+        self.show_steps(dict.fromkeys(self.steps), redraw=True)
 
     def show_phases(self) -> None:
         text = Text()
-        for phase in self.phases:
+        for number, phase in enumerate(self.phases):
+            if number:
+                text.append("\n")
             state = self.phase_state.get(phase, "")
             mark, style = ("·", "dim")
             if state == "running":
@@ -330,14 +432,44 @@ class BuildScreen(DockyardScreen[BuildOutcome]):
             elif state == "failed":
                 mark, style = "✘", tone("error", bold=True)
             text.append(f"{mark} {phase:<15}", style=style)
-            text.append(f"{state}\n", style="dim")
-        self.query_one("#phases", Static).update(text)
+            text.append(state, style="dim")
+        self.query_one("#phases", Static).update(text, layout=False)  # always len(PHASES) lines
 
     def tick(self) -> None:
         if self.done:
             return
         seconds = int(time.monotonic() - self.started)
-        self.query_one("#elapsed", Static).update(f"elapsed {seconds // 60}:{seconds % 60:02d}")
+        self.query_one("#elapsed", Static).update(f"elapsed {seconds // 60}:{seconds % 60:02d}",
+                                                  layout=False)  # one line, always
+        self.show_activity()
+
+    def activity(self) -> str:
+        """What the run is doing ("pushing linux/arm64"), and for how long it has been silent
+        once that is long enough to matter: a hung push must not look like a slow build."""
+        running = [phase for phase, state in self.phase_state.items() if state == "running"]
+        if not running:
+            return ""
+        phase = running[-1]
+        doing = _DOING.get(phase, phase)
+        if phase == "build":
+            rows = [row for row in self.steps.values() if row.state == "running"]
+            row = rows[-1] if rows else None
+            said = f"{row.name if row else ''} {self.last_line}".lower()
+            if "push" in said or "upload" in said or "copying blob" in said:
+                doing = "pushing"
+            elif "exporting" in said:
+                doing = "exporting"
+            where = row.platform if row and row.platform != "all" else ", ".join(
+                str(p) for p in self.plan.platforms)
+            doing = f"{doing} {where}"
+        quiet = int(time.monotonic() - self.heard)
+        return f"{doing} — no progress for {quiet} s" if quiet >= QUIET_SECONDS else doing
+
+    def show_activity(self) -> None:
+        text = self.activity()
+        quiet = "no progress" in text
+        self.query_one("#activity", Static).update(
+            Text(text, style=tone("warning", bold=True) if quiet else ""), layout=False)
 
     def finish(self, *, ok: bool) -> None:
         if self.done:
@@ -354,6 +486,8 @@ class BuildScreen(DockyardScreen[BuildOutcome]):
             result = Text(f"Failed in {self.outcome.failed_phase or '?'}",
                           style=tone("error", bold=True))
         self.query_one("#result", Static).update(result)
+        self.query_one("#activity", Static).update("")
+        self.paint(now=True)
         self.query_one("#build-log", Log).scroll_end(animate=False)  # the outcome lines
         self.close_open_steps("cancelled" if self.outcome.cancelled else "not finished")
         self.query_one("#cancel", Button).display = False

@@ -29,7 +29,7 @@ from core.engines.base import (
     Output,
     PlatformSupport,
 )
-from core.engines.process import CommandFailed, run_quiet, stream_lines
+from core.engines.process import CommandFailed, run_quiet, stream_batches
 from core.engines.progress import PlainParser, ProgressParser, RawJsonParser
 from core.errors import EngineError, PlatformError
 from core.events import DigestPushed, Event
@@ -350,10 +350,10 @@ class BuildxEngine:
             metadata = Path(tmp) / "metadata.json"
             argv = self.build_argv(plan, output, str(metadata))
             try:
-                for line in stream_lines(argv, env=_env(self.options), cwd=plan.root,
-                                         cancel=cancel, label="docker buildx build",
-                                         time_limit=self.options.build_timeout):
-                    yield from parser.feed(line)
+                for batch in stream_batches(argv, env=_env(self.options), cwd=plan.root,
+                                            cancel=cancel, label="docker buildx build",
+                                            time_limit=self.options.build_timeout):
+                    yield from parser.feed_batch(batch)
             except CommandFailed as err:
                 if output.kind == "load":
                     self._load_failed(err)

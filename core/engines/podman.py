@@ -25,10 +25,10 @@ from core.engines.base import (
     Output,
     PlatformSupport,
 )
-from core.engines.process import BuildCancelled, run_quiet, stream_lines
+from core.engines.process import BuildCancelled, run_quiet, stream_batches
 from core.engines.progress import PodmanParser
 from core.errors import EngineError
-from core.events import DigestPushed, Event, LogLine
+from core.events import DigestPushed, Event, LogBatch, LogLine
 from core.platforms import can_run, parse_platform
 from core.publish import LAYOUT_PLACEHOLDER, alias_step, tag_step, upload_layout, upload_step
 
@@ -208,13 +208,13 @@ class PodmanEngine:
             output.platform is not None or len(plan.platforms) == 1) else ""
         parser = PodmanParser(platform=single)
         build = self.build_argv(plan, output, name)
-        for line in stream_lines(build, cwd=plan.root, cancel=cancel, label="podman build",
-                                 time_limit=self.options.build_timeout):
-            yield from parser.feed(line)
+        for batch in stream_batches(build, cwd=plan.root, cancel=cancel, label="podman build",
+                                    time_limit=self.options.build_timeout):
+            yield from parser.feed_batch(batch)
         if output.kind == "oci-archive" and output.path is not None:
             archive = self.push_list_argv(name, f"oci-archive:{output.path}")
-            for line in stream_lines(archive, cancel=cancel, label="podman manifest push"):
-                yield LogLine(text=line)
+            for batch in stream_batches(archive, cancel=cancel, label="podman manifest push"):
+                yield LogBatch(tuple(batch), tuple(batch))
         if not output.pushes:
             return
         if client_for is None:
@@ -222,8 +222,8 @@ class PodmanEngine:
         with tempfile.TemporaryDirectory(prefix="dockyard-podman-") as tmp:
             layout = Path(tmp) / "layout"
             argv = self.push_list_argv(name, f"oci:{layout}")
-            for line in stream_lines(argv, cancel=cancel, label="podman manifest push"):
-                yield LogLine(text=line)
+            for batch in stream_batches(argv, cancel=cancel, label="podman manifest push"):
+                yield LogBatch(tuple(batch), tuple(batch))
             for image in plan.images:
                 if cancel is not None and cancel.is_set():
                     raise BuildCancelled("the upload was cancelled", "run the release again")

@@ -3,21 +3,28 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
-import queue
 import re
+import select
 import signal
 import subprocess
-import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import Protocol
 
 from core.errors import EngineError
 
 #: How long a cancelled build gets to stop after SIGINT before the group is killed.
 GRACE_SECONDS = 5.0
 _POLL_SECONDS = 0.1
+#: One read of the engine's pipe; a batch gathers reads while more is waiting, up to _BATCH_BYTES.
+_READ_BYTES = 256 * 1024
+_BATCH_BYTES = 1024 * 1024
+#: The pipe's buffer: the kernel's default (64 KiB) would cut a flood into many small reads.
+_PIPE_BYTES = 1024 * 1024
+_TAIL_LINES = 40
 #: How often the group's I/O counters are read while watching for a stall.
 _IO_SAMPLE_SECONDS = 0.5
 #: Bytes read or written that count as progress. An idle podman still reads and writes a few
@@ -108,20 +115,46 @@ def _with_causes(lines: list[str], index: int) -> str:
     return f"{lines[start]} {'; '.join(causes)}" if causes else lines[start]
 
 
+class StopFlag(Protocol):
+    """What stops a stream: a ``threading.Event``, or anything else that can say it is set (the
+    Build screen's worker hands over its own cancellation this way)."""
+
+    def is_set(self) -> bool: ...
+
+
 def stream_lines(
     argv: Sequence[str],
     *,
     env: Mapping[str, str] | None = None,
     cwd: Path | None = None,
-    cancel: threading.Event | None = None,
+    cancel: StopFlag | None = None,
     grace: float = GRACE_SECONDS,
     label: str | None = None,
     stall_timeout: float | None = None,
     time_limit: float | None = None,
 ) -> Iterator[str]:
-    """Yield the merged stdout/stderr lines of ``argv`` as they arrive.
+    """``stream_batches`` one line at a time, for callers that handle few lines."""
+    for batch in stream_batches(argv, env=env, cwd=cwd, cancel=cancel, grace=grace, label=label,
+                                stall_timeout=stall_timeout, time_limit=time_limit):
+        yield from batch
 
-    The command runs in its own session (process group). A set ``cancel`` event, or closing this
+
+def stream_batches(
+    argv: Sequence[str],
+    *,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    cancel: StopFlag | None = None,
+    grace: float = GRACE_SECONDS,
+    label: str | None = None,
+    stall_timeout: float | None = None,
+    time_limit: float | None = None,
+) -> Iterator[list[str]]:
+    """Yield the merged stdout/stderr of ``argv`` as lists of lines, each holding every whole
+    line that arrived since the last one (a flood of output is a few big lists, not a million
+    items; a quiet build gets its lines as soon as they are printed).
+
+    The command runs in its own session (process group). A set ``cancel``, or closing this
     generator early, sends SIGINT to the whole group, then SIGKILL after ``grace`` seconds, and
     kills whatever is left of the group, so no builder process outlives the run. Raises
     ``BuildCancelled`` after a cancel and ``CommandFailed`` on a non-zero exit; ``label``
@@ -148,16 +181,20 @@ def stream_lines(
         raise EngineError(
             f"{argv[0]} is not installed", "install it or pick another --engine"
         ) from err
-    lines: queue.Queue[str | None] = queue.Queue()
-    reader = threading.Thread(target=_pump, args=(proc, lines), daemon=True)
-    reader.start()
+    assert proc.stdout is not None
+    pipe = proc.stdout.fileno()
+    os.set_blocking(pipe, False)
+    _widen(pipe)
+    poller = select.poll()
+    poller.register(pipe, select.POLLIN)
+    partial = b""  # the start of a line whose end has not arrived yet
     tail: list[str] = []
     finished = False
     watch = _StallWatch(proc.pid, stall_timeout) if stall_timeout is not None else None
     started = time.monotonic()
     stopped: EngineError = BuildCancelled(f"{label} was cancelled", "run the release again")
     try:
-        while True:
+        while not finished:
             if cancel is not None and cancel.is_set():
                 break
             if time_limit is not None and time.monotonic() - started > time_limit:
@@ -166,21 +203,24 @@ def stream_lines(
             if watch is not None and watch.stalled():
                 stopped = CommandStalled(label, watch.timeout)
                 break
-            try:
-                line = lines.get(timeout=_POLL_SECONDS)
-            except queue.Empty:
+            if not poller.poll(_POLL_SECONDS * 1000):
                 continue
-            if line is None:
-                finished = True
-                break
-            if watch is not None:
+            fresh, finished = _read_waiting(pipe)
+            data = partial + fresh
+            cut = data.rfind(b"\n")
+            whole, partial = (data[:cut], data[cut + 1:]) if cut >= 0 else (b"", data)
+            batch = _split(whole.decode("utf-8", errors="replace")) if cut >= 0 else []
+            if finished and partial:  # the last line, without its newline
+                batch.append(partial.decode("utf-8", errors="replace").rstrip("\r"))
+            if watch is not None and fresh:
                 watch.progressed()
-            tail = [*tail[-39:], line]
-            yield line
+            if batch:
+                tail = [*tail, *batch[-_TAIL_LINES:]][-_TAIL_LINES:]
+                yield batch
     finally:
         if not finished:
             stop_group(proc, grace)
-        reader.join(timeout=grace)
+        proc.stdout.close()
     if not finished:
         raise stopped
     code = proc.wait()
@@ -252,13 +292,35 @@ def group_io(pgid: int) -> dict[int, int]:
     return counters
 
 
-def _pump(proc: subprocess.Popen[bytes], lines: queue.Queue[str | None]) -> None:
-    """Reader thread: forward decoded lines; ``None`` marks the end of output."""
-    assert proc.stdout is not None
-    with proc.stdout:
-        for raw in proc.stdout:
-            lines.put(raw.decode("utf-8", errors="replace").rstrip("\r\n"))
-    lines.put(None)
+def _read_waiting(pipe: int) -> tuple[bytes, bool]:
+    """What the engine has written so far (up to _BATCH_BYTES), and whether its output ended."""
+    chunks: list[bytes] = []
+    size = 0
+    while size < _BATCH_BYTES:
+        try:
+            data = os.read(pipe, _READ_BYTES)
+        except BlockingIOError:
+            break
+        if not data:
+            return b"".join(chunks), True
+        chunks.append(data)
+        size += len(data)
+    return b"".join(chunks), False
+
+
+def _widen(pipe: int) -> None:
+    """Ask for a bigger pipe buffer (Linux), so a flood arrives in big reads; a refusal (the
+    system's pipe-max-size, another OS) only costs speed."""
+    with contextlib.suppress(AttributeError, OSError):
+        fcntl.fcntl(pipe, fcntl.F_SETPIPE_SZ, _PIPE_BYTES)
+
+
+def _split(text: str) -> list[str]:
+    """Lines as the engine ended them with ``\n`` or ``\r\n``, without the ending."""
+    lines = text.split("\n")
+    if "\r" in text:
+        lines = [line.rstrip("\r") for line in lines]
+    return lines
 
 
 def stop_group(proc: subprocess.Popen[bytes], grace: float = GRACE_SECONDS) -> None:

@@ -7,11 +7,12 @@ import binascii
 import json
 import re
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from core.events import Event, LogLine, StepFailed, StepFinished, StepStarted
+from core.events import Event, LogBatch, LogLine, StepFailed, StepFinished, StepStarted
 
 # "[linux/arm64 2/2] COPY ...", "[linux/arm/v7 builder 1/3] RUN ...": the OS part starts with a
 # letter, which keeps "[2/2] RUN" (a stage counter) and "[internal] load" out.
@@ -29,9 +30,60 @@ def platform_of(name: str) -> str:
 
 
 class ProgressParser(Protocol):
-    """Feed one output line, get the events it means."""
+    """Feed one output line, get the events it means; or a read of many lines, get them with the
+    log lines gathered in LogBatch events."""
 
     def feed(self, line: str) -> list[Event]: ...
+
+    def feed_batch(self, lines: Sequence[str]) -> list[Event]: ...
+
+
+def shown_line(event: LogLine) -> str:
+    """``[platform] step text``, with the platform once: podman's step ids ("[linux/arm64] 2/3")
+    and some texts ("linux/arm64: emulated") already lead with it."""
+    line = f"{event.step} {event.text}" if event.step else event.text
+    platform = event.platform
+    if not platform or line.startswith((f"[{platform}", f"{platform}:")):
+        return line
+    return f"[{platform}] {line}"
+
+
+def step_line(event: Event) -> str:
+    """A step event as buildx's plain printer writes it, for a log of output that was not text."""
+    if isinstance(event, StepStarted):
+        return f"{event.step} {event.name}"
+    if isinstance(event, StepFinished):
+        return f"{event.step} {'CACHED' if event.cached else f'DONE {event.seconds:.1f}s'}"
+    if isinstance(event, StepFailed):
+        return f"{event.step} ERROR: {event.error}"
+    return ""
+
+
+def gather(parser: ProgressParser, lines: Sequence[str], *, verbatim: bool) -> list[Event]:
+    """``parser.feed`` over a read of lines, its log lines gathered into LogBatch events, cut only
+    where a step event must come between them (a headless log keeps its order). ``verbatim``:
+    the printed lines are text worth keeping as they are; otherwise the log gets what they say."""
+    events: list[Event] = []
+    printed: list[str] = []
+    shown: list[str] = []
+    for line in lines:
+        if verbatim:
+            printed.append(line)
+        for event in parser.feed(line):
+            if type(event) is LogLine:
+                text = shown_line(event)
+                shown.append(text)
+                if not verbatim:
+                    printed.append(text)
+                continue
+            if not verbatim:
+                printed.append(step_line(event))
+            events.append(LogBatch(tuple(printed), tuple(shown)))
+            printed, shown = [], []
+            events.append(event)
+    if printed:
+        events.append(LogBatch(tuple(printed), tuple(shown)))
+    return events
 
 
 @dataclass
@@ -43,14 +95,151 @@ class _Step:
     done: bool = False
 
 
+# A plain line that needs a look of its own: anything but ``#N `` and a log line (what
+# ``PlainParser._step_line`` turns into a LogLine and nothing else).
+_PLAIN_SPECIAL = re.compile(
+    r"^(?!#\d+ (?!DONE |ERROR:|CACHED$|\.\.\.$)(?!.*pushing manifest)).*$", re.M)
+_PLAIN_HEAD = re.compile(r"^(#\d+) ", re.M)
+# A block as the printer writes it when it goes back to a step: the header, log lines, the end.
+_PLAIN_BLOCK = re.compile(
+    r"(#\d+) ([^\n]*)\n"
+    r"((?:\1 (?!DONE |ERROR:|CACHED$|\.\.\.$)(?![^\n]*pushing manifest)[^\n]*\n)*)"
+    r"\1 (?:DONE (\d+(?:\.\d+)?)s|CACHED)$", re.M)
+_PLAIN_LEAD = re.compile(r"^(#\d+) (?:\d+\.\d+ )?", re.M)
+
+
+class _Batch:
+    """The events of one read being gathered: shown lines pile up; a step event closes a
+    LogBatch holding every printed line up to the one that meant it."""
+
+    def __init__(self, lines: Sequence[str]) -> None:
+        self.lines = lines
+        self.events: list[Event] = []
+        self.shown: list[str] = []
+        self.start = 0  # the first printed line not in a LogBatch yet
+
+    def add(self, events: list[Event], index: int) -> None:
+        """The events ``lines[index]`` meant."""
+        for event in events:
+            if type(event) is LogLine:
+                self.shown.append(shown_line(event))
+            else:
+                self.close(event, index)
+
+    def close(self, event: Event, index: int) -> None:
+        """A step event ``lines[index]`` meant: the lines so far go before it."""
+        self.events.append(LogBatch(tuple(self.lines[self.start:index + 1]), tuple(self.shown)))
+        self.start, self.shown = index + 1, []
+        self.events.append(event)
+
+    def done(self) -> list[Event]:
+        if self.start < len(self.lines):
+            self.events.append(LogBatch(tuple(self.lines[self.start:]), tuple(self.shown)))
+        return self.events
+
+
 @dataclass
 class PlainParser:
     """buildx ``--progress=plain``: ``#N name`` opens a step, ``#N DONE 0.1s``/``CACHED``/
-    ``ERROR: ...`` closes it, ``#N 0.083 text`` is a log line of that step."""
+    ``ERROR: ...`` closes it (once: a repeated DONE or CACHED is no second end), ``#N 0.083
+    text`` is a log line of that step."""
 
     steps: dict[str, _Step] = field(default_factory=dict)
     pushed: list[tuple[str, str]] = field(default_factory=list)  # (image ref, digest)
     _block_start: bool = True
+    _leads: dict[str, tuple[re.Pattern[str], str, str]] = field(default_factory=dict)
+
+    def feed_batch(self, lines: Sequence[str]) -> list[Event]:
+        """``gather``, made for floods: regexes over the whole read find what needs a look of
+        its own (blank lines, step ends, lines of no step...). The runs of a known step's log
+        lines between them, most of a flood, are shown in one substitution each, and a whole
+        block the printer went back to (its header again, log lines, DONE) in one match."""
+        batch = _Batch(lines)
+        text = "\n".join(lines)
+        steps = self.steps
+        index = position = 0  # the line at ``position`` in ``text`` is ``lines[index]``
+        while index < len(lines):
+            line = lines[index]
+            if not line.strip():
+                self._block_start = True
+            elif self._block_start:
+                block = _PLAIN_BLOCK.match(text, position)
+                step = steps.get(block.group(1)) if block is not None else None
+                if block is not None and step is not None and block.group(2) == step.name:
+                    index = self._block(batch, block, step, index)
+                    position = block.end() + 1
+                    continue
+                batch.add(self.feed(line), index)  # a header, new or not: a look of its own
+            else:
+                special = _PLAIN_SPECIAL.search(text, position)
+                end = special.start() if special is not None else len(text) + 1
+                if end > position:
+                    index = self._run(batch, text[position:end - 1], index)
+                    position = end
+                    continue
+                head, _, rest = line.partition(" ")
+                step = steps.get(head)
+                done = _PLAIN_DONE.match(rest) if step is not None else None
+                if step is not None and done is not None and step.done:
+                    pass  # a step ends once (see _step_line)
+                elif step is not None and done is not None:
+                    # A step's DONE: the event ``feed`` makes, without its detours.
+                    step.done = True
+                    batch.close(StepFinished(step.step, step.name, step.platform,
+                                             seconds=float(done.group(1))), index)
+                else:
+                    batch.add(self.feed(line), index)
+            index += 1
+            position += len(line) + 1
+        return batch.done()
+
+    def _block(self, batch: _Batch, block: re.Match[str], step: _Step, index: int) -> int:
+        """A whole block from ``lines[index]``: the header repeated, log lines, DONE or CACHED.
+        Returns the index after it."""
+        body = block.group(3)
+        if body:
+            pattern, prefix, _ = self._shown(step.step)
+            batch.shown += pattern.sub(prefix, body[:-1]).split("\n")
+        end = index + 1 + body.count("\n")
+        seconds = block.group(4)
+        self._block_start = False
+        if step.done:
+            return end + 1  # a step ends once (see _step_line)
+        step.done = True
+        batch.close(StepFinished(step.step, step.name, step.platform, cached=True)
+                    if seconds is None else
+                    StepFinished(step.step, step.name, step.platform, seconds=float(seconds)),
+                    end)
+        return end + 1
+
+    def _run(self, batch: _Batch, run: str, index: int) -> int:
+        """Lines ``index``... (``run``, joined) are all ``#N `` and a log line, inside a block:
+        show them in one go when every ``#N`` is a known step. Returns the next index."""
+        count = run.count("\n") + 1
+        head = run[:run.index(" ")]
+        if head in self.steps and run.count(f"\n{head} ") == count - 1:
+            pattern, prefix, _ = self._shown(head)  # one step's lines: the usual run
+            shown = pattern.sub(prefix, run)
+        elif set(_PLAIN_HEAD.findall(run)) <= self.steps.keys():
+            shown = _PLAIN_LEAD.sub(lambda match: self._shown(match.group(1))[2], run)
+        else:  # a step opening without a blank line before it
+            for number in range(index, index + count):
+                batch.add(self.feed(batch.lines[number]), number)
+            return index + count
+        batch.shown += shown.split("\n")
+        return index + count
+
+    def _shown(self, head: str) -> tuple[re.Pattern[str], str, str]:
+        """What leads a log line of step ``head`` (``#9 0.137 ``), and what is shown instead
+        (as a substitution's template, and as it is)."""
+        found = self._leads.get(head)
+        if found is None:
+            step = self.steps[head]
+            prefix = f"[{step.platform}] {head} " if step.platform else f"{head} "
+            found = (re.compile(rf"^{re.escape(head)} (?:\d+\.\d+ )?", re.M),
+                     prefix.replace("\\", "\\\\"), prefix)
+            self._leads[head] = found
+        return found
 
     def feed(self, line: str) -> list[Event]:
         if not line.strip():
@@ -77,6 +266,8 @@ class PlainParser:
         # Most lines are a step's log output: cheap prefix and substring tests keep the regexes
         # for the few lines that can match them (the Build screen parses ~10^5 lines a second).
         done = _PLAIN_DONE.match(rest) if rest.startswith("DONE ") else None
+        if (done or rest == "CACHED") and step.done:
+            return []  # a step ends once, as in RawJsonParser: a repeated end changes nothing
         if done:
             step.done = True
             seconds = float(done.group(1))
@@ -134,6 +325,9 @@ class RawJsonParser:
 
     vertices: dict[str, _Vertex] = field(default_factory=dict)
     pushed: list[tuple[str, str]] = field(default_factory=list)
+
+    def feed_batch(self, lines: Sequence[str]) -> list[Event]:
+        return gather(self, lines, verbatim=False)  # JSON with base64 logs is no log to read
 
     def feed(self, line: str) -> list[Event]:
         if not line.strip():
@@ -251,6 +445,9 @@ class PodmanParser:
 
     def __post_init__(self) -> None:
         self.current = self.current or self.platform
+
+    def feed_batch(self, lines: Sequence[str]) -> list[Event]:
+        return gather(self, lines, verbatim=True)
 
     def feed(self, line: str) -> list[Event]:
         if not line.strip():

@@ -22,7 +22,7 @@ from core.events import (
     AliasMoved,
     DigestPushed,
     Event,
-    LogLine,
+    LogBatch,
     PhaseFinished,
     ReleaseFailed,
     StepFailed,
@@ -296,7 +296,7 @@ def test_cancel_stops_the_real_build_and_moves_nothing(
     events: list[Event] = []
     for event in release.events():
         events.append(event)
-        if isinstance(event, LogLine) and event.text == "tick":
+        if isinstance(event, LogBatch) and "tick" in event.lines:
             assert _processes_with(marker)  # the step really runs
             threading.Thread(target=release.cancel).start()
     failed = failure(events)

@@ -16,7 +16,7 @@ from core.engines.buildx import BuilderInfo, BuildxEngine, buildx_available, pla
 from core.engines.process import CommandFailed
 from core.engines.selection import select_engine
 from core.errors import EngineError, PlatformError
-from core.events import DigestPushed, LogLine, StepFailed, StepStarted
+from core.events import DigestPushed, LogBatch, StepFailed, StepStarted
 from core.plan import BuildOptions
 from core.platforms import parse_platform, parse_platforms
 from tests.engines.conftest import PlanFactory
@@ -185,7 +185,7 @@ def test_a_cancel_stops_the_build_and_says_cancelled(
     events = engine.build(plan_factory(platforms=("linux/amd64", "linux/arm64", "linux/arm/v7")),
                           cancel=cancel)
     for event in events:  # the tick loop is running when the recorded signal was sent
-        if isinstance(event, LogLine) and "tick" in event.text:
+        if isinstance(event, LogBatch) and any("tick" in line for line in event.shown):
             break
     cancel.set()
     with pytest.raises(EngineError, match="cancelled"):

@@ -110,11 +110,11 @@ async def test_a_burst_shows_its_last_lines_and_says_how_many_are_in_the_file(
         screen = app.screen
         await settle(pilot, lambda: screen.done)
         log = screen.query_one("#build-log", Log)
-        before = log.line_count
+        log.write_lines([f"earlier {n}" for n in range(LOG_CAP)])  # a full panel, as in a flood
         burst = [f"line {n}" for n in range(LOG_BATCH + 1500)]
         screen.inbox.extend(burst)
         screen.drain()  # one drain takes the whole burst
-        shown = [str(log.lines[i]) for i in range(before, log.line_count)]
+        shown = [str(log.lines[i]) for i in range(log.line_count)][-LOG_BATCH - 1:]
         assert shown[0] == "… 1,500 more lines here are in the full log file"
         assert shown[1:] == burst[-LOG_BATCH:]
         assert screen.lines_seen >= len(burst)
