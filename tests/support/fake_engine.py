@@ -2,12 +2,16 @@
 
 podman: ``scripts/record-engine-events`` runs the real PodmanEngine on this machine (throw-away
 storage, a throw-away registry) and stores, per build, under ``tests/fixtures/engine/NAME/``:
-``events.jsonl`` (every event ``build`` yielded, the recording registry's host replaced by
-``{registry}``), ``layout/`` (the OCI layout podman wrote, uploaded by dockyard afterwards),
-``run.json`` (the plan it built, what ``check``/``commands`` answered, the error it raised and,
-for a cancelled build, where the cancel landed). ``RecordedEngine`` replays one: the events as
-recorded, except that each ``DigestPushed`` is the real upload of the recorded layout to the
-test's registry (the same bytes, so the same digest, which is checked).
+
+* ``events.jsonl``: every event ``build`` yielded (the image as ``{image}``, its registry as
+  ``{registry}``);
+* ``layout/``: the OCI layout podman wrote, which dockyard then uploaded;
+* ``run.json``: the plan it built, what ``check`` and ``commands`` answered, the error it
+  raised and, for a cancelled build, where the cancel landed.
+
+``RecordedEngine`` replays one: the events as recorded, except that each ``DigestPushed`` is
+the real upload of the recorded layout to the test's registry (the same bytes, so the same
+digest, which is checked).
 
 buildx: the real ``BuildxEngine`` with the stand-in ``docker`` on PATH (tests/support/buildx.py),
 so the recordings in ``../shared`` go through the real buildx parser: ``buildx_replay``.
@@ -16,6 +20,7 @@ so the recordings in ``../shared`` go through the real buildx parser: ``buildx_r
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import json
 import os
 import subprocess
@@ -24,7 +29,6 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import core.engines.process
 import core.errors
 import core.events
 from core.engines.base import (
@@ -39,7 +43,9 @@ from core.events import DigestPushed, Event
 from core.plan import BuildOptions, ImagePlan, Plan, PlanRequest, make_plan
 from core.platforms import Platform, parse_platform
 from core.publish import upload_layout
+from core.reference import ImageName
 from core.registry import ManifestHead, RegistryClient
+from tests.e2e.conftest import DOCKERFILE
 from tests.support.elf import write_elf
 from tests.support.gitrepo import GIT_ENV
 
@@ -50,10 +56,8 @@ if TYPE_CHECKING:
 
 Hook = Callable[[str], None]
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "engine"
-HOST = "{registry}"  # stands for the recording registry's host in stored text
 
-#: The copy-mode project the podman e2e tests release (tests/e2e/conftest.py), and its variants.
-DOCKERFILE = 'FROM scratch\nARG TARGETARCH\nCOPY dist/${TARGETARCH}/app /app\nENTRYPOINT ["/app"]\n'
+#: The e2e project with a step that fails for real (scratch has no shell), as test_publish's.
 FAILING = DOCKERFILE + "RUN test -f /etc/app.conf\n"
 #: A step that runs until it is stopped (busybox-static, native on amd64), to record a cancel.
 SLOW = ('FROM scratch\nCOPY busybox /bin/busybox\n'
@@ -92,25 +96,28 @@ def make_project(root: Path, tags: Sequence[str], dockerfile: str = DOCKERFILE,
     return root
 
 
-def to_text(value: Any, host: str) -> Any:
-    """``value`` with ``host`` (a registry's) replaced by ``{registry}`` in every string."""
+def to_text(value: Any, names: dict[str, str]) -> Any:
+    """``value`` with each key of ``names`` replaced by its placeholder, in every string (the
+    image a recording pushed to becomes ``{image}``, its registry ``{registry}``)."""
     if isinstance(value, str):
-        return value.replace(host, HOST)
+        for name, placeholder in names.items():
+            value = value.replace(name, placeholder)
+        return value
     if isinstance(value, list | tuple):
-        return [to_text(v, host) for v in value]
+        return [to_text(v, names) for v in value]
     if isinstance(value, dict):
-        return {k: to_text(v, host) for k, v in value.items()}
+        return {k: to_text(v, names) for k, v in value.items()}
     return value
 
 
-def from_text(value: Any, host: str) -> Any:
-    if isinstance(value, str):
-        return value.replace(HOST, host)
-    if isinstance(value, list):
-        return [from_text(v, host) for v in value]
-    if isinstance(value, dict):
-        return {k: from_text(v, host) for k, v in value.items()}
-    return value
+def placeholders(image: ImageName) -> dict[str, str]:
+    """What stands for ``image`` (and its registry) in stored text; the longest first."""
+    return {str(image): "{image}", image.domain: "{registry}"}
+
+
+def from_text(value: Any, image: ImageName) -> Any:
+    """The reverse of to_text, for the image a replay pushes to."""
+    return to_text(value, {v: k for k, v in placeholders(image).items()})
 
 
 def error_record(err: BaseException) -> dict[str, Any]:
@@ -124,9 +131,10 @@ def error_record(err: BaseException) -> dict[str, Any]:
 
 
 def _raise(record: dict[str, Any]) -> None:
-    modules = {"core.engines.process": core.engines.process, "core.errors": core.errors}
-    cls = getattr(modules.get(record["module"], core.errors), record["type"], None)
-    if cls is None or not issubclass(cls, core.errors.DockyardError):
+    """Raise the recorded error again: its own class, made from the recorded fields (some
+    classes build their text in ``__init__``; the fields are what that built)."""
+    cls = getattr(importlib.import_module(record["module"]), record["type"], None)
+    if not (isinstance(cls, type) and issubclass(cls, core.errors.DockyardError)):
         raise RuntimeError(f"recorded {record['type']}: {record.get('text', '')}")
     err = core.errors.DockyardError.__new__(cls)
     core.errors.DockyardError.__init__(err, record["problem"], record["valid"],
@@ -162,9 +170,9 @@ class Recording:
         """The digest podman's layout had when it was recorded (None: the build pushed none)."""
         return self.run.get("digest")
 
-    def events(self, host: str) -> list[dict[str, Any]]:
+    def events(self, image: ImageName) -> list[dict[str, Any]]:
         lines = (self.directory / "events.jsonl").read_text().splitlines()
-        return [from_text(json.loads(line), host) for line in lines if line]
+        return [from_text(json.loads(line), image) for line in lines if line]
 
     def plan(self, root: Path, image: str, **changes: Any) -> Plan:
         """The plan this build was recorded for, pushing to ``image`` (a test's repository):
@@ -212,8 +220,8 @@ class RecordedEngine:
 
     def commands(self, plan: Plan, output: Output = PUSH) -> list[list[str]]:
         """The recorded argv lists, in the terms of this plan (its project and registry)."""
-        host = plan.images[0].name.domain
-        return [[from_text(arg, host).replace("{project}", str(plan.root)) for arg in argv]
+        image = plan.images[0].name
+        return [[from_text(arg, image).replace("{project}", str(plan.root)) for arg in argv]
                 for argv in self.recording.run["commands"]]
 
     def _same_plan(self, plan: Plan) -> None:
@@ -248,7 +256,7 @@ class RecordedEngine:
             raise RuntimeError("the recordings are of pushes only")
         self.builds += 1
         (image,) = plan.images
-        events = self.recording.events(image.name.domain)
+        events = self.recording.events(image.name)
         cut = self.recording.run.get("cancelled_after")
         yield from self._replay(events[:cut], image, client_for)
         if cut is not None:

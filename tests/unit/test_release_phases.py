@@ -284,3 +284,23 @@ def test_a_copy_mode_plan_missing_a_binary_stops_in_preflight(
     template = dataclasses.replace(plan, binary_template=None)
     (plan.root / "dist" / "arm64" / "app").write_bytes(b"")
     assert failure(release(template, engine, tmp_path)).phase == "preflight"
+
+
+def test_the_recordings_are_what_the_podman_engine_would_run_today(tmp_path: Path) -> None:
+    """A change to PodmanEngine's commands makes the recordings stale: re-record them."""
+    from core.engines.base import EngineOptions
+    from core.engines.podman import PodmanEngine
+
+    engine = PodmanEngine(EngineOptions(storage_driver="vfs", isolation="chroot",
+                                        podman_root=Path("{storage}")))
+    for name in ("app-1.0.0", "app-1.0.0-amd64", "broken-1.0.0", "slow-1.0.0"):
+        recording = Recording.load(name)
+        plan = recording.plan(tmp_path / name, "127.0.0.1:5000/fast/commands")
+        assert engine.commands(plan) == RecordedEngine(recording).commands(plan), name
+
+
+def test_a_replay_answers_only_the_plan_it_was_recorded_for(tmp_path: Path) -> None:
+    recording = Recording.load("app-1.0.0")
+    plan = Recording.load("app-1.1.0").plan(tmp_path / "other", "127.0.0.1:5000/fast/other")
+    with pytest.raises(RuntimeError, match=r"recording app-1\.0\.0 is of"):
+        list(RecordedEngine(recording).build(plan))
