@@ -104,8 +104,8 @@ class Release:
                 started = time.monotonic()
                 detail = yield from step()
                 seconds = round(time.monotonic() - started, 3)
-                self.report.data["phases"].append({"phase": phase, "ok": True, "seconds": seconds,
-                                              "detail": detail or ""})
+                self.report.data["phases"].append({"phase": phase, "ok": True,
+                                                   "seconds": seconds, "detail": detail or ""})
                 self.report.write()
                 yield PhaseFinished(phase, True, seconds, detail or "")
         except PhaseFailed as failed:
@@ -422,7 +422,6 @@ class Release:
                 raise PhaseFailed("verify-aliases", "; ".join(report.problems))
         return "aliases resolve to the version digest"
 
-
     # -- failure -------------------------------------------------------------------------------
 
     def _fail(self, failed: PhaseFailed) -> Iterator[Event]:
@@ -432,9 +431,9 @@ class Release:
         if failed.kind != "cancelled" and any(s.moved for s in self._states):
             restored = restore(self._states, lost=failed.kind == "lost")
         state = registry_state(self._states, self.output, restored)
-        self.report.data["failure"] = {"phase": failed.phase, "error": failed.error,
-                                  "kind": failed.kind, "registry_state": state,
-                                  "moved": {str(s.image.name): s.moved for s in self._states}}
+        self.report.data["failure"] = {
+            "phase": failed.phase, "error": failed.error, "kind": failed.kind,
+            "registry_state": state, "moved": {str(s.image.name): s.moved for s in self._states}}
         self.report.data["phases"].append({"phase": failed.phase, "ok": False})
         self.report.finish()
         self.report.write()
