@@ -22,6 +22,7 @@ import functools
 import json
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import threading
@@ -247,6 +248,7 @@ class CredentialStore:
 
 def _delete_password(backend: KeyringBackend, service: str, name: str) -> int:
     """1 if an entry was deleted, 0 if there was none."""
+    # kept off the start-up path: loads keyring
     from keyring.errors import PasswordDeleteError
 
     try:
@@ -267,6 +269,7 @@ def _resolve_backend() -> tuple[KeyringBackend, str]:
         # through ctypes.util.find_library, which on Linux runs ldconfig and gcc (25-90 ms of
         # each run). A None entry makes that import fail, which the macOS backend tolerates.
         sys.modules.setdefault("keyring.backends.macOS.api", None)  # type: ignore[arg-type]
+    # kept off the start-up path: loads keyring
     import keyring
     from keyring.backends.chainer import ChainerBackend
 
@@ -317,6 +320,7 @@ def _translate(err: BaseException, what: str, secret: str) -> CredentialError:
     """A keyring/D-Bus failure as one CredentialError that names the fix; never the secret."""
     if isinstance(err, CredentialError):
         return err
+    # kept off the start-up path: loads keyring
     from keyring.errors import InitError, KeyringLocked, NoKeyringError
 
     if isinstance(err, KeyringLocked):
@@ -447,7 +451,6 @@ def _inline_auth(registry: str, entry: dict[str, Any]) -> Credential | None:
 
 def _helper_get(helper: str, registry: str) -> Credential | None:
     """Ask ``docker-credential-HELPER get``; None when it is missing, fails or has no login."""
-    import subprocess
 
     try:
         done = subprocess.run([f"docker-credential-{helper}", "get"], input=auth_key(registry),
@@ -473,6 +476,7 @@ def login(
     ca_file: Path | None = None,
 ) -> Credential:
     """Check the login against the registry and save it only if the registry accepts it."""
+    # kept off the start-up path: loads httpcore, httpx
     from core.registry import RegistryClient
 
     cred = Credential(registry, username, secret)

@@ -40,7 +40,7 @@ from urllib.parse import urljoin, urlsplit
 import httpcore
 import httpx
 
-from core.errors import CredentialError, RegistryError
+from core.errors import CredentialError, DockyardError, RegistryError
 
 if TYPE_CHECKING:
     from core.reference import ImageName
@@ -1145,7 +1145,6 @@ def engine_cert_dir(ca_file: Path | None) -> Iterator[Path | None]:
 def check_ca_file(path: Path) -> Path:
     """``--ca-file``: a readable PEM file with at least one CA certificate, else a one-line
     error naming it (the path may be anywhere; it is read, never written)."""
-    from core.errors import DockyardError
 
     problem = ""
     if not path.is_file():

@@ -49,10 +49,6 @@ START_UP = {
 #: Modules another branch restructures at the same time (issue 13 item 1: release.py split,
 #: image reading, registry naming and client factories); their lazy imports are checked once
 #: that work is merged.
-LAZY_RULE_LATER = ("core.release", "core.credentials", "core.reference", "core.verify",
-                   "core.inspect", "core.registry", "core.published", "core.publish")
-
-
 @dataclass(frozen=True)
 class Import:
     source: str  # the importing module
@@ -320,8 +316,7 @@ def lazy_without_cause(imp: Import) -> str | None:
 
 
 def test_imports_inside_functions_only_keep_heavy_packages_off_the_start_up_path() -> None:
-    broken = [f"{imp}: {why}" for imp in imports()
-              if imp.source not in LAZY_RULE_LATER and (why := lazy_without_cause(imp))]
+    broken = [f"{imp}: {why}" for imp in imports() if (why := lazy_without_cause(imp))]
     assert broken == []
 
 
