@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import TYPE_CHECKING, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from rich.segment import Segment
 from rich.text import Text
@@ -113,34 +113,34 @@ class StepBar(Static):
         return full if full.cell_len <= self.size.width else self.bar(names=False)
 
 
-_NOTHING_MORE = "already leaving: nothing more to await"
+def _leave_once(screen: DismissOnce[Any] | OnceModal[Any],
+                leave: Callable[[], AwaitComplete]) -> AwaitComplete:
+    """A second Enter or click that arrives while a screen is leaving would hand on a second
+    result and pop the screen under it (a ScreenStackError traceback, seen in a real terminal
+    on Review): only the first dismiss leaves."""
+    if screen.dismissed:
+        return AwaitComplete(asyncio.sleep(0, "already leaving: nothing more to await"))
+    screen.dismissed = True
+    return leave()
 
 
 class DismissOnce(Screen[ResultT]):
-    """A screen that leaves once: a second Enter or click that arrives while it is leaving
-    would hand on a second result and pop the screen under it (a ScreenStackError traceback,
-    seen in a real terminal on Review)."""
+    """A screen that leaves once (see _leave_once)."""
 
-    _dismissed = False
+    dismissed = False
 
     def dismiss(self, result: ResultT | None = None) -> AwaitComplete:
-        if self._dismissed:
-            return AwaitComplete(asyncio.sleep(0, _NOTHING_MORE))
-        self._dismissed = True
-        return super().dismiss(result)
+        return _leave_once(self, lambda: super(DismissOnce, self).dismiss(result))
 
 
 class OnceModal(ModalScreen[ResultT]):
-    """A modal dismissed once, as DismissOnce (not built on it: a modal keeps ModalScreen's
-    styles ahead of Screen's)."""
+    """A modal that leaves once; not built on DismissOnce, so that it keeps ModalScreen's
+    styles ahead of Screen's."""
 
-    _dismissed = False
+    dismissed = False
 
     def dismiss(self, result: ResultT | None = None) -> AwaitComplete:
-        if self._dismissed:
-            return AwaitComplete(asyncio.sleep(0, _NOTHING_MORE))
-        self._dismissed = True
-        return super().dismiss(result)
+        return _leave_once(self, lambda: super(OnceModal, self).dismiss(result))
 
 
 class ErrorModal(OnceModal[None]):

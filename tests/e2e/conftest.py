@@ -10,7 +10,6 @@ import pytest
 
 from core.engines.base import EngineOptions
 from core.engines.podman import PodmanEngine
-from core.events import Event, ReleaseFailed, ReleaseFinished
 from core.plan import Plan, PlanRequest, make_plan
 from core.registry import RegistryClient
 from tests.support.elf import write_elf
@@ -72,12 +71,3 @@ def digest(registry: RunningRegistry, repo: str, tag: str) -> str | None:
     return head.digest if head else None
 
 
-def finished(events: list[Event]) -> ReleaseFinished:
-    last = events[-1]
-    assert isinstance(last, ReleaseFinished), last
-    return last
-
-
-def failure(events: list[Event]) -> ReleaseFailed:
-    (failed,) = [e for e in events if isinstance(e, ReleaseFailed)]
-    return failed

@@ -37,12 +37,11 @@ from tests.e2e.conftest import (
     DOCKERFILE,
     PLATFORMS,
     digest,
-    failure,
-    finished,
     plan_for,
     release_tag,
 )
 from tests.registry.proxy import Fault, FaultProxy, running
+from tests.support.outcome import failure, finished
 from tests.support.registry import RunningRegistry
 from tui.headless import run_release_headless
 

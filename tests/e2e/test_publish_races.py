@@ -32,8 +32,9 @@ from core.plan import Plan
 from core.reference import ImageName
 from core.registry import ManifestHead, RegistryClient
 from core.release import run_release
-from tests.e2e.conftest import digest, finished, plan_for, release_tag
+from tests.e2e.conftest import digest, plan_for, release_tag
 from tests.support.gitrepo import git
+from tests.support.outcome import finished
 from tests.support.registry import RunningRegistry
 
 pytestmark = pytest.mark.e2e

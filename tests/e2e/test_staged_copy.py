@@ -21,9 +21,10 @@ from core.engines.podman import PodmanEngine
 from core.events import Event, ReleaseFailed
 from core.plan import PlanRequest, make_plan
 from core.release import run_release
-from tests.e2e.conftest import finished, release_tag
+from tests.e2e.conftest import release_tag
 from tests.support.busybox import download_busybox
 from tests.support.gitrepo import git, make_repo
+from tests.support.outcome import finished
 from tests.support.registry import RunningRegistry
 
 pytestmark = pytest.mark.e2e

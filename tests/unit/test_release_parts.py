@@ -24,8 +24,9 @@ from core.parts import read_part
 from core.registry import RegistryClient
 from core.release import Release, default_report_dir, release_with_stored_logins
 from tests.support.fake_engine import RecordedEngine, Recording, plant, tag_digest
+from tests.support.outcome import failure, finished
 from tests.support.registry import RunningRegistry
-from tests.unit.test_release_phases import failure, finished, of, release
+from tests.unit.test_release_phases import of, release
 
 
 def leg(registry: RunningRegistry, tmp_path: Path, repo: str, arch: str) -> Path:

@@ -20,7 +20,6 @@ from core.events import (
     PhaseFinished,
     PhaseStarted,
     ReleaseFailed,
-    ReleaseFinished,
     StepFailed,
     StepStarted,
     VerifyReported,
@@ -37,6 +36,7 @@ from tests.support.fake_engine import (
     plant,
     tag_digest,
 )
+from tests.support.outcome import failure, finished
 from tests.support.registry import RunningRegistry
 
 ALL = ("1.0.0", "1.0", "1", "latest")
@@ -53,15 +53,6 @@ def release(plan: Plan, engine: Engine | None, tmp_path: Path,
     return list(events)
 
 
-def finished(events: list[Event]) -> ReleaseFinished:
-    last = events[-1]
-    assert isinstance(last, ReleaseFinished), last
-    return last
-
-
-def failure(events: list[Event]) -> ReleaseFailed:
-    (failed,) = [e for e in events if isinstance(e, ReleaseFailed)]
-    return failed
 
 
 def of(kind: type[Event], events: Iterable[Event]) -> list[Event]:

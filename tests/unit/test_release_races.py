@@ -19,8 +19,9 @@ from tests.support.fake_engine import (
     plant,
     tag_digest,
 )
+from tests.support.outcome import failure, finished
 from tests.support.registry import RunningRegistry
-from tests.unit.test_release_phases import failure, finished, of, release
+from tests.unit.test_release_phases import of, release
 
 
 def hooked(**hooks: Callable[[str], None]) -> Callable[[ImageName], RegistryClient]:
