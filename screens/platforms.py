@@ -181,8 +181,11 @@ class PlatformsScreen(StepScreen):
         self.query_one("#builder", Static).update(text)
         selection = self.query_one("#platforms", SelectionList)
         chosen = set(selection.selected)
+        highlighted = selection.highlighted  # a probe answering late keeps the user's place
         selection.clear_options()
         selection.add_options([Selection(self._prompt(p), p, p in chosen) for p in self.offered])
+        if highlighted is not None and highlighted < selection.option_count:
+            selection.highlighted = highlighted
 
     def show_builders(self, info: EngineInfo) -> None:
         """A choice of builder only where there is one: buildx with several builders."""

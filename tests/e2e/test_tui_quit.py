@@ -116,13 +116,32 @@ def wait_until(term, holds: Callable[[str], bool], timeout: float = 10) -> str:
     return shown
 
 
-def wait_change(term, before: str, timeout: float = 10) -> str:
-    """The screen once it differs from ``before``."""
+def focus_moves_on(term, marker: str, timeout: float = 10) -> None:
+    """Tab restyles the line holding ``marker`` (the control after the main one gains the
+    focus, which shows by colour alone), then Shift+Tab gives it back. Had nothing held the
+    focus, Tab would have given it to the main control and left that line as it was."""
+    def line(styled: str) -> str:
+        return next((row for row in styled.splitlines()
+                     if marker in re.sub(r"\x1b\[[0-9;]*m", "", row)), "")
+
+    before = line(term.styled())
+    assert before, term.screen()
+    term.keys("Tab")
     deadline = time.monotonic() + timeout
-    while (shown := term.screen()) == before:
-        assert time.monotonic() < deadline, f"no change on screen:\n{shown}"
+    while line(term.styled()) == before:
+        assert time.monotonic() < deadline, f"Tab did not move the focus to {marker!r}"
         time.sleep(0.1)
-    return shown
+    term.keys("BTab")
+    deadline = time.monotonic() + timeout
+    while line(term.styled()) != before:
+        assert time.monotonic() < deadline, "Shift+Tab did not give the focus back"
+        time.sleep(0.1)
+
+
+def ticks(shown: str) -> dict[str, bool]:
+    """The platform checklist as shown: platform -> ticked (✓ is drawn without colour too)."""
+    return {platform: mark != " "
+            for mark, platform in re.findall(r"▐([✓ ])▌ (linux/\S+)", shown)}
 
 
 def press_until(term, key: str, arrival: str) -> None:
@@ -178,13 +197,16 @@ def test_a_real_walk_reaches_summary_with_the_main_control_focused(
                 term.keys("-l", demo.image)
                 term.wait_for("pushed (new)")
             elif bar == " 3 Platforms ":  # arrows and space work in the checklist at once
-                before = term.wait_for("linux/arm64")
+                ticked = ticks(term.wait_for("linux/arm64", "native"))  # the engine answered
                 term.keys("Down", "Space")
-                changed = wait_change(term, before)
+                wait_until(term, lambda shown, was=ticked: ticks(shown) not in ({}, was))
                 term.keys("Space")
-                wait_change(term, changed)
-        # Mode's radio set and Credentials' table show focus by colour alone: their focus on
-        # arrival is checked by the pilot walk (tests/ui/test_wizard_walk.py) at both sizes.
+                wait_until(term, lambda shown, was=ticked: ticks(shown) == was)
+            elif bar == " 4 Mode ":  # the radio set has the focus: Tab takes it to Dockerfile
+                term.wait_for("x86-64")  # the binary checks are in (arm64's is below at 80x24)
+                focus_moves_on(term, "Dockerfile  ")
+            elif bar == " 5 Credentials ":  # the logins table has it: Tab takes it to Back
+                focus_moves_on(term, "◀ Back")
         press_until(term, "Enter", "Cancel build")  # Review: Build & push has the focus
         # the end of the run, in the log panel (at 80x24 the progress line above it can be
         # scrolled out of view by the steps table; both say the same)

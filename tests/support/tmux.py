@@ -30,6 +30,12 @@ class Terminal:
                               capture_output=True, text=True, check=False)
         return done.stdout
 
+    def styled(self) -> str:
+        """The screen with its colours (escape sequences): what shows where the focus is."""
+        done = subprocess.run(["tmux", "capture-pane", "-e", "-p", "-t", self.name],
+                              capture_output=True, text=True, check=False)
+        return done.stdout
+
     def keys(self, *keys: str) -> None:
         subprocess.run(["tmux", "send-keys", "-t", self.name, *keys], check=True)
 

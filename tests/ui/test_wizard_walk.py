@@ -179,3 +179,22 @@ async def test_enter_twice_on_an_error_closes_it_and_keeps_the_step(tmp_path, ho
         await pilot.press("enter", "enter")
         await pilot.pause()
         assert app.screen is screen and app.is_running
+
+
+async def test_a_late_engine_answer_keeps_the_checklist_cursor(tmp_path, host) -> None:
+    """The options are rebuilt when the engine's answer comes in: the row the user moved to
+    stays highlighted, so the next space ticks what they meant (seen in a real terminal)."""
+    draft = Draft(root=tmp_path, platforms=("linux/amd64",), engine="podman")
+    app = host(lambda: PlatformsScreen(draft, Services()))
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = app.screen
+        await settle(pilot, lambda: screen.info is not None)
+        checklist = screen.query_one("#platforms", SelectionList)
+        checklist.focus()
+        checklist.highlighted = 2
+        screen.show_info()  # what a probe answering now does
+        await pilot.pause()
+        assert checklist.highlighted == 2
+        await pilot.press("space")
+        await pilot.pause()
+        assert str(checklist.get_option_at_index(2).value) in checklist.selected
