@@ -462,7 +462,7 @@ class AuthConfig:
             data = {}
         self.config: dict[str, Any] = data if isinstance(data, dict) else {}
 
-    def _shown(self) -> str:
+    def shown(self) -> str:
         home = str(Path.home())
         text = str(self.path)
         return "~" + text[len(home):] if text.startswith(home + os.sep) else text
@@ -479,12 +479,12 @@ class AuthConfig:
 
     def login(self, registry: str) -> RegistryLogin | None:
         """The login for ``registry``; one without a credential says why it cannot be used."""
-        where = f"{self.kind} ({self._shown()})"
+        where = f"{self.kind} ({self.shown()})"
         helper = self._helper(registry)
         if helper:
             data = _helper_get(helper, registry)
             if data is not None:
-                origin = f"docker credential helper docker-credential-{helper} ({self._shown()})"
+                origin = f"docker credential helper docker-credential-{helper} ({self.shown()})"
                 return _helper_login(registry, data, origin)
         auths = self.config.get("auths")
         if isinstance(auths, dict):

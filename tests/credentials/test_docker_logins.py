@@ -26,15 +26,19 @@ NO_KEYRING = {"PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"}  # a CI
 NO_KEYRING_HERE = {"DOCKYARD_KEYRING_BACKEND": "keyring.backends.fail.Keyring"}
 
 # The docker-credential-helpers protocol as the real helpers speak it: `get` reads the server
-# URL on stdin and prints {"ServerURL","Username","Secret"}, or fails with this message.
+# URL on stdin and prints {"ServerURL","Username","Secret"}, or fails with this message; `list`
+# prints {ServerURL: Username}.
 HELPER = r'''
 import json, os, sys
+logins = json.load(open(os.environ["DY_HELPER_STORE"]))
+if sys.argv[1:] == ["list"]:
+    print(json.dumps({server: login[0] for server, login in logins.items()}))
+    sys.exit(0)
 if sys.argv[1:] != ["get"]:
     sys.exit(2)
 server = sys.stdin.read().strip()
 with open(os.environ["DY_HELPER_ASKED"], "a") as log:
     log.write(server + "\n")
-logins = json.load(open(os.environ["DY_HELPER_STORE"]))
 if server not in logins:
     print("credentials not found in native keychain")
     sys.exit(1)
