@@ -346,6 +346,8 @@ class RegistryLogin:
     registry: str
     credential: Credential | None
     source: str  # "the keyring (...)", "no stored login", "no usable keyring: ..."
+    # From a credential helper: asked afresh each run and never copied, as its tokens expire.
+    live: bool = False
 
     def describe(self) -> str:
         if self.credential is None:
@@ -355,76 +357,178 @@ class RegistryLogin:
 
 def logins_for(
     registries: Iterable[str], store: CredentialStore | None = None,
-    *, docker_dir: Path | None = None,
+    *, docker_dir: Path | None = None, podman_file: Path | None = None,
 ) -> list[RegistryLogin]:
-    """The login for each registry, looked up once per run: the keyring's, else the one the
-    user's docker has (``docker login``: config.json ``auths``, ``credHelpers``, ``credsStore``),
-    read and never written, as crane, regctl and skopeo do. A missing or unusable keyring is not
-    fatal here (CI runners have none; a local registry may need no login) but is said."""
+    """The login for each registry, looked up once per run: the keyring's, else the user's
+    existing docker or podman login (``existing_logins``), read and never written, as crane,
+    regctl and skopeo do. A missing or unusable keyring is not fatal here (CI runners have none;
+    a local registry may need no login) but is said."""
     unique = list(dict.fromkeys(canonical_registry(host) for host in registries))
     store = store or CredentialStore()
-    docker = DockerLogins(docker_dir if docker_dir is not None else user_docker_dir())
+    existing = existing_logins(docker_dir, podman_file)
+
+    def elsewhere(registry: str, why: str) -> RegistryLogin:
+        found = [f for f in (cfg.login(registry) for cfg in existing) if f is not None]
+        usable = [f for f in found if f.credential is not None]
+        return (usable or found or [RegistryLogin(registry, None, why)])[0]
+
     try:
         source = f"the keyring ({store.backend_label})"
     except CredentialError as err:
-        return [docker.login(reg) or RegistryLogin(reg, None, f"no usable keyring: {err.problem}")
-                for reg in unique]
+        return [elsewhere(reg, f"no usable keyring: {err.problem}") for reg in unique]
     logins = []
     for registry in unique:
         try:
             cred = store.get(registry)
         except CredentialError as err:
-            logins.append(docker.login(registry) or RegistryLogin(
-                registry, None, f"keyring read failed: {err.problem}"))
+            logins.append(elsewhere(registry, f"keyring read failed: {err.problem}"))
             continue
         if cred is not None:
             logins.append(RegistryLogin(registry, cred, source))
         else:
-            logins.append(docker.login(registry) or RegistryLogin(registry, None,
-                                                                  "no stored login"))
+            logins.append(elsewhere(registry, "no stored login"))
     return logins
 
 
-class DockerLogins:
-    """The logins of the user's own docker config dir, read-only: per-registry ``credHelpers``
-    first, then the ``credsStore`` helper, then inline ``auths`` (docker's own order). Helpers
-    speak the docker-credential-helpers protocol: ``docker-credential-NAME get``, server on stdin,
-    JSON ``{"Username", "Secret"}`` on stdout."""
+def existing_logins(
+    docker_dir: Path | None = None, podman_file: Path | None = None
+) -> list[AuthConfig]:
+    """The user's own login files in lookup order: docker's config, then podman's auth file
+    (skipped when it is docker's file, as ``REGISTRY_AUTH_FILE`` may say)."""
+    docker = AuthConfig(
+        (docker_dir if docker_dir is not None else user_docker_dir()) / "config.json",
+        "docker config")
+    podman_path = podman_file if podman_file is not None else user_podman_auth_file()
+    if podman_path is None or _same_file(podman_path, docker.path):
+        return [docker]
+    return [docker, AuthConfig(podman_path, "podman auth file")]
 
-    def __init__(self, directory: Path) -> None:
-        self.path = directory / "config.json"
+
+def user_podman_auth_file() -> Path | None:
+    """podman's login file: ``$REGISTRY_AUTH_FILE``, else the one ``podman login`` writes,
+    ``$XDG_RUNTIME_DIR/containers/auth.json``."""
+    configured = os.environ.get("REGISTRY_AUTH_FILE")
+    if configured:
+        return Path(configured)
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    return Path(runtime) / "containers" / "auth.json" if runtime else None
+
+
+def _same_file(one: Path, other: Path) -> bool:
+    try:
+        return one.resolve() == other.resolve()
+    except OSError:
+        return False
+
+
+def import_login(
+    store: CredentialStore, registry: str, *, insecure: bool = False,
+    ca_file: Path | None = None, docker_dir: Path | None = None, podman_file: Path | None = None,
+) -> RegistryLogin:
+    """Copy the user's static docker or podman login for ``registry`` into the keyring once the
+    registry accepts it. A credential helper's login is returned uncopied (it stays live)."""
+    canonical = canonical_registry(registry)
+    found = [f for f in (cfg.login(canonical) for cfg in existing_logins(docker_dir, podman_file))
+             if f is not None]
+    usable = [f for f in found if f.credential is not None]
+    if not usable:
+        if found:
+            raise CredentialError(found[0].source, f"run `dockyard login {canonical}`")
+        raise CredentialError(
+            f"neither docker nor podman has a login for {canonical}",
+            f"run `dockyard login {canonical}`, or `docker login {canonical}` first",
+        )
+    chosen = usable[0]
+    assert chosen.credential is not None
+    if not chosen.live:
+        cred = chosen.credential
+        login(store, canonical, cred.username, cred.secret, insecure=insecure, ca_file=ca_file)
+    return chosen
+
+
+class AuthConfig:
+    """One login file of the user's (docker's ``config.json`` or podman's ``auth.json``, same
+    format), read-only: per-registry ``credHelpers`` first, then the ``credsStore`` helper, then
+    inline ``auths`` (docker's own order). Helpers speak the docker-credential-helpers protocol:
+    ``docker-credential-NAME get``, server on stdin, JSON ``{"Username", "Secret"}`` on stdout;
+    ``list`` prints ``{server: username}``."""
+
+    def __init__(self, path: Path, kind: str) -> None:
+        self.path = path
+        self.kind = kind
         try:
             data = json.loads(self.path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             data = {}
         self.config: dict[str, Any] = data if isinstance(data, dict) else {}
 
-    def _shown(self) -> str:
+    def shown(self) -> str:
         home = str(Path.home())
         text = str(self.path)
         return "~" + text[len(home):] if text.startswith(home + os.sep) else text
 
-    def login(self, registry: str) -> RegistryLogin | None:
+    def _helper(self, registry: str) -> str | None:
         helpers = self.config.get("credHelpers")
-        helper = None
         if isinstance(helpers, dict):
-            helper = next((str(name) for key, name in helpers.items()
-                           if _same_registry(str(key), registry)), None)
-        helper = helper or (str(self.config["credsStore"])
-                            if self.config.get("credsStore") else None)
+            named = next((str(name) for key, name in helpers.items()
+                          if _same_registry(str(key), registry)), None)
+            if named:
+                return named
+        store = self.config.get("credsStore")
+        return str(store) if store else None
+
+    def login(self, registry: str) -> RegistryLogin | None:
+        """The login for ``registry``; one without a credential says why it cannot be used."""
+        where = f"{self.kind} ({self.shown()})"
+        helper = self._helper(registry)
         if helper:
-            cred = _helper_get(helper, registry)
-            if cred is not None:
-                return RegistryLogin(registry, cred, f"docker credential helper "
-                                     f"docker-credential-{helper} ({self._shown()})")
+            data = _helper_get(helper, registry)
+            if data is not None:
+                origin = f"docker credential helper docker-credential-{helper} ({self.shown()})"
+                return _helper_login(registry, data, origin)
         auths = self.config.get("auths")
         if isinstance(auths, dict):
             for key, entry in auths.items():
                 if _same_registry(str(key), registry) and isinstance(entry, dict):
+                    if entry.get("identitytoken"):
+                        return RegistryLogin(registry, None, _refusal_text(registry, where))
                     cred = _inline_auth(registry, entry)
                     if cred is not None:
-                        return RegistryLogin(registry, cred, f"docker config ({self._shown()})")
+                        return RegistryLogin(registry, cred, where)
         return None
+
+    def registries(self) -> list[tuple[str, bool]]:
+        """(registry, from a helper) for every login this file knows of; helpers list theirs."""
+        found: dict[str, bool] = {}
+        auths = self.config.get("auths")
+        for key in auths if isinstance(auths, dict) else ():
+            with contextlib.suppress(RegistryError):
+                found.setdefault(canonical_registry(str(key)), False)
+        helpers = self.config.get("credHelpers")
+        for key in helpers if isinstance(helpers, dict) else ():
+            with contextlib.suppress(RegistryError):
+                found[canonical_registry(str(key))] = True
+        if self.config.get("credsStore"):
+            for key in _helper_list(str(self.config["credsStore"])):
+                with contextlib.suppress(RegistryError):
+                    found[canonical_registry(key)] = True
+        return sorted(found.items())
+
+
+def _refusal_text(registry: str, where: str) -> str:
+    return (f"{where} holds an identity token (an OAuth refresh token) for {registry}, "
+            "which dockyard does not exchange yet")
+
+
+def _helper_login(registry: str, data: dict[str, Any], origin: str) -> RegistryLogin:
+    if data.get("Username") == "<token>":  # the helpers' way of storing an identity token
+        return RegistryLogin(registry, None, _refusal_text(registry, origin), live=True)
+    try:
+        cred = Credential(registry, str(data.get("Username") or ""), str(data.get("Secret") or ""))
+    except CredentialError as err:
+        return RegistryLogin(registry, None, f"{origin} gave an unusable login: {err.problem}",
+                             live=True)
+    return RegistryLogin(registry, cred, origin, live=True)
 
 
 def _same_registry(key: str, registry: str) -> bool:
@@ -435,8 +539,7 @@ def _same_registry(key: str, registry: str) -> bool:
 
 
 def _inline_auth(registry: str, entry: dict[str, Any]) -> Credential | None:
-    """``{"auth": base64(user:secret)}`` or ``{"username", "password"}``; identity tokens
-    (OAuth refresh tokens for Docker Hub's own login flow) are not usable here."""
+    """``{"auth": base64(user:secret)}`` or ``{"username", "password"}``."""
     user, secret = entry.get("username"), entry.get("password")
     if entry.get("auth"):
         try:
@@ -449,21 +552,24 @@ def _inline_auth(registry: str, entry: dict[str, Any]) -> Credential | None:
         return None
 
 
-def _helper_get(helper: str, registry: str) -> Credential | None:
-    """Ask ``docker-credential-HELPER get``; None when it is missing, fails or has no login."""
-
+def _run_helper(helper: str, action: str, stdin: str) -> Any:
+    """The JSON ``docker-credential-HELPER ACTION`` prints; None when it is missing or fails."""
     try:
-        done = subprocess.run([f"docker-credential-{helper}", "get"], input=auth_key(registry),
+        done = subprocess.run([f"docker-credential-{helper}", action], input=stdin,
                               capture_output=True, text=True, timeout=30, check=False)
-        data = json.loads(done.stdout) if done.returncode == 0 else None
+        return json.loads(done.stdout) if done.returncode == 0 else None
     except (OSError, subprocess.TimeoutExpired, ValueError):
         return None
-    if not isinstance(data, dict) or data.get("Username") == "<token>":
-        return None
-    try:
-        return Credential(registry, str(data.get("Username") or ""), str(data.get("Secret") or ""))
-    except CredentialError:
-        return None
+
+
+def _helper_get(helper: str, registry: str) -> dict[str, Any] | None:
+    data = _run_helper(helper, "get", auth_key(registry))
+    return data if isinstance(data, dict) else None
+
+
+def _helper_list(helper: str) -> list[str]:
+    data = _run_helper(helper, "list", "")
+    return [str(key) for key in data] if isinstance(data, dict) else []
 
 
 def login(

@@ -26,15 +26,19 @@ NO_KEYRING = {"PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"}  # a CI
 NO_KEYRING_HERE = {"DOCKYARD_KEYRING_BACKEND": "keyring.backends.fail.Keyring"}
 
 # The docker-credential-helpers protocol as the real helpers speak it: `get` reads the server
-# URL on stdin and prints {"ServerURL","Username","Secret"}, or fails with this message.
+# URL on stdin and prints {"ServerURL","Username","Secret"}, or fails with this message; `list`
+# prints {ServerURL: Username}.
 HELPER = r'''
 import json, os, sys
+logins = json.load(open(os.environ["DY_HELPER_STORE"]))
+if sys.argv[1:] == ["list"]:
+    print(json.dumps({server: login[0] for server, login in logins.items()}))
+    sys.exit(0)
 if sys.argv[1:] != ["get"]:
     sys.exit(2)
 server = sys.stdin.read().strip()
 with open(os.environ["DY_HELPER_ASKED"], "a") as log:
     log.write(server + "\n")
-logins = json.load(open(os.environ["DY_HELPER_STORE"]))
 if server not in logins:
     print("credentials not found in native keychain")
     sys.exit(1)
@@ -131,22 +135,31 @@ def test_a_broken_docker_config_is_no_login(home: Path, monkeypatch: pytest.Monk
 
 
 @pytest.mark.e2e
+@pytest.mark.parametrize("tool", ["docker", "podman"])
 def test_release_after_docker_login_with_no_keyring_succeeds_and_names_the_login(
     cli_env: dict[str, str], home: Path, tmp_path: Path, auth_registry: RunningRegistry,
+    tool: str,
 ) -> None:
-    """As on a CI runner: no keyring, `docker login` done (auths in ~/.docker/config.json)."""
-    config = write_config(home, auths_for(auth_registry.host))
+    """As on a CI runner: no keyring, `docker login` (auths in ~/.docker/config.json) or
+    `podman login` (auths in $XDG_RUNTIME_DIR/containers/auth.json) done."""
+    if tool == "docker":
+        config = write_config(home, auths_for(auth_registry.host))
+        shown = "docker config (~/.docker/config.json)"
+    else:
+        config = Path(os.environ["XDG_RUNTIME_DIR"]) / "containers" / "auth.json"
+        config.parent.mkdir()
+        config.write_text(json.dumps(auths_for(auth_registry.host)))
+        shown = f"podman auth file ({config})"
     before = config.read_bytes()
     project = _project(tmp_path / "project")
     with podman_storage("dy-dlogin-") as root:
         env = {**cli_env, **NO_KEYRING, "DOCKYARD_PODMAN_STORAGE_DRIVER": "vfs",
                "DOCKYARD_PODMAN_ISOLATION": "chroot", "DOCKYARD_PODMAN_ROOT": str(root)}
         release = dockyard("release", "--yes", "--engine", "podman", "--repo", str(project),
-                           "--image", f"{auth_registry.host}/creds/dlogin",
+                           "--image", f"{auth_registry.host}/creds/{tool}login",
                            "--platform", "linux/amd64", "--mode", "copy",
                            "--binary", "dist/{arch}/app", env=env, timeout=300)
     assert release.returncode == 0, release.stdout + release.stderr
-    assert (f"credentials for {auth_registry.host}: {USER} from docker config "
-            "(~/.docker/config.json)") in release.stdout
+    assert f"credentials for {auth_registry.host}: {USER} from {shown}" in release.stdout
     assert config.read_bytes() == before
     assert SECRET not in release.stdout + release.stderr

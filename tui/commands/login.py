@@ -10,9 +10,12 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.errors import CredentialError
+
+if TYPE_CHECKING:
+    from core.credentials import AuthConfig
 
 TOKEN_HINT = (
     "Tokens are preferred over passwords: create an access token with push rights in the "
@@ -33,6 +36,9 @@ def register(subparsers: Any) -> None:
     login.add_argument("registry", nargs="?", metavar="REGISTRY",
                        help="registry host[:port], e.g. ghcr.io, docker.io, 127.0.0.1:5000")
     login.add_argument("--username", "-u", metavar="U", help="user name (prompted if omitted)")
+    login.add_argument("--import", dest="import_", action="store_true",
+                       help="copy the login docker or podman already has for REGISTRY into the "
+                       "keyring once the registry accepts it (without REGISTRY: list them)")
     login.add_argument("--password-stdin", action="store_true",
                        help="read the token or password from the first line of stdin")
     login.add_argument("--password", "-p", nargs="?", action=_RefuseSecretInArgv,
@@ -73,6 +79,8 @@ class _RefuseSecretInArgv(argparse.Action):
 
 
 def run_login(args: argparse.Namespace) -> int:
+    if args.import_:
+        return _run_import(args)
     if args.registry is None:
         return _open_credentials_manager()
     # kept off dockyard --help's path
@@ -92,6 +100,50 @@ def run_login(args: argparse.Namespace) -> int:
     cred = login(store, registry, username, secret,
                  insecure=args.insecure_registry, ca_file=args.ca_file)
     sys.stdout.write(f"Login succeeded: {cred.username} at {cred.registry}, saved in {label}\n")
+    return 0
+
+
+def _run_import(args: argparse.Namespace) -> int:
+    """Import docker's or podman's login; a helper's is only reported, as it is read live."""
+    if args.username or args.password_stdin:
+        raise CredentialError("--import takes the user and secret from docker's or podman's "
+                              "login", "--import [REGISTRY] alone", field="login")
+    # kept off dockyard --help's path
+    from core.credentials import CredentialStore, existing_logins, import_login
+
+    if args.registry is None:
+        return _list_existing(existing_logins())
+    if args.ca_file is not None:
+        # kept off dockyard --help's path: loads httpcore, httpx
+        from core.registry import check_ca_file
+
+        args.ca_file = check_ca_file(args.ca_file)
+    store = CredentialStore()
+    label = store.backend_label  # no usable keyring: fail before reading any login
+    found = import_login(store, args.registry, insecure=args.insecure_registry,
+                         ca_file=args.ca_file)
+    assert found.credential is not None
+    who = f"{found.credential.username} at {found.registry}"
+    if found.live:
+        sys.stdout.write(f"Not copied: {who} comes from {found.source}; dockyard asks it afresh "
+                         "on each run (its tokens may expire)\n")
+    else:
+        sys.stdout.write(f"Imported {who} from {found.source}, checked against the registry "
+                         f"and saved in {label}\n")
+    return 0
+
+
+def _list_existing(configs: list[AuthConfig]) -> int:
+    rows = [(reg, cfg, live) for cfg in configs for reg, live in cfg.registries()]
+    if not rows:
+        shown = ", ".join(cfg.shown() for cfg in configs)
+        sys.stdout.write(f"No docker or podman logins found (looked in {shown})\n")
+        return 0
+    width = max(len(reg) for reg, _, _ in rows)
+    for reg, cfg, live in rows:
+        how = "credential helper, used live" if live else "static, can be imported"
+        sys.stdout.write(f"{reg:<{width}}  {cfg.kind} {cfg.shown()}: {how}\n")
+    sys.stdout.write("Import one with: dockyard login --import REGISTRY\n")
     return 0
 
 
