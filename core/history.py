@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from core.engines.base import REVISION_LABEL
+from core.errors import RegistryError
 from core.image import config_platform, summarize_index
 from core.published import version_of_tag
 from core.registry import IMAGE_TYPES, INDEX_TYPES
@@ -143,7 +144,7 @@ def read_history(client: RegistryClient, repo: str, image: str, *,
     reads = _Reads(client, repo)
     digests = {tag: reads.head(tag) for tag in tags}
     runs = _runs(report_dir, image) if report_dir is not None else {}
-    named = {digests[tag] for tag in versions}
+    named = {digests[tag] for tag in versions} - {None}
     rows = []
     for tag, version in sorted(versions.items(), key=lambda item: item[1]):
         digest = digests[tag]
@@ -182,7 +183,10 @@ def _version(reads: _Reads, version: ReleaseVersion, digest: str, aliases: tuple
         config_digest = (body.get("config") or {}).get("digest")
         config: Mapping[str, Any] = {}
         if child.media_type in IMAGE_TYPES and isinstance(config_digest, str):
-            config = reads.config(config_digest)
+            try:
+                config = reads.config(config_digest)
+            except RegistryError as err:  # one unreadable config spoils one row, not the list
+                problems.append(f"{shown or 'its'} config is unreadable ({err})")
         declared = config_platform(config)
         parts = [body.get("config") or {}, *(body.get("layers") or [])]
         created = config.get("created")

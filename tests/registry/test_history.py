@@ -18,7 +18,7 @@ from core.release_state import ImageState
 from core.tags import TagSet
 from core.version import parse_version
 from tests.registry.content import OCI_CONFIG, OCI_LAYER, OCI_MANIFEST, Pushed, Pusher, canonical
-from tests.registry.proxy import FaultProxy, running
+from tests.registry.proxy import Fault, FaultProxy, running
 from tests.support.registry import RunningRegistry
 from tui.cli import main
 
@@ -222,3 +222,19 @@ def test_unknown_repository_is_one_line(registry: RunningRegistry,
     assert (code, out) == (2, "")
     assert err == (f"error: registry: {registry.host}/dy/history-never-pushed: repository not "
                    "found; check the image name (nothing pushed yet?)\n")
+
+
+def test_an_unreadable_config_spoils_its_row_only(
+    proxy: FaultProxy, releases: dict[str, Pushed], capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    amd64 = json.loads(releases["1.0.0"].raw)["manifests"][0]["digest"]
+    manifest = json.loads(RegistryClient(proxy.host).get_manifest(REPO, amd64).raw)
+    proxy.inject(Fault(status=404, method="GET", path_contains=manifest["config"]["digest"]))
+    code, out, _ = _run(capsys, f"{proxy.host}/{REPO}", "--json", "--reports", str(tmp_path))
+    assert code == 0
+    rows = {row["version"]: row for row in json.loads(out)["versions"]}
+    [problem] = rows["1.0.0"]["problems"]
+    assert problem.startswith("linux/amd64 config is unreadable (") and "not found" in problem
+    assert rows["1.0.0"]["revision"] == "a" * 40  # the arm64 config still says it
+    assert rows["1.1.0"]["problems"] == []

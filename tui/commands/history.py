@@ -59,8 +59,11 @@ def run(args: argparse.Namespace) -> int:
     with clients(reference.name) as client:
         history = read_history(client, reference.name.path, str(reference.name),
                                report_dir=args.reports or default_report_dir())
+        data = history.to_dict()
+        if client.rate_limit is not None:  # Docker Hub states its pull allowance
+            data["rate_limit"] = client.rate_limit.to_dict()
     if args.json:
-        json.dump(history.to_dict(), sys.stdout, indent=2)
+        json.dump(data, sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
         sys.stdout.write(_text(history))
