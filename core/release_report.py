@@ -40,6 +40,7 @@ class RunReport:
         self.data: dict[str, Any] = {
             "version": plan.version.text,
             "commit": plan.commit,
+            "checkout": str(plan.root),
             "engine": engine,
             "mode": mode,
             "output": {"kind": output.kind, "path": str(output.path) if output.path else None,
