@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import DockyardError
+from tui.commands import add_registry_options
 
 
 def register(subparsers: Any) -> None:
@@ -19,11 +20,7 @@ def register(subparsers: Any) -> None:
         "Stored logins (dockyard login) are used for private repositories.",
     )
     parser.add_argument("image", nargs="?", metavar="IMAGE", help="repository to browse")
-    parser.add_argument("--insecure-registry", action="append", default=[], metavar="HOST",
-                        help="allow plain http / unverified TLS to this registry "
-                        "(loopback is always allowed)")
-    parser.add_argument("--ca-file", type=Path, metavar="PEM",
-                        help="CA certificate of a registry with a private CA")
+    add_registry_options(parser)
     parser.set_defaults(handler=run)
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from core.errors import DockyardError
+from tui.commands import add_registry_options
 
 if TYPE_CHECKING:
     from core.history import History
@@ -25,11 +26,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("image", metavar="IMAGE", help="e.g. ghcr.io/acme/app (no tag)")
     parser.add_argument("--json", action="store_true", help="machine-readable output "
                         "(schema in the README)")
-    parser.add_argument("--insecure-registry", action="append", default=[], metavar="HOST",
-                        help="allow plain http / unverified TLS to this registry "
-                        "(loopback is always allowed)")
-    parser.add_argument("--ca-file", type=Path, metavar="PEM",
-                        help="CA certificate of a registry with a private CA")
+    add_registry_options(parser)
     parser.add_argument("--reports", type=Path, metavar="DIR",
                         help="run reports to read (default: dockyard's state dir)")
     parser.set_defaults(handler=run)

@@ -6,10 +6,10 @@ import argparse
 import json
 import re
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from core.errors import DockyardError
+from tui.commands import add_registry_options
 
 if TYPE_CHECKING:
     from core.reference import ImageName
@@ -28,11 +28,7 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("image", metavar="IMAGE[:TAG]", help="e.g. ghcr.io/acme/app:1.2.3")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
-    parser.add_argument("--insecure-registry", action="append", default=[], metavar="HOST",
-                        help="allow plain http / unverified TLS to this registry "
-                        "(loopback is always allowed)")
-    parser.add_argument("--ca-file", type=Path, metavar="PEM",
-                        help="CA certificate of a registry with a private CA")
+    add_registry_options(parser)
     parser.add_argument("--resolve", type=int, default=DEFAULT_RESOLVE, metavar="N",
                         help=f"without a tag: HEAD at most N tags for their digests "
                         f"(default {DEFAULT_RESOLVE}, 0 for none)")
