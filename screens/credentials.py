@@ -19,7 +19,14 @@ from textual.widgets import Button, Checkbox, DataTable, Footer, Input, Label, S
 from textual.worker import Worker, WorkerState
 
 import assets
-from core.credentials import Credential, CredentialStore, login
+from core.credentials import (
+    AuthConfig,
+    Credential,
+    CredentialStore,
+    existing_logins,
+    import_login,
+    login,
+)
 from core.errors import DockyardError
 from tui.table import Table
 from tui.widgets import DismissOnce, OnceModal, readable_error
@@ -72,11 +79,21 @@ class CredentialsScreen(DismissOnce[str | None]):
     ]
 
     class Listed(Message):
-        def __init__(self, backend: str, entries: list[tuple[str, str]], announce: bool) -> None:
+        def __init__(self, backend: str, entries: list[tuple[str, str]], announce: bool,
+                     offers: list[tuple[str, str]]) -> None:
             super().__init__()
             self.backend = backend
             self.entries = entries
             self.announce = announce  # False keeps the status of the save/remove that reloaded
+            self.offers = offers  # (registry, where): docker's or podman's, not in the keyring
+
+    class Imported(Message):
+        def __init__(self, registry: str, username: str, where: str, live: bool) -> None:
+            super().__init__()
+            self.registry = registry
+            self.username = username
+            self.where = where
+            self.live = live  # a credential helper's: used as it is, never copied
 
     class Saved(Message):
         def __init__(self, registry: str, username: str) -> None:
@@ -97,10 +114,13 @@ class CredentialsScreen(DismissOnce[str | None]):
         *,
         login: LoginFn = login,
         registry: str = "",
+        existing: Callable[[], list[AuthConfig]] = existing_logins,
     ) -> None:
         super().__init__()
         self._store = store
         self._login = login
+        self._existing = existing  # the user's docker and podman login files
+        self.offers: list[tuple[str, str]] = []
         self._initial_registry = registry
         self.entries: list[tuple[str, str]] = []
         self.status = ""
@@ -127,6 +147,9 @@ class CredentialsScreen(DismissOnce[str | None]):
             with Horizontal(id="add-row"):
                 yield Checkbox("plain http / unverified TLS (insecure)", id="insecure")
                 yield Button("Check and save", id="save", variant="primary")
+            with Horizontal(id="import-row"):
+                yield Static("", id="offer")
+                yield Button("Import", id="import")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -196,7 +219,19 @@ class CredentialsScreen(DismissOnce[str | None]):
     @work(thread=True, exit_on_error=False, exclusive=True, group="list", description="list")
     def _list(self, announce: bool = True) -> None:
         store = self.store
-        self.post_message(self.Listed(store.backend_label, store.entries(), announce))
+        entries = store.entries()
+        stored = {registry for registry, _ in entries}
+        offers = [(registry, config.shown()) for config in self._existing()
+                  for registry, live in config.registries() if not live and registry not in stored]
+        self.post_message(self.Listed(store.backend_label, entries, announce,
+                                      list(dict.fromkeys(offers))))
+
+    @work(thread=True, exit_on_error=False, group="save", description="import login")
+    def _import(self, registry: str) -> None:
+        found = import_login(self.store, registry)
+        assert found.credential is not None
+        self.post_message(self.Imported(found.registry, found.credential.username, found.source,
+                                        found.live))
 
     @work(thread=True, exit_on_error=False, group="save", description="check and save login")
     def _check_and_save(self, credential: Credential, insecure: bool) -> None:
@@ -213,8 +248,37 @@ class CredentialsScreen(DismissOnce[str | None]):
 
     # ---- results -----------------------------------------------------------------------------
 
+    @on(Button.Pressed, "#import")
+    def action_import(self) -> None:
+        """Copy the first login docker or podman has that the keyring lacks, once the registry
+        accepted it (first-time setup: most users ran `docker login` already)."""
+        if not self.offers:
+            return
+        registry, where = self.offers[0]
+        self._set_status(f"checking the login for {registry} from {where}…")
+        self.query_one("#import", Button).disabled = True
+        self._import(registry)
+
+    def on_credentials_screen_imported(self, message: Imported) -> None:
+        self.query_one("#import", Button).disabled = False
+        self.last_saved = message.registry
+        self._set_status(f"imported {message.username} @ {message.registry} from "
+                         f"{message.where} (the registry accepted it)")
+        self._list(announce=False)
+
+    def show_offer(self) -> None:
+        row = self.query_one("#import-row")
+        row.display = bool(self.offers)
+        if self.offers:
+            registry, where = self.offers[0]
+            more = f" (+{len(self.offers) - 1} more)" if len(self.offers) > 1 else ""
+            self.query_one("#offer", Static).update(
+                f"{where} has a login for {registry}{more}: import it into the keyring?")
+
     def on_credentials_screen_listed(self, message: Listed) -> None:
         self.entries = message.entries
+        self.offers = message.offers
+        self.show_offer()
         self.backend = message.backend
         self.query_one("#backend", Static).update(f"keyring: {message.backend}")
         table = self.query_one("#entries", DataTable)
@@ -247,6 +311,7 @@ class CredentialsScreen(DismissOnce[str | None]):
         secret = self.query_one("#secret", Input).value
         if event.worker.group == "save":
             self.query_one("#save", Button).disabled = False
+            self.query_one("#import", Button).disabled = False
         self._set_status(readable_error(event.worker.error, secret=secret), error=True)
 
     def _set_status(self, text: str, *, error: bool = False) -> None:

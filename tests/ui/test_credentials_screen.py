@@ -207,3 +207,60 @@ def test_snapshot_form_error(store: CredentialStore, snap_compare: Any) -> None:
         await idle(pilot)
 
     assert snap_compare(CredentialsApp(store), terminal_size=(100, 30), run_before=bad_form)
+
+
+def docker_login_file(tmp_path: Any, monkeypatch: pytest.MonkeyPatch, registry: str,
+                      secret: str) -> None:
+    """What `docker login` leaves: a static auth in $DOCKER_CONFIG/config.json (no podman file)."""
+    import base64
+    import json
+
+    config = tmp_path / "docker"
+    config.mkdir()
+    auth = base64.b64encode(f"{USER}:{secret}".encode()).decode()
+    (config / "config.json").write_text(json.dumps({"auths": {registry: {"auth": auth}}}))
+    monkeypatch.setenv("DOCKER_CONFIG", str(config))
+    monkeypatch.setenv("REGISTRY_AUTH_FILE", str(tmp_path / "no-podman-auth.json"))
+
+
+@pytest.mark.anyio
+async def test_first_time_setup_offers_docker_login_and_imports_it_once_accepted(
+    store: CredentialStore, auth_registry: RunningRegistry, tmp_path: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    docker_login_file(tmp_path, monkeypatch, auth_registry.host, SECRET)
+    app = CredentialsApp(store)
+    async with app.run_test(size=(120, 32)) as pilot:
+        screen = await idle(pilot)
+        assert screen.offers == [(auth_registry.host, str(tmp_path / "docker" / "config.json"))]
+        offer = str(screen.query_one("#offer").render())
+        assert offer.endswith(f"has a login for {auth_registry.host}: import it into the "
+                              "keyring?")
+        assert screen.query_one("#import-row").display
+        await click(pilot, "#import")
+        screen = await idle(pilot)
+        assert screen.status.startswith(f"imported {USER} @ {auth_registry.host} from docker "
+                                        "config")
+        assert screen.entries == [(auth_registry.host, USER)]
+        assert screen.offers == [] and not screen.query_one("#import-row").display
+        assert SECRET not in screen_text(app)
+    saved = store.get(auth_registry.host, USER)
+    assert saved is not None and saved.secret == SECRET
+
+
+@pytest.mark.anyio
+async def test_an_imported_login_the_registry_refuses_is_not_stored(
+    store: CredentialStore, auth_registry: RunningRegistry, tmp_path: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    wrong = SECRET + "-old"
+    docker_login_file(tmp_path, monkeypatch, auth_registry.host, wrong)
+    app = CredentialsApp(store)
+    async with app.run_test(size=(120, 32)) as pilot:
+        await idle(pilot)
+        await click(pilot, "#import")
+        screen = await idle(pilot)
+        assert "error" in screen.query_one("#status").classes
+        assert wrong not in screen.status and wrong not in screen_text(app)
+        assert screen.entries == [] and not screen.query_one("#import").disabled
+    assert store.entries() == []
