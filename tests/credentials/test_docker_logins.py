@@ -17,7 +17,7 @@ from core.clients import logged_in_clients
 from core.credentials import CredentialStore, logins_for
 from core.errors import RegistryError
 from tests.credentials.support import SECRET, USER, dockyard
-from tests.credentials.test_release_login import _project
+from tests.support.elf import copy_mode_project
 from tests.support.podman import podman_storage
 from tests.support.registry import RunningRegistry
 
@@ -151,7 +151,7 @@ def test_release_after_docker_login_with_no_keyring_succeeds_and_names_the_login
         config.write_text(json.dumps(auths_for(auth_registry.host)))
         shown = f"podman auth file ({config})"
     before = config.read_bytes()
-    project = _project(tmp_path / "project")
+    project = copy_mode_project(tmp_path / "project")
     with podman_storage("dy-dlogin-") as root:
         env = {**cli_env, **NO_KEYRING, "DOCKYARD_PODMAN_STORAGE_DRIVER": "vfs",
                "DOCKYARD_PODMAN_ISOLATION": "chroot", "DOCKYARD_PODMAN_ROOT": str(root)}

@@ -13,8 +13,7 @@ import pytest
 from core.credentials import CredentialStore
 from core.registry import RegistryClient
 from tests.credentials.support import SECRET, USER, dockyard, watch_processes
-from tests.support.elf import write_elf
-from tests.support.gitrepo import git, make_repo
+from tests.support.elf import copy_mode_project
 from tests.support.podman import podman_storage
 from tests.support.registry import RunningRegistry
 
@@ -29,23 +28,13 @@ def podman_env(cli_env: dict[str, str]) -> Iterator[dict[str, str]]:
                "DOCKYARD_PODMAN_ISOLATION": "chroot", "DOCKYARD_PODMAN_ROOT": str(root)}
 
 
-def _project(root: Path) -> Path:
-    make_repo(root)
-    (root / "Dockerfile").write_text(
-        "FROM scratch\nARG TARGETARCH\nCOPY dist/${TARGETARCH}/app /app\n")
-    write_elf(root / "dist/amd64/app", "x86-64")
-    write_elf(root / "dist/arm64/app", "aarch64")
-    git(root, "add", "-A")
-    git(root, "commit", "-q", "-m", "project")
-    git(root, "tag", "-a", "v1.0.0", "-m", "v1.0.0")
-    return root
 
 
 def test_release_uses_and_names_the_stored_login_and_leaks_nothing(
     store: CredentialStore, podman_env: dict[str, str], home: Path, tmp_path: Path,
     auth_registry: RunningRegistry,
 ) -> None:
-    project = _project(tmp_path / "project")
+    project = copy_mode_project(tmp_path / "project")
     image = f"{auth_registry.host}/creds/release"
     needles = [SECRET.encode(), base64.b64encode(f"{USER}:{SECRET}".encode())]
     with watch_processes() as seen:
@@ -81,7 +70,7 @@ def test_release_without_a_stored_login_says_anonymous_and_is_refused_by_the_reg
     store: CredentialStore, podman_env: dict[str, str], tmp_path: Path,
     auth_registry: RunningRegistry,
 ) -> None:
-    project = _project(tmp_path / "project")
+    project = copy_mode_project(tmp_path / "project")
     release = dockyard("release", "--yes", "--engine", "podman", "--repo", str(project),
                        "--image", f"{auth_registry.host}/creds/anon",
                        "--platform", "linux/amd64", "--mode", "copy",
@@ -98,7 +87,7 @@ def test_release_to_a_registry_with_a_private_ca_needs_and_uses_ca_file(
     """https with a throw-away CA: refused (naming --ca-file) without it, published with it;
     the CA is trusted besides the system's, not instead of them."""
     assert tls_registry.ca_file is not None
-    project = _project(tmp_path / "project")
+    project = copy_mode_project(tmp_path / "project")
     image = f"{tls_registry.host}/creds/private-ca"
     login = dockyard("login", tls_registry.host, "-u", USER, "--password-stdin", "--ca-file",
                      str(tls_registry.ca_file), env=podman_env, stdin=SECRET + "\n")

@@ -22,8 +22,8 @@ import pytest
 
 from core.registry import RegistryClient
 from tests.credentials.support import dockyard, watch_processes
-from tests.support.elf import write_elf
-from tests.support.gitrepo import git, make_repo
+from tests.support.elf import copy_mode_project
+from tests.support.gitrepo import git
 from tests.support.podman import podman_storage
 from tests.support.registry import RunningRegistry
 from tests.support.tokenauth import TokenIssuer, token_registry
@@ -60,16 +60,6 @@ def env(tmp_path: Path) -> Iterator[dict[str, str]]:
                "DOCKYARD_PODMAN_ISOLATION": "chroot", "DOCKYARD_PODMAN_ROOT": str(root)}
 
 
-def _project(root: Path) -> Path:
-    make_repo(root)
-    (root / "Dockerfile").write_text(
-        "FROM scratch\nARG TARGETARCH\nCOPY dist/${TARGETARCH}/app /app\n")
-    write_elf(root / "dist/amd64/app", "x86-64")
-    write_elf(root / "dist/arm64/app", "aarch64")
-    git(root, "add", "-A")
-    git(root, "commit", "-q", "-m", "project")
-    git(root, "tag", "-a", "v1.0.0", "-m", "v1.0.0")
-    return root
 
 
 def _release(project: Path, image: str, *extra: str) -> tuple[str, ...]:
@@ -100,7 +90,7 @@ def test_release_with_password_stdin_through_token_auth_and_a_private_ca(
 ) -> None:
     registry, issuer = secured
     assert registry.ca_file is not None
-    project = _project(tmp_path / "project")
+    project = copy_mode_project(tmp_path / "project")
     image = f"{registry.host}/team/app"
     login = ("--login", f"{registry.host}={USER}", "--password-stdin")
 
@@ -161,7 +151,7 @@ def test_a_wrong_secret_on_stdin_fails_the_run_in_one_place_and_says_nothing_of_
 ) -> None:
     registry, _ = secured
     assert registry.ca_file is not None
-    project = _project(tmp_path / "project")
+    project = copy_mode_project(tmp_path / "project")
     wrong = "wrong-" + SECRET
     done = dockyard(*_release(project, f"{registry.host}/team/app", "--login",
                               f"{registry.host}={USER}", "--password-stdin", "--ca-file",
@@ -219,7 +209,7 @@ def test_podman_pulls_the_base_image_from_the_private_ca_registry_with_ca_file(
         "fixture", [{"type": "repository", "name": "team/base", "actions": ["pull", "push"]}])
     pusher.index("team/base", "1.0.0", ["linux/amd64", "linux/arm64"], attest=False)
     pusher.close()
-    project = _project(tmp_path / "project")
+    project = copy_mode_project(tmp_path / "project")
     (project / "Dockerfile").write_text(
         f"FROM {registry.host}/team/base:1.0.0\nARG TARGETARCH\n"
         "COPY dist/${TARGETARCH}/app /bin/app\n")

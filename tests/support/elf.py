@@ -5,6 +5,8 @@ from __future__ import annotations
 import struct
 from pathlib import Path
 
+from tests.support.gitrepo import git, make_repo
+
 # e_machine values from the ELF specification / <elf.h>
 MACHINES = {"x86-64": 62, "aarch64": 183, "arm": 40, "i386": 3, "s390": 22, "ppc64": 21,
             "riscv": 243}
@@ -37,3 +39,17 @@ def write_elf(path: Path, machine: str, *, bits: int = 64, big_endian: bool = Fa
     path.write_bytes(header + body + b"\0" * 64)
     path.chmod(0o755)
     return path
+
+
+def copy_mode_project(root: Path) -> Path:
+    """A git project released in copy mode: a FROM-scratch Dockerfile that COPYs one binary per
+    TARGETARCH (amd64 and arm64 ELF files of the right machine), tagged v1.0.0 on HEAD."""
+    make_repo(root)
+    (root / "Dockerfile").write_text(
+        "FROM scratch\nARG TARGETARCH\nCOPY dist/${TARGETARCH}/app /app\n")
+    write_elf(root / "dist/amd64/app", "x86-64")
+    write_elf(root / "dist/arm64/app", "aarch64")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "project")
+    git(root, "tag", "-a", "v1.0.0", "-m", "v1.0.0")
+    return root

@@ -5,7 +5,6 @@ screen shows it. The flood is the real buildx recording repeated (tests/support/
 from __future__ import annotations
 
 import dataclasses
-import os
 import re
 import threading
 from collections.abc import Iterator
@@ -28,6 +27,7 @@ from core.events import (
 from core.plan import make_plan
 from screens.build import BuildScreen
 from tests.support.flood import FLOOD_LINES, RECORDING, write_flood
+from tests.support.processes import running_with
 from tests.ui.conftest import demo_draft, settle
 from tui.draft import Draft
 from tui.services import Services
@@ -73,16 +73,6 @@ def engine_run(argv: list[str], batches: list[LogBatch] | None = None):
     return release
 
 
-def _alive(marker: str) -> bool:
-    for pid in os.listdir("/proc"):
-        if pid.isdigit():
-            try:
-                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
-            except OSError:
-                continue
-            if marker.encode() in cmdline:
-                return True
-    return False
 
 
 def panel(screen: BuildScreen) -> list[str]:
@@ -138,7 +128,7 @@ async def test_a_silent_push_says_what_it_does_and_the_log_file_is_already_writt
         screen = app.screen
         activity = screen.query_one("#activity", Static)
         await settle(pilot, lambda: "no progress" in str(activity.render()), rounds=2000)
-        assert _alive(marker)
+        assert running_with(marker)
         assert re.fullmatch(r"pushing linux/arm64 — no progress for \d+ s",
                             str(activity.render()))
         assert panel(screen)[-1] == "#7 pushing layers 0.0s done"
@@ -148,7 +138,7 @@ async def test_a_silent_push_says_what_it_does_and_the_log_file_is_already_writt
         await pilot.pause()
         await pilot.press("y")
         await settle(pilot, lambda: screen.done, rounds=2000)
-        assert not _alive(marker)
+        assert not running_with(marker)
         assert str(activity.render()) == ""
 
 
@@ -161,10 +151,10 @@ async def test_leaving_the_screen_stops_the_engine_through_the_workers_own_cance
     app = host(lambda: BuildScreen(planned, services))
     async with app.run_test(size=(140, 45)) as pilot:
         screen = app.screen
-        await settle(pilot, lambda: _alive(marker) and screen.lines_seen > 0, rounds=2000)
+        await settle(pilot, lambda: running_with(marker) and screen.lines_seen > 0, rounds=2000)
         [worker] = [w for w in app.workers if w.group == "release"]
         worker.cancel()  # what Textual does when the screen goes away or the app quits
-        await settle(pilot, lambda: not _alive(marker), rounds=2000)
+        await settle(pilot, lambda: not running_with(marker), rounds=2000)
         assert not threading.Event.is_set(screen.cancel_event)  # nobody pressed cancel
 
 

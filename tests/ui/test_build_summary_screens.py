@@ -4,7 +4,6 @@ process; Summary from a real verification report shape and a real registry."""
 from __future__ import annotations
 
 import dataclasses
-import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,6 +30,7 @@ from core.plan import make_plan
 from core.verify import PlatformResult, TagResult, VerifyReport
 from screens.build import LOG_BATCH, LOG_CAP, BuildScreen
 from screens.summary import AGAIN, QUIT, SummaryScreen
+from tests.support.processes import running_with
 from tests.ui.conftest import click, demo_draft, push_tiny_image, settle
 from tui.draft import BuildOutcome, Draft
 from tui.services import Services
@@ -120,16 +120,6 @@ async def test_a_burst_shows_its_last_lines_and_says_how_many_are_in_the_file(
         assert screen.lines_seen >= len(burst)
 
 
-def _alive(marker: str) -> bool:
-    for pid in os.listdir("/proc"):
-        if pid.isdigit():
-            try:
-                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
-            except OSError:
-                continue
-            if marker.encode() in cmdline:
-                return True
-    return False
 
 
 async def test_cancel_asks_then_really_stops_the_build_process(planned, host, tmp_path) -> None:
@@ -154,13 +144,13 @@ async def test_cancel_asks_then_really_stops_the_build_process(planned, host, tm
     app = host(lambda: BuildScreen(planned, services))
     async with app.run_test(size=(140, 45)) as pilot:
         screen = app.screen
-        await settle(pilot, lambda: _alive(marker) and "#99" in screen.steps, rounds=500)
+        await settle(pilot, lambda: running_with(marker) and "#99" in screen.steps, rounds=500)
         await pilot.press("x")
         await pilot.pause()
         assert isinstance(app.screen, ConfirmModal)
         await pilot.press("n")  # keep building
         await pilot.pause(0.3)
-        assert not screen.cancel_event.is_set() and _alive(marker)
+        assert not screen.cancel_event.is_set() and running_with(marker)
         await pilot.press("x")
         await pilot.pause()
         modal = app.screen
@@ -171,7 +161,7 @@ async def test_cancel_asks_then_really_stops_the_build_process(planned, host, tm
         assert "#99" in running
         await pilot.press("y")
         await settle(pilot, lambda: screen.done, rounds=500)
-        assert not _alive(marker)
+        assert not running_with(marker)
         assert screen.outcome.cancelled and not screen.outcome.ok
         assert screen.outcome.registry_state == "nothing was pushed"
         assert "Cancelled" in str(screen.query_one("#result", Static).render())

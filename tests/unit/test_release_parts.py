@@ -57,7 +57,7 @@ def test_parts_built_apart_merge_into_one_release(
     assert "linux/amd64" in " ".join(e.text for e in events if isinstance(e, LogLine))
     (pushed,) = of(DigestPushed, events)
     for tag in ("1.0.0", "1.0", "1", "latest"):
-        assert tag_digest(registry.host, repo, tag) == pushed.digest  # type: ignore[attr-defined]
+        assert tag_digest(registry.host, repo, tag) == pushed.digest
     again = release(plan, None, tmp_path, merge=parts)  # the merge re-run: nothing to do
     merged = next(e for e in again if isinstance(e, PhaseFinished) and e.phase == "merge")
     assert finished(again).ok and merged.detail.startswith("skipped")
@@ -152,7 +152,7 @@ def test_the_cli_run_picks_the_engine_and_the_stored_logins(
     plan = dataclasses.replace(plan, engine="buildx")  # the run takes the plan's engine
     events = list(release_with_stored_logins(plan, report_dir=tmp_path / "reports"))
     chosen = of(CredentialChosen, events)
-    assert [(c.registry, c.username) for c in chosen] == [(registry.host, None)]  # type: ignore[attr-defined]
+    assert [(c.registry, c.username) for c in chosen] == [(registry.host, None)]
     assert of(DigestPushed, events)
     failed = failure(events)
     assert failed.phase == "verify"

@@ -8,6 +8,7 @@ import json
 import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
@@ -55,7 +56,11 @@ def release(plan: Plan, engine: Engine | None, tmp_path: Path,
 
 
 
-def of(kind: type[Event], events: Iterable[Event]) -> list[Event]:
+E = TypeVar("E", bound=Event)
+
+
+def of(kind: type[E], events: Iterable[Event]) -> list[E]:
+    """The events of one kind, typed as that kind."""
     return [e for e in events if isinstance(e, kind)]
 
 
@@ -174,9 +179,9 @@ def test_a_digest_the_registry_does_not_hold_fails_verification(
     failed = failure(events)
     assert failed.phase == "verify"
     reports = of(VerifyReported, events)
-    assert len(reports) == 1 and not reports[0].ok  # type: ignore[attr-defined]
+    assert len(reports) == 1 and not reports[0].ok
     assert "has no tag" in failed.registry_state
-    assert pushed.digest[:19] in failed.registry_state  # type: ignore[attr-defined]
+    assert pushed.digest[:19] in failed.registry_state
     assert [tag_digest(registry.host, "fast/bx-gone", t) for t in ALL] == [None] * 4
 
 

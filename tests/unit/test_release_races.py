@@ -207,7 +207,7 @@ def test_a_stop_during_the_alias_moves_keeps_what_moved_and_a_rerun_completes(
     assert "rolled back" not in failed.registry_state  # a cancel keeps the moves: re-run
     assert tag_digest(registry.host, repo, "1.0") == recording.digest
     assert tag_digest(registry.host, repo, "latest") is None
-    report = json.loads(Path(events[-1].report_path).read_text())  # type: ignore[attr-defined]
+    report = json.loads(Path(finished(events).report_path).read_text())
     assert report["failure"]["moved"] == {str(plan.images[0].name): ["1.0"]}
     again = release(plan, RecordedEngine(recording), tmp_path)
     assert finished(again).ok
