@@ -118,13 +118,11 @@ def run(args: argparse.Namespace) -> int:
     steps = [] if parts else plan_steps(plan, output, options)
     if args.dry_run and (part_file is not None or parts):
         # kept off dockyard --help's path: loads httpcore, httpx
-        from core.parts import merge_steps, part_steps
+        from core.parts import Split
 
-        if parts:
-            steps = merge_steps(plan, parts)
-        else:
-            assert part_file is not None
-            steps = part_steps(steps, part_file)
+        # the wizard's Review shows the same steps for the same split
+        steps = Split(part=part_file is not None, part_file=part_file,
+                      parts=parts).steps(plan, steps)
         if args.json:
             json.dump({**plan.to_dict(steps), "part_file": str(part_file) if part_file else None,
                        "parts": [part.source for part in parts]}, sys.stdout, indent=2)
