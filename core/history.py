@@ -39,8 +39,9 @@ class PlatformEntry:
 
 @dataclass(frozen=True)
 class Run:
-    """One local run report that published this version."""
+    """One local run report that published this version or moved its aliases."""
 
+    mode: str | None  # release, part, merge, rollback, promote
     started: str | None
     finished: str | None
     ok: bool
@@ -50,8 +51,9 @@ class Run:
     moved: tuple[tuple[str, str | None, str | None], ...]  # (alias, from digest, to digest)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"started": self.started, "finished": self.finished, "ok": self.ok,
-                "commit": self.commit, "checkout": self.checkout, "report": self.report,
+        return {"mode": self.mode, "started": self.started, "finished": self.finished,
+                "ok": self.ok, "commit": self.commit, "checkout": self.checkout,
+                "report": self.report,
                 "moved": [{"alias": a, "from": f, "to": t} for a, f, t in self.moved]}
 
 
@@ -222,8 +224,9 @@ def _runs(directory: Path, image: str) -> dict[str, tuple[Run, ...]]:
                        _text(moves.get(alias, {}).get("target")))
                       for alias in _strings(entry.get("moved")))
         found.setdefault(tag, []).append(Run(
-            _text(data.get("started")), _text(data.get("finished")), data.get("ok") is True,
-            _text(data.get("commit")), _text(data.get("checkout")), str(path), moved))
+            _text(data.get("mode")), _text(data.get("started")), _text(data.get("finished")),
+            data.get("ok") is True, _text(data.get("commit")), _text(data.get("checkout")),
+            str(path), moved))
     return {tag: tuple(sorted(runs, key=lambda run: run.started or "")) for tag, runs in
             found.items()}
 

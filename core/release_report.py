@@ -19,6 +19,7 @@ from core.release_state import ImageState, short
 if TYPE_CHECKING:
     from core.engines.base import Output
     from core.plan import Plan
+    from core.version import ReleaseVersion
 
 
 def default_report_dir() -> Path:
@@ -29,22 +30,23 @@ def default_report_dir() -> Path:
 
 class RunReport:
     """The report of one run, rewritten atomically as the run goes; ``states`` is the run's
-    own list, read at each write. A write that fails is remembered in ``error``."""
+    own list, read at each write. A write that fails is remembered in ``error``. ``mode`` says
+    what ran: ``release``, ``part`` and ``merge`` (built from a plan, ``for_plan``), or
+    ``rollback`` and ``promote`` (tags moved on what the registry holds)."""
 
-    def __init__(self, plan: Plan, engine: str | None, mode: str, output: Output,
-                 states: list[ImageState], report_dir: Path | None = None) -> None:
+    def __init__(self, mode: str, version: ReleaseVersion, commit: str | None,
+                 checkout: Path | None, states: list[ImageState],
+                 report_dir: Path | None = None, **fields: Any) -> None:
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         directory = report_dir or default_report_dir()
         run = f"{os.getpid()}-{secrets.token_hex(3)}"  # two runs in one process at once, too
-        self.path = directory / f"{plan.version.image_tag}-{stamp}-{run}.json"
+        self.path = directory / f"{version.image_tag}-{stamp}-{run}.json"
         self.data: dict[str, Any] = {
-            "version": plan.version.text,
-            "commit": plan.commit,
-            "checkout": str(plan.root),
-            "engine": engine,
+            "version": version.text,
+            "commit": commit,
+            "checkout": str(checkout) if checkout is not None else None,
             "mode": mode,
-            "output": {"kind": output.kind, "path": str(output.path) if output.path else None,
-                       "platform": str(output.platform) if output.platform else None},
+            **fields,
             "started": datetime.now(UTC).isoformat(),
             "phases": [],
             "images": {},
@@ -53,6 +55,16 @@ class RunReport:
         }
         self.states = states
         self.error: str | None = None
+
+    @classmethod
+    def for_plan(cls, plan: Plan, engine: str | None, mode: str, output: Output,
+                 states: list[ImageState], report_dir: Path | None = None) -> RunReport:
+        """The report of a release (or a part, or a merge) of ``plan``."""
+        return cls(mode, plan.version, plan.commit, plan.root, states, report_dir,
+                   engine=engine,
+                   output={"kind": output.kind,
+                           "path": str(output.path) if output.path else None,
+                           "platform": str(output.platform) if output.platform else None})
 
     def image(self, state: ImageState) -> dict[str, Any]:
         """The report's entry for one image (made on first use)."""

@@ -91,8 +91,8 @@ class Release:
         self.cancel_event = cancel or threading.Event()
         mode = "part" if part_file else "merge" if merge else "release"
         self._states: list[ImageState] = []
-        self.report = RunReport(plan, engine.name if engine is not None else None, mode, output,
-                                self._states, report_dir)
+        self.report = RunReport.for_plan(plan, engine.name if engine is not None else None,
+                                         mode, output, self._states, report_dir)
 
     @property
     def report_path(self) -> Path:

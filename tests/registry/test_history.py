@@ -176,7 +176,8 @@ def test_runs_from_local_reports(
                 images=(ImagePlan(name, TagSet("1.1.1", ("1.1",), ())),), platforms=(),
                 mode="build", dockerfile=tmp_path / "Dockerfile", context=tmp_path)
     state = ImageState(plan.images[0], client=None)  # type: ignore[arg-type]
-    report = RunReport(plan, "podman", "build", PUSH, [state], report_dir=tmp_path / "runs")
+    report = RunReport.for_plan(plan, "podman", "release", PUSH, [state],
+                                report_dir=tmp_path / "runs")
     state.digest = releases["1.1.1"].digest
     state.previous["1.1"] = releases["1.1.0"].digest
     report.image(state)["aliases"] = {"1.1": {"previous": releases["1.1.0"].digest,
@@ -190,7 +191,7 @@ def test_runs_from_local_reports(
     assert code == 0
     rows = {row["version"]: row for row in json.loads(out)["versions"]}
     [run] = rows["1.1.1"]["runs"]
-    assert run["ok"] is True and run["commit"] == "e" * 40
+    assert run["ok"] is True and run["commit"] == "e" * 40 and run["mode"] == "release"
     assert run["checkout"] == str(tmp_path / "checkout")
     assert run["moved"] == [{"alias": "1.1", "from": releases["1.1.0"].digest,
                              "to": releases["1.1.1"].digest}]
