@@ -186,6 +186,7 @@ class LocalRegistry:
     stop: str = ""
     problem: str = ""
     pid: int | None = None
+    data: Path | None = None  # a data directory made for it: removed when it is stopped
 
 
 def registry_answers(host: str, *, timeout: float = 2.0) -> bool:
@@ -251,6 +252,7 @@ def _port_taken(address: str, port: int) -> bool:
 
 def _start_distribution(binary: str, host: str, workdir: Path | None, wait: float) -> LocalRegistry:
     """Start ``docker-registry serve`` detached (own session) so it outlives this command."""
+    made = workdir is None
     workdir = workdir or Path(tempfile.mkdtemp(prefix="dockyard-demo-registry-"))
     storage = workdir / "storage"
     storage.mkdir(parents=True, exist_ok=True)
@@ -274,7 +276,7 @@ def _start_distribution(binary: str, host: str, workdir: Path | None, wait: floa
         )
     return LocalRegistry(
         host=host, state="started", how=f"docker-registry (pid {proc.pid}, data in {workdir})",
-        stop=f"kill {proc.pid}", pid=proc.pid,
+        stop=f"kill {proc.pid}", pid=proc.pid, data=workdir if made else None,
     )
 
 
@@ -313,25 +315,33 @@ def _start_podman(image: str, host: str, wait: float) -> LocalRegistry:
 
 
 def stop_registry(registry: LocalRegistry, *, wait: float = 10.0) -> None:
-    """Stop a registry ``ensure_registry`` started; one it only found running is never touched."""
+    """Stop a registry ``ensure_registry`` started; one it only found running is never touched.
+    The data directory made for it goes too: a demo's pushes are not worth keeping."""
     if registry.state != "started":
         return
-    if registry.pid is not None:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(registry.pid, signal.SIGTERM)
-        deadline = time.monotonic() + wait
-        while time.monotonic() < deadline:
-            with contextlib.suppress(ChildProcessError):
-                if os.waitpid(registry.pid, os.WNOHANG)[0]:
-                    return
-            if not _alive(registry.pid):
-                return
-            time.sleep(0.05)
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(registry.pid, signal.SIGKILL)
+    if registry.pid is None:
+        subprocess.run(["podman", "stop", PODMAN_CONTAINER], capture_output=True, check=False,
+                       timeout=60)
         return
-    subprocess.run(["podman", "stop", PODMAN_CONTAINER], capture_output=True, check=False,
-                   timeout=60)
+    _end_process(registry.pid, wait)
+    if registry.data is not None:
+        shutil.rmtree(registry.data, ignore_errors=True)
+
+
+def _end_process(pid: int, wait: float) -> None:
+    """SIGTERM, then SIGKILL when it has not gone within ``wait`` seconds."""
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        with contextlib.suppress(ChildProcessError):
+            if os.waitpid(pid, os.WNOHANG)[0]:
+                return
+        if not _alive(pid):
+            return
+        time.sleep(0.05)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
 
 
 def _alive(pid: int) -> bool:

@@ -9,6 +9,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,7 @@ from core.demo import (
     demo_program,
     ensure_registry,
     registry_answers,
+    stop_registry,
 )
 from core.errors import RegistryError, RepoError
 from core.plan import PlanRequest, make_plan
@@ -138,6 +140,23 @@ def test_starts_a_registry_then_finds_it_running(tmp_path: Path) -> None:
             os.kill(started.pid, signal.SIGTERM)
             os.waitpid(started.pid, 0)
     assert not registry_answers(host)
+
+
+def test_stopping_the_registry_it_started_removes_the_data_it_made(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Every demo used to leave a dockyard-demo-registry-* directory behind in /tmp."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    made = ensure_registry(f"127.0.0.1:{free_port()}")
+    given = ensure_registry(f"127.0.0.1:{free_port()}", workdir=tmp_path / "given")
+    assert (made.state, given.state) == ("started", "started"), (made.problem, given.problem)
+    assert made.data is not None and made.data.parent == tmp_path
+    assert (made.data / "storage").is_dir() and given.data is None
+    stop_registry(made)
+    stop_registry(given)
+    assert not registry_answers(made.host) and not registry_answers(given.host)
+    assert not made.data.exists()
+    assert (tmp_path / "given" / "storage").is_dir()  # the caller's directory is the caller's
 
 
 def test_a_port_held_by_something_else_is_reported(tmp_path: Path) -> None:
