@@ -149,11 +149,13 @@ def test_stopping_the_registry_it_started_removes_the_data_it_made(
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     made = ensure_registry(f"127.0.0.1:{free_port()}")
     given = ensure_registry(f"127.0.0.1:{free_port()}", workdir=tmp_path / "given")
-    assert (made.state, given.state) == ("started", "started"), (made.problem, given.problem)
-    assert made.data is not None and made.data.parent == tmp_path
-    assert (made.data / "storage").is_dir() and given.data is None
-    stop_registry(made)
-    stop_registry(given)
+    try:
+        assert (made.state, given.state) == ("started", "started"), (made.problem, given.problem)
+        assert made.data is not None and made.data.parent == tmp_path
+        assert (made.data / "storage").is_dir() and given.data is None
+    finally:
+        stop_registry(made)
+        stop_registry(given)
     assert not registry_answers(made.host) and not registry_answers(given.host)
     assert not made.data.exists()
     assert (tmp_path / "given" / "storage").is_dir()  # the caller's directory is the caller's
