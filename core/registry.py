@@ -489,6 +489,25 @@ class RegistryClient:
             if response.status_code not in (200, 404):
                 raise self._error(repository, "GET tags", response)
 
+    def check_push(self, repo: str) -> None:
+        """Prove the credentials may push to ``repo`` before a long build: open an upload
+        session and abandon it; no blob, manifest or tag is written. A pull-only grant passes
+        ``check_auth`` and would otherwise fail only at the upload. CredentialError when
+        refused."""
+        what = "POST upload (push access check)"
+        response = self._request("POST", f"/v2/{repo}/blobs/uploads/", repo=repo, push=True)
+        if response.status_code in (401, 403):
+            error = self._denied(repo, response)
+            raise CredentialError(f"{error.problem}: it may not push",
+                                  "use a login (or token) with push access to this repository")
+        self._raise_for(repo, what, response)
+        if response.status_code != 202:
+            return
+        session = self._upload_url(repo, response, what)
+        # as in mount_blob: the registry purges an abandoned session; the cancel is a courtesy
+        # (token registries want delete rights for it, which a push token lacks)
+        self._request("DELETE", str(session), repo=repo, push=True, authenticate=False).close()
+
     def head_manifest(self, repo: str, ref: str) -> ManifestHead | None:
         """Digest, media type and size of ``ref`` (tag or digest); None when it does not exist."""
         response = self._request("HEAD", f"/v2/{repo}/manifests/{ref}", repo=repo,

@@ -210,6 +210,8 @@ class Release:
         for image in self.plan.images:
             state = ImageState(image, self.client_for(image.name))
             self._states.append(state)
+            if self.output.pushes:  # refused now, not after the build
+                state.client.check_push(state.repo)
             entry = self.report.image(state)
             head = state.client.head_manifest(state.repo, image.tags.version_tag)
             if head is None:

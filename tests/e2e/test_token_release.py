@@ -166,6 +166,30 @@ def test_a_wrong_secret_on_stdin_fails_the_run_in_one_place_and_says_nothing_of_
                             "line holding the secret into --password-stdin\n")
 
 
+def test_a_login_that_may_only_pull_fails_the_release_before_anything_is_built(
+    secured: tuple[RunningRegistry, TokenIssuer], env: dict[str, str], tmp_path: Path,
+) -> None:
+    """ci-bot may pull team/base but not push it: the registry check says so in phase resolve,
+    before a build that would have taken the runner's time and then failed at the upload."""
+    registry, _ = secured
+    assert registry.ca_file is not None
+    project = copy_mode_project(tmp_path / "project")
+    with watch_processes() as seen:
+        done = dockyard(*_release(project, f"{registry.host}/team/base", "--login",
+                                  f"{registry.host}={USER}", "--password-stdin", "--ca-file",
+                                  str(registry.ca_file)), env=env, stdin=SECRET + "\n",
+                        timeout=300)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "release FAILED in phase resolve" in done.stdout
+    assert f"{registry.host}/team/base: user 'ci-bot' was refused" in done.stdout
+    assert "it may not push" in done.stdout
+    processes = [data for datas in seen.values() for data in datas]
+    assert not any(b"podman" in p and b"build" in p for p in processes)
+    with RegistryClient(registry.host, username=USER, secret=SECRET,
+                        ca_file=registry.ca_file) as client:
+        assert client.list_tags("team/base", missing_ok=True) == []
+
+
 def test_inspect_through_token_auth_with_the_docker_login_asks_pull_only(
     secured: tuple[RunningRegistry, TokenIssuer], env: dict[str, str], tmp_path: Path,
 ) -> None:

@@ -121,6 +121,27 @@ def test_a_pull_only_grant_makes_the_registry_refuse_a_push(setup: Setup, issuer
     assert ("repository:team/base:pull,push",) in asked(issuer)
 
 
+def test_the_push_check_refuses_a_pull_only_grant_and_writes_nothing(
+    setup: Setup, issuer: TokenIssuer
+) -> None:
+    """A release asks this before building: a pull-only login fails in seconds, not after."""
+    with client(setup) as registry:
+        before = registry.list_tags("team/app")
+        registry.check_push("team/app")
+        assert registry.list_tags("team/app") == before
+        with pytest.raises(CredentialError) as caught:
+            registry.check_push("team/base")
+    assert str(caught.value) == (
+        f"credentials: {setup.registry.host}/team/base: user 'ci-bot' was refused (HTTP 401, "
+        "UNAUTHORIZED: authentication required): it may not push; use a login (or token) with "
+        "push access to this repository")
+    scopes = set(asked(issuer))  # push asked, never delete (the cancel does with the push token)
+    assert {("repository:team/app:pull,push",), ("repository:team/base:pull,push",)} <= scopes
+    assert all("delete" not in " ".join(scope) for scope in scopes)
+    with client(setup, None) as anonymous, pytest.raises(CredentialError, match="may not push"):
+        anonymous.check_push("team/public")
+
+
 def test_a_cross_repository_mount_asks_pull_on_the_source_only(setup: Setup,
                                                                issuer: TokenIssuer) -> None:
     with client(setup) as registry:
