@@ -15,3 +15,31 @@ def add_registry_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ca-file", type=Path, metavar="PEM",
                         help="CA certificate of a registry with a private CA (trusted besides "
                         "the system's CAs)")
+
+
+def insecure_hosts(args: argparse.Namespace) -> tuple[str, ...]:
+    """The hosts that may use plain http: ``$DOCKYARD_INSECURE_REGISTRIES`` and every
+    ``--insecure-registry`` (a flag adds to the machine's setting, never replaces it). A bad
+    host is one line naming the option."""
+    # kept off dockyard --help's path
+    from core.engines.base import EngineOptions
+    from core.errors import DockyardError, ImageRefError
+    from core.reference import check_registry_host
+
+    for host in args.insecure_registry:
+        try:
+            check_registry_host(host)
+        except ImageRefError as err:
+            raise DockyardError(err.problem, err.valid, field="insecure-registry") from None
+    machine = EngineOptions.from_env().insecure_registries
+    return tuple(dict.fromkeys((*machine, *args.insecure_registry)))
+
+
+def registry_options(args: argparse.Namespace) -> tuple[tuple[str, ...], Path | None]:
+    """``insecure_hosts`` and the checked ``--ca-file`` of a command that reads a registry."""
+    if args.ca_file is None:
+        return insecure_hosts(args), None
+    # kept off dockyard --help's path: loads httpcore, httpx
+    from core.registry import check_ca_file
+
+    return insecure_hosts(args), check_ca_file(args.ca_file)

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import DockyardError
-from tui.commands import add_registry_options
+from tui.commands import add_registry_options, registry_options
 
 
 def register(subparsers: Any) -> None:
@@ -26,14 +26,13 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     # kept off dockyard --help's path: loads httpcore, httpx, semver, textual
-    from core.registry import check_ca_file
     from tui.standalone import run_browser
 
-    ca_file = check_ca_file(args.ca_file) if args.ca_file is not None else None
+    insecure, ca_file = registry_options(args)
     if args.image and _is_registry(args.image):
-        return _list_repositories(args.image.rstrip("/"), args.insecure_registry, ca_file)
+        return _list_repositories(args.image.rstrip("/"), insecure, ca_file)
     return run_browser(args.image or _configured_image(Path.cwd()),
-                       insecure_registries=args.insecure_registry, ca_file=ca_file)
+                       insecure_registries=insecure, ca_file=ca_file)
 
 
 def _configured_image(root: Path) -> str | None:
@@ -55,7 +54,7 @@ def _is_registry(text: str) -> bool:
     return "/" not in host and ("." in host or ":" in host or host == "localhost")
 
 
-def _list_repositories(host: str, insecure: list[str], ca_file: Path | None) -> int:
+def _list_repositories(host: str, insecure: tuple[str, ...], ca_file: Path | None) -> int:
     """The registry's catalog, one repository a line; a registry without one says so in one
     line (exit 2), since there is then nothing to browse without an image name."""
     # kept off dockyard --help's path: loads httpcore, httpx, semver

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from core.errors import DockyardError
-from tui.commands import add_registry_options
+from tui.commands import add_registry_options, registry_options
 
 if TYPE_CHECKING:
     from core.history import History
@@ -47,12 +47,8 @@ def run(args: argparse.Namespace) -> int:
         raise DockyardError(f"{args.reports} is not a directory",
                             "give the directory release reports are written to",
                             field="reports")
-    if args.ca_file is not None:
-        # kept off dockyard --help's path: loads httpcore, httpx
-        from core.registry import check_ca_file
-
-        args.ca_file = check_ca_file(args.ca_file)
-    clients = logged_in_clients(args.insecure_registry, ca_file=args.ca_file)
+    insecure, ca_file = registry_options(args)
+    clients = logged_in_clients(insecure, ca_file=ca_file)
     with clients(reference.name) as client:
         history = read_history(client, reference.name.path, str(reference.name),
                                report_dir=args.reports or default_report_dir())

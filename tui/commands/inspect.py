@@ -9,7 +9,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from core.errors import DockyardError
-from tui.commands import add_registry_options
+from tui.commands import add_registry_options, registry_options
 
 if TYPE_CHECKING:
     from core.reference import ImageName
@@ -44,12 +44,8 @@ def run(args: argparse.Namespace) -> int:
         raise DockyardError(f"--resolve {args.resolve} is negative", "use 0 or more",
                             field="inspect")
     reference = parse_reference(args.image)
-    if args.ca_file is not None:
-        # kept off dockyard --help's path: loads httpcore, httpx
-        from core.registry import check_ca_file
-
-        args.ca_file = check_ca_file(args.ca_file)
-    clients = logged_in_clients(args.insecure_registry, ca_file=args.ca_file)
+    insecure, ca_file = registry_options(args)
+    clients = logged_in_clients(insecure, ca_file=ca_file)
     with clients(reference.name) as client:
         ref = reference.digest or reference.tag
         if ref is None:

@@ -10,7 +10,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from core.errors import CredentialError, DockyardError, ImageRefError, PlatformError
+from core.errors import CredentialError, DockyardError, PlatformError
+from tui.commands import insecure_hosts
 
 
 def register(subparsers: Any) -> None:
@@ -111,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
     except PlatformError as err:
         raise DockyardError(err.problem, err.valid, field="load") from None
     _check_output(output, plan.platforms)
-    options = EngineOptions.from_env(insecure_registries=_insecure(args.insecure_registry))
+    options = EngineOptions.from_env(insecure_registries=insecure_hosts(args))
     plan, part_file, parts = _split(args, plan, output, options)
     given = _given_logins(wanted, plan)  # last: stdin is read once every flag was accepted
     # the run refuses what this refuses (a merge builds nothing, so it has no engine steps)
@@ -248,19 +249,6 @@ def _split(args: argparse.Namespace, plan: Any, output: Any, options: Any
         plan = dataclasses.replace(plan, platforms=(native,))
     path = args.part_file or default_part_path(plan.platforms, Path.cwd())
     return plan, path.expanduser().resolve(), ()
-
-
-def _insecure(hosts: list[str]) -> tuple[str, ...]:
-    """``--insecure-registry HOST[:PORT]``, written as an image reference writes the registry."""
-    # kept off dockyard --help's path
-    from core.reference import check_registry_host
-
-    for host in hosts:
-        try:
-            check_registry_host(host)
-        except ImageRefError as err:
-            raise DockyardError(err.problem, err.valid, field="insecure-registry") from None
-    return tuple(hosts)
 
 
 def _check_output(output: Any, planned: tuple[Any, ...]) -> None:
