@@ -21,10 +21,12 @@ if TYPE_CHECKING:
 
 
 def check_login(name: ImageName, client_for: ClientFactory) -> None:
-    """Raise the registry's refusal (``CredentialError``) when the login for ``name`` fails."""
+    """Raise the registry's refusal (``CredentialError``) when the login for ``name`` fails,
+    or may read but not push (the release would find out only after its build)."""
     client = client_for(name)
     try:
         client.check_auth(name.path)
+        client.check_push(name.path)
     finally:
         client.close()
 

@@ -17,6 +17,7 @@ from core.version import parse_version
 from tests.engines.conftest import build_plan
 from tests.support.buildx import install_standin, write_buildx_state
 from tests.support.registry import run_registry
+from tests.support.tokenauth import token_registry
 from tests.ui.conftest import push_tiny_image
 from tui.services import Services
 
@@ -61,6 +62,20 @@ def test_check_login_asks_the_registry_with_the_injected_client() -> None:
             logged_in("wrong-secret").check_login(image)
         assert "right-secret" not in str(refused.value)
         assert "wrong-secret" not in str(refused.value)
+
+
+def test_check_login_refuses_a_login_that_may_only_pull(tmp_path: Path) -> None:
+    """The login works for reading, so the step used to say it was fine; the release then
+    failed after its build. The step now says so while the user can still change it."""
+    grants = {"ci": {"team/app": frozenset({"pull", "push"}), "team/base": frozenset({"pull"})}}
+    with token_registry(tmp_path, {"ci": "pw"}, grants) as (registry, _):
+        services = Services(registry_client=lambda name: client_for(
+            name, username="ci", secret="pw"))
+        services.check_login(parse_image_name(f"{registry.host}/team/app"))
+        with pytest.raises(DockyardError) as refused:
+            services.check_login(parse_image_name(f"{registry.host}/team/base"))
+    message = str(refused.value)
+    assert "team/base: user 'ci' was refused" in message and "it may not push" in message
 
 
 def test_tags_now_reads_each_tag_and_judges_the_aliases_never_backwards(registry) -> None:
