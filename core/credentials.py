@@ -393,25 +393,37 @@ def logins_for(
 def existing_logins(
     docker_dir: Path | None = None, podman_file: Path | None = None
 ) -> list[AuthConfig]:
-    """The user's own login files in lookup order: docker's config, then podman's auth file
-    (skipped when it is docker's file, as ``REGISTRY_AUTH_FILE`` may say)."""
+    """The user's own login files in lookup order: docker's config, then podman's auth files
+    (``user_podman_auth_files``; ``podman_file`` stands for the first), each read once even
+    when two names lead to one file (``REGISTRY_AUTH_FILE`` may name docker's)."""
     docker = AuthConfig(
         (docker_dir if docker_dir is not None else user_docker_dir()) / "config.json",
         "docker config")
-    podman_path = podman_file if podman_file is not None else user_podman_auth_file()
-    if podman_path is None or _same_file(podman_path, docker.path):
-        return [docker]
-    return [docker, AuthConfig(podman_path, "podman auth file")]
+    found = [docker]
+    podman = user_podman_auth_files()
+    if podman_file is not None:
+        podman[0] = podman_file
+    for path in podman:
+        if not any(_same_file(path, config.path) for config in found):
+            found.append(AuthConfig(path, "podman auth file"))
+    return found
 
 
-def user_podman_auth_file() -> Path | None:
-    """podman's login file: ``$REGISTRY_AUTH_FILE``, else the one ``podman login`` writes,
-    ``$XDG_RUNTIME_DIR/containers/auth.json``."""
+def user_podman_auth_files() -> list[Path]:
+    """Where podman, buildah and skopeo read logins (containers-auth.json(5)), in their order:
+    ``$REGISTRY_AUTH_FILE``, else the file ``podman login`` writes,
+    ``$XDG_RUNTIME_DIR/containers/auth.json`` (``/run/containers/UID/auth.json`` without that
+    variable); then ``$XDG_CONFIG_HOME/containers/auth.json`` (``~/.config`` by default)."""
     configured = os.environ.get("REGISTRY_AUTH_FILE")
-    if configured:
-        return Path(configured)
     runtime = os.environ.get("XDG_RUNTIME_DIR")
-    return Path(runtime) / "containers" / "auth.json" if runtime else None
+    if configured:
+        primary = Path(configured)
+    elif runtime:
+        primary = Path(runtime) / "containers" / "auth.json"
+    else:
+        primary = Path(f"/run/containers/{os.getuid()}/auth.json")
+    config_home = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return [primary, Path(config_home) / "containers" / "auth.json"]
 
 
 def _same_file(one: Path, other: Path) -> bool:

@@ -43,7 +43,7 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
     for name in ("DOCKER_CONFIG", "BUILDX_CONFIG", "REGISTRY_AUTH_FILE", "DOCKER_HOST",
-                 "DOCKER_CONTEXT"):
+                 "DOCKER_CONTEXT", "XDG_CONFIG_HOME"):
         monkeypatch.delenv(name, raising=False)
     return home
 

@@ -91,7 +91,7 @@ def test_login_without_registry_opens_the_credentials_screen(
         term.keys("Escape")
         term.wait_for("a Add")  # the table has the focus now: its keys are offered
         term.keys("Escape")
-        assert term.exit_status(timeout=10) == 0
+        assert term.exit_status(timeout=30) == 0
 
 
 def test_prompt_says_tokens_are_preferred_and_does_not_echo(

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from core.clients import logged_in_clients
-from core.credentials import CredentialStore, logins_for
+from core.credentials import CredentialStore, logins_for, user_podman_auth_files
 from core.reference import parse_image_name
 from tests.credentials.support import SECRET, USER, dockyard, watch_processes
 from tests.credentials.test_docker_logins import auths_for, helper, write_config
@@ -76,6 +76,34 @@ def test_docker_wins_over_podman_and_registry_auth_file_wins_over_the_runtime_di
     monkeypatch.setenv("REGISTRY_AUTH_FILE", str(elsewhere))
     (quay,) = logins_for(["quay.io"], store)
     assert quay.credential is not None and quay.credential.username == "ci-user"
+
+
+def test_podmans_config_home_file_is_read_after_its_runtime_file_as_podman_reads_it(
+    store: CredentialStore, home: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """containers-auth.json(5): after the runtime dir's file, ``$XDG_CONFIG_HOME/containers/
+    auth.json``; real podman finds the login there too (``podman login --get-login``)."""
+    config_home = home / ".config" / "containers" / "auth.json"
+    config_home.parent.mkdir(parents=True)
+    config_home.write_text(json.dumps(auths_for("quay.io", "config-user")))
+    write_podman(home, auths_for("ghcr.io", "runtime-user"))
+    quay, ghcr = logins_for(["quay.io", "ghcr.io"], store)
+    assert quay.credential is not None and quay.credential.username == "config-user"
+    assert quay.source == "podman auth file (~/.config/containers/auth.json)"
+    assert ghcr.credential is not None and ghcr.credential.username == "runtime-user"
+    with podman_storage("dy-pconf-") as root:
+        done = subprocess.run(
+            ["podman", "--root", str(root / "r"), "--runroot", str(root / "rr"),
+             "--storage-driver", "vfs", "login", "--get-login", "quay.io"],
+            capture_output=True, text=True, timeout=120, check=False)
+    assert (done.returncode, done.stdout.strip()) == (0, "config-user"), done.stderr
+    elsewhere = home / "xdg"
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(elsewhere))
+    (quay,) = logins_for(["quay.io"], store)
+    assert quay.credential is None  # the file moved with the variable
+    monkeypatch.delenv("XDG_RUNTIME_DIR")
+    assert user_podman_auth_files() == [Path(f"/run/containers/{os.getuid()}/auth.json"),
+                                        elsewhere / "containers" / "auth.json"]
 
 
 def test_an_identity_token_is_refused_in_one_line(

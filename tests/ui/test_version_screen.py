@@ -170,7 +170,7 @@ def test_the_wizard_takes_repo_dir_like_the_other_commands(repo_factory, tmp_pat
     with terminal(argv, cwd=tmp_path, env=env, status_dir=tmp_path) as term:
         term.wait_for(str(root), "tag on HEAD")
         term.keys("C-q")
-        assert term.exit_status(timeout=10) == 0
+        assert term.exit_status(timeout=30) == 0
 
 
 def test_repo_that_is_not_a_directory_is_one_line(tmp_path, capsys) -> None:
