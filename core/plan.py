@@ -174,8 +174,10 @@ def check_build_arg_name(key: str) -> None:
         )
 
 
-def make_plan(request: PlanRequest) -> Plan:
-    """Validate every part of the request against the repo and config; raise on the first fault."""
+def make_plan(request: PlanRequest, *, binaries: bool = True) -> Plan:
+    """Validate every part of the request against the repo and config; raise on the first fault.
+    ``binaries`` off leaves copy mode's binaries unchecked: for a merge, which builds nothing,
+    and for a part until its own platforms are known (``with_binaries``)."""
     _refuse_empty(request)
     for key, _ in request.build.build_args:
         if not _BUILD_ARG.match(key):
@@ -193,7 +195,7 @@ def make_plan(request: PlanRequest) -> Plan:
     context = _context(repo.root, merged.context or ".")
     if merged.build.target is not None:
         _target(dockerfile, merged.build.target)
-    binaries: tuple[BinaryCheck, ...] = ()
+    found: tuple[BinaryCheck, ...] = ()
     layout: tuple[Placement, ...] = ()
     if mode == "copy":
         if not merged.binary:
@@ -202,10 +204,9 @@ def make_plan(request: PlanRequest) -> Plan:
                 "pass --binary TEMPLATE, e.g. dist/{arch}/app or target/{triple}/release/app",
                 field="binary",
             )
-        check_dockerfile_copy(dockerfile)
-        binaries = tuple(require_binaries(context, merged.binary, platforms))
-        layout = copy_layout(dockerfile, context, binaries, target=merged.build.target,
-                             build_args=dict(merged.build.build_args))
+        if binaries:
+            found, layout = _copy_inputs(dockerfile, context, merged.binary, platforms,
+                                         merged.build)
     if merged.build.cache_from is not None:
         _cache_ref(merged.build.cache_from, "cache-from")
     if merged.build.cache_to is not None:
@@ -227,7 +228,7 @@ def make_plan(request: PlanRequest) -> Plan:
         dockerfile=dockerfile,
         context=context,
         binary_template=merged.binary if mode == "copy" else None,
-        binaries=binaries,
+        binaries=found,
         build=merged.build,
         engine="buildx" if builder and merged.engine in (None, "auto") else merged.engine or "auto",
         builder=builder,
@@ -235,6 +236,28 @@ def make_plan(request: PlanRequest) -> Plan:
         layout=layout,
     )
 
+
+
+def with_binaries(plan: Plan) -> Plan:
+    """``plan`` with copy mode's binaries found and placed for the platforms it plans: what a
+    machine building them must have (a part checks its own platforms only)."""
+    if plan.mode != "copy" or plan.binary_template is None:
+        return plan
+    found, layout = _copy_inputs(plan.dockerfile, plan.context, plan.binary_template,
+                                 plan.platforms, plan.build)
+    return dataclasses.replace(plan, binaries=found, layout=layout)
+
+
+def _copy_inputs(dockerfile: Path, context: Path, template: str,
+                 platforms: Sequence[Platform], build: BuildOptions,
+                 ) -> tuple[tuple[BinaryCheck, ...], tuple[Placement, ...]]:
+    """Each platform's binary (present, right architecture, runnable in its stage) and where
+    the staged context puts it; raises on the first fault."""
+    check_dockerfile_copy(dockerfile)
+    found = tuple(require_binaries(context, template, platforms))
+    layout = copy_layout(dockerfile, context, found, target=build.target,
+                         build_args=dict(build.build_args))
+    return found, layout
 
 def _merge(request: PlanRequest, config: ProjectConfig, root: Path) -> PlanRequest:
     """Flags win over dockyard.toml; dockyard.toml wins over defaults."""

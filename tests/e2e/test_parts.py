@@ -15,8 +15,9 @@ import pytest
 
 from core.image import summarize_index
 from core.registry import RegistryClient
-from tests.e2e.conftest import digest, release_tag
-from tests.support.gitrepo import git
+from tests.e2e.conftest import DOCKERFILE, digest, release_tag
+from tests.support.elf import write_elf
+from tests.support.gitrepo import git, make_repo
 from tests.support.podman import podman_storage
 from tests.support.registry import RunningRegistry
 
@@ -155,6 +156,46 @@ def test_a_part_defaults_to_the_native_platform_and_names_its_file(
                                 planned=False))
     assert code == 0, out
     assert json.loads(expected.read_text())["platforms"] == ["linux/amd64"]
+
+
+def test_a_leg_needs_only_its_own_binary_and_the_merge_none(
+    registry: RunningRegistry, leg_env: Callable[[], dict[str, str]], tmp_path: Path,
+) -> None:
+    """As on CI runners: binaries are build output (ignored by git), each leg builds its own
+    platform's, and the merge job checks the project out afresh with no binary at all."""
+    origin = make_repo(tmp_path / "origin")
+    (origin / "Dockerfile").write_text(DOCKERFILE)
+    (origin / ".gitignore").write_text("dist/\n")
+    (origin / "dockyard.toml").write_text('platforms = ["linux/amd64", "linux/arm64"]\n'
+                                          'mode = "copy"\nbinary = "dist/{arch}/app"\n')
+    git(origin, "add", "-A")
+    git(origin, "commit", "-q", "-m", "project")
+    git(origin, "tag", "-a", "v1.0.0", "-m", "v1.0.0")
+    machines = {}
+    for name in ("amd64", "arm64", "merge"):
+        machines[name] = tmp_path / name
+        subprocess.run(["git", "clone", "-q", str(origin), str(machines[name])], check=True)
+    write_elf(machines["amd64"] / "dist" / "amd64" / "app", "x86-64")
+    write_elf(machines["arm64"] / "dist" / "arm64" / "app", "aarch64")
+    image = f"{registry.host}/parts/own-binary"
+    parts = [tmp_path / "amd64.json", tmp_path / "arm64.json"]
+    native = "amd64" if os.uname().machine in ("x86_64", "amd64") else None
+    for arch, part in zip(("amd64", "arm64"), parts, strict=True):
+        # the native leg takes its platform from the machine, the other is named
+        leg = () if arch == native else ("--platform", f"linux/{arch}")
+        code, out = finish(dockyard(machines[arch], image, leg_env(), "--yes", "--part", *leg,
+                                    "--part-file", str(part), planned=False))
+        assert code == 0, out
+    merger = leg_env()
+    code, out = finish(dockyard(machines["merge"], image, merger, "--yes", "--merge",
+                                *map(str, parts), planned=False))
+    assert code == 0, out
+    merged = digest(registry, "parts/own-binary", "1.0.0")
+    assert merged is not None and digest(registry, "parts/own-binary", "latest") == merged
+    # a leg still refuses when its own binary is missing, in one line, before any build
+    code, out = finish(dockyard(machines["merge"], image, merger, "--yes", "--part",
+                                "--platform", "linux/arm64", planned=False))
+    assert code == 2 and out.startswith("error: binary: dist/arm64/app does not exist"), out
 
 
 def test_parts_that_do_not_belong_together_are_refused_before_anything_is_pushed(

@@ -91,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
     # kept off dockyard --help's path: loads semver
     from core.engines.base import EngineOptions, parse_output
     from core.engines.process import positive_seconds
-    from core.plan import make_plan
+    from core.plan import make_plan, with_binaries
     from core.rendering import plan_steps, plan_text
 
     for name in ("stall_timeout", "build_timeout"):
@@ -102,7 +102,9 @@ def run(args: argparse.Namespace) -> int:
                             "a run always reads the registry before it moves an alias",
                             field="no-registry")
     wanted = _check_login_flags(args)
-    plan = make_plan(request_from_args(args))
+    # a merge builds nothing, and a part builds its own platforms, known only after _split:
+    # neither needs every planned platform's binary on this machine
+    plan = make_plan(request_from_args(args), binaries=not (args.part or args.merge))
     _check_output_path(args.output)
     if args.output and args.load:
         raise DockyardError("--output and --load cannot be combined",
@@ -114,6 +116,8 @@ def run(args: argparse.Namespace) -> int:
     _check_output(output, plan.platforms)
     options = EngineOptions.from_env(insecure_registries=insecure_hosts(args))
     plan, part_file, parts = _split(args, plan, output, options)
+    if part_file is not None:
+        plan = with_binaries(plan)
     given = _given_logins(wanted, plan)  # last: stdin is read once every flag was accepted
     # the run refuses what this refuses (a merge builds nothing, so it has no engine steps)
     steps = [] if parts else plan_steps(plan, output, options)
