@@ -626,7 +626,7 @@ def test_an_internal_error_is_one_line_without_its_message(
     """The last line of defence: a bug still gives one line, and not the exception's text."""
     import core.plan
 
-    def broken(request: object) -> object:
+    def broken(request: object, **_: object) -> object:
         raise RuntimeError("secret-token-123")
 
     monkeypatch.setattr(core.plan, "make_plan", broken)

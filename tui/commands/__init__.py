@@ -6,6 +6,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from core.errors import DockyardError, ImageRefError
+
 
 def add_registry_options(parser: argparse.ArgumentParser) -> None:
     """``--insecure-registry HOST`` (repeatable) and ``--ca-file PEM``, worded alike everywhere."""
@@ -21,9 +23,8 @@ def insecure_hosts(args: argparse.Namespace) -> tuple[str, ...]:
     """The hosts that may use plain http: ``$DOCKYARD_INSECURE_REGISTRIES`` and every
     ``--insecure-registry`` (a flag adds to the machine's setting, never replaces it). A bad
     host is one line naming the option."""
-    # kept off dockyard --help's path
+    # kept off dockyard --help's path: loads semver
     from core.engines.base import EngineOptions
-    from core.errors import DockyardError, ImageRefError
     from core.reference import check_registry_host
 
     for host in args.insecure_registry:
