@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -271,3 +272,40 @@ def test_a_single_image_target_is_verified_by_its_config(
     assert plan.platforms == ("linux/amd64",)
     assert run_rollback(plan, releases.client, report_dir=tmp_path).ok
     assert releases.where()["latest"] == single.digest
+
+
+def test_a_refused_put_or_a_cancel_ends_the_run_with_what_moved_recorded(
+    proxy: FaultProxy, releases: Releases, tmp_path: Path
+) -> None:
+    name = ImageName(proxy.host, releases.repo)
+    with RegistryClient(proxy.host, max_retries=0) as client:
+        plan = plan_rollback(client, name, "1.0.0", None)
+        proxy.inject(Fault(status=500, method="PUT",
+                           path_contains=f"/{releases.repo}/manifests/latest"))
+        failed = run_rollback(plan, client, report_dir=tmp_path / "put")
+        stop = threading.Event()
+        stop.set()
+        cancelled = run_rollback(plan_rollback(client, name, "1.1.0", ["latest"]), client,
+                                 report_dir=tmp_path / "cancel", cancel=stop)
+    assert failed.ok is False and failed.moved == ["1"]
+    assert failed.error is not None and failed.error.startswith("registry: ")
+    [report] = _reports(tmp_path / "put")
+    assert report["ok"] is False and report["images"][str(name)]["moved"] == ["1"]
+    assert (cancelled.ok, cancelled.moved) == (False, [])
+    assert cancelled.error == ("rollback: cancelled before latest; moved so far: none; run the "
+                               "rollback again to move the rest")
+    after = releases.where()
+    assert after["1"] == releases.digest("1.0.0") and after["latest"] == releases.digest("1.2.0")
+
+
+def test_a_failed_run_exits_1_with_one_line_and_the_report_path(
+    proxy: FaultProxy, releases: Releases, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    proxy.inject(Fault(status=201, method="PUT", body=b"",
+                       path_contains=f"/{releases.repo}/manifests/latest"))
+    code, out, err = _run(capsys, f"{proxy.host}/{releases.repo}", "--to", "1.1.1", "--yes",
+                          "--reports", str(tmp_path))
+    assert code == 1
+    assert err.startswith("error: alias: read back after the moves, not on 1.1.1 ")
+    assert err.count("\n") == 1 and "latest is on" in err
+    assert out.splitlines()[-1] == f"report: {next(tmp_path.glob('*.json'))}"
