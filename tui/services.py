@@ -26,8 +26,9 @@ if TYPE_CHECKING:
     from core.plan import Plan, PlanRequest
     from core.platforms import Platform
     from core.reference import ImageName
-    from core.registry import RegistryClient
+    from core.registry import RegistryClient, StopFlag
     from core.repo import ProjectRepo
+    from core.rollback import RollbackPlan, RollbackResult
     from core.scaffold import InitPlan
     from core.staging import CopyPreflight
     from core.tags import TagSet
@@ -166,3 +167,23 @@ class Services:
         from core.staging import preflight_copy
 
         return preflight_copy(template, dockerfile, context, platforms)
+
+    def plan_rollback(self, name: ImageName, to: str,
+                      aliases: Sequence[str] | None = None) -> RollbackPlan:
+        """What pointing ``name``'s aliases at version ``to`` would move (nothing moves yet);
+        a DockyardError when the target fails verification or an alias is not its own."""
+        # kept off the assistant's first paint: loads httpcore, httpx, semver
+        from core.rollback import plan_rollback
+
+        with self.registry_client(name) as client:
+            return plan_rollback(client, name, to, aliases)
+
+    def rollback(self, plan: RollbackPlan, cancel: StopFlag | None = None,
+                 report_dir: Path | None = None) -> RollbackResult:
+        """Move the aliases of a plan the user confirmed; the report goes to ``report_dir``
+        (default: dockyard's state dir)."""
+        # kept off the assistant's first paint: loads httpcore, httpx, semver
+        from core.rollback import run_rollback
+
+        with self.registry_client(plan.name) as client:
+            return run_rollback(plan, client, report_dir=report_dir, cancel=cancel)

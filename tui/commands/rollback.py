@@ -1,0 +1,109 @@
+"""``dockyard rollback IMAGE --to VERSION``: point aliases back (or forward) at a published
+version, verified first; without ``--yes`` it shows what would move and moves nothing."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from core.errors import DockyardError
+from tui.commands import add_registry_options
+
+if TYPE_CHECKING:
+    from core.rollback import RollbackPlan, RollbackResult
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "rollback",
+        help="point an image's aliases at a published version (roll back or forward)",
+        description="Verify IMAGE:VERSION against its own index, then move the aliases it owns "
+        "(X.Y, X, latest), or those given with --alias, to its exact digest. Nothing is "
+        "rebuilt or deleted: newer versions stay published. Without --yes, prints what would "
+        "move and moves nothing.",
+    )
+    parser.add_argument("image", metavar="IMAGE", help="e.g. ghcr.io/acme/app (no tag)")
+    parser.add_argument("--to", required=True, metavar="VERSION",
+                        help="the version tag the aliases go to, e.g. 1.2.0")
+    parser.add_argument("--alias", action="append", metavar="A[,A...]",
+                        help="move only these aliases (repeatable; default: the version's "
+                        "X.Y, X and latest)")
+    parser.add_argument("--yes", action="store_true", help="move the aliases without asking")
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.add_argument("--reports", type=Path, metavar="DIR",
+                        help="where the run report goes (default: dockyard's state dir)")
+    add_registry_options(parser)
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    # kept off dockyard --help's path: loads httpx, keyring, semver
+    from core.clients import logged_in_clients
+    from core.reference import parse_reference
+    from core.rollback import plan_rollback, run_rollback
+
+    reference = parse_reference(args.image)
+    if reference.tag is not None or reference.digest is not None:
+        raise DockyardError(f"{args.image!r} names a tag or digest",
+                            "give the repository alone and the version with --to, e.g. "
+                            "ghcr.io/acme/app --to 1.2.0", field="image")
+    aliases = _aliases(args.alias)
+    if args.reports is not None and args.reports.exists() and not args.reports.is_dir():
+        raise DockyardError(f"{args.reports} is not a directory",
+                            "give a directory for the run report", field="reports")
+    if args.ca_file is not None:
+        # kept off dockyard --help's path: loads httpcore, httpx
+        from core.registry import check_ca_file
+
+        args.ca_file = check_ca_file(args.ca_file)
+    clients = logged_in_clients(args.insecure_registry, ca_file=args.ca_file)
+    with clients(reference.name) as client:
+        plan = plan_rollback(client, reference.name, args.to, aliases)
+        if plan.nothing_to_do or not args.yes:
+            _show_plan(plan, args.json)
+            if plan.nothing_to_do or args.yes:
+                return 0
+            raise DockyardError(f"nothing moved: {len(plan.pending)} alias(es) would move",
+                                "add --yes to move them", field="yes")
+        result = run_rollback(plan, client, report_dir=args.reports)
+    _show_result(result, args.json)
+    return 0 if result.ok else 1
+
+
+def _aliases(given: list[str] | None) -> list[str] | None:
+    """``--alias a,b --alias c`` as one list; None when not given (the version's own)."""
+    if given is None:
+        return None
+    aliases = [alias.strip() for item in given for alias in item.split(",")]
+    if not all(aliases):
+        raise DockyardError("an empty alias in --alias", "e.g. --alias latest,1.2",
+                            field="alias")
+    return aliases
+
+
+def _show_plan(plan: RollbackPlan, as_json: bool) -> None:
+    if as_json:
+        json.dump({**plan.to_dict(), "nothing_to_do": plan.nothing_to_do}, sys.stdout,
+                  indent=2)
+        sys.stdout.write("\n")
+        return
+    head = (f"nothing to do: every alias is on {plan.version.image_tag}" if plan.nothing_to_do
+            else f"rollback of {plan.name} to {plan.version.image_tag} ({plan.digest}), "
+                 f"verified: {', '.join(plan.platforms)}")
+    sys.stdout.write("\n".join([head, *(f"  {line}" for line in plan.lines())]) + "\n")
+
+
+def _show_result(result: RollbackResult, as_json: bool) -> None:
+    if as_json:
+        json.dump(result.to_dict(), sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        plan = result.plan
+        moved = [f"  moved {plan.name}:{move.alias} {move.previous or 'absent'} -> {plan.digest}"
+                 for move in plan.moves if move.alias in result.moved]
+        sys.stdout.write("\n".join([*moved, f"report: {result.report}"]) + "\n")
+    if result.error:
+        sys.stderr.write(f"error: {result.error}\n")
