@@ -104,6 +104,8 @@ def test_default_aliases_move_and_only_those(
     assert run["mode"] == "rollback" and run["ok"] is True
     assert run["moved"] == [{"alias": a, "from": releases.digest("1.2.0"), "to": target}
                             for a in ("1", "latest")]
+    assert main(["history", releases.image, "--reports", str(tmp_path)]) == 0
+    assert "    rolled back to " in capsys.readouterr().out
 
 
 def test_rolling_forward_is_the_same_command(

@@ -79,7 +79,9 @@ def _text(history: History) -> str:
             moves = ", ".join(f"{alias} {(was or 'new')[:19]} -> {(to or '-')[:19]}"
                               for alias, was, to in run.moved)
             where = f" from {run.checkout}" if run.checkout else ""
-            state = "released" if run.ok else "failed"
+            done = {"rollback": "rolled back to", "promote": "promoted"}.get(run.mode or "",
+                                                                         "released")
+            state = done if run.ok else f"{run.mode or 'release'} failed"
             lines.append(f"    {state} {run.started or '?'}{where}; moved {moves or 'nothing'}")
         lines += [f"    problem: {problem}" for problem in version.problems]
     if history.other_tags:
