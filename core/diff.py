@@ -141,7 +141,7 @@ class ImageDiff:
         }
 
 
-def is_digest(ref: str) -> bool:
+def _is_digest(ref: str) -> bool:
     return ref.startswith("sha256:")
 
 
@@ -167,10 +167,10 @@ def diff_images(client: RegistryClient, name: ImageName, a: str, b: str) -> Imag
 
 
 def _side(reads: Reads, name: ImageName, ref: str, label: str, problems: list[str]) -> Side:
-    digest = ref if is_digest(ref) else reads.head(ref)
+    digest = ref if _is_digest(ref) else reads.head(ref)
     manifest = reads.manifest(digest) if digest else None
     if digest is None or manifest is None:
-        shown = f"{name}@{ref}" if is_digest(ref) else f"{name}:{ref}"
+        shown = f"{name}@{ref}" if _is_digest(ref) else f"{name}:{ref}"
         raise DockyardError(f"{shown} does not exist",
                             "give a tag or digest the repository holds (dockyard history "
                             "lists its versions)", field="image")
