@@ -142,7 +142,7 @@ class ImageDiff:
 
 
 def _is_digest(ref: str) -> bool:
-    return ref.startswith("sha256:")
+    return ":" in ref  # a tag never holds one; "sha256:..." always does
 
 
 def diff_images(client: RegistryClient, name: ImageName, a: str, b: str) -> ImageDiff:
