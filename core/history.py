@@ -20,12 +20,12 @@ from typing import TYPE_CHECKING, Any
 
 from core.engines.base import REVISION_LABEL
 from core.errors import RegistryError
-from core.image import config_platform, summarize_index
+from core.image import Reads, config_platform, summarize_index
 from core.published import version_of_tag
 from core.registry import IMAGE_TYPES, INDEX_TYPES
 
 if TYPE_CHECKING:
-    from core.registry import Manifest, RegistryClient
+    from core.registry import RegistryClient
     from core.version import ReleaseVersion
 
 
@@ -103,33 +103,6 @@ class History:
                 "other_tags": list(self.other_tags), "requests": dict(self.requests)}
 
 
-class _Reads:
-    """Each manifest and config read at most once, by digest, and counted."""
-
-    def __init__(self, client: RegistryClient, repo: str) -> None:
-        self.client, self.repo = client, repo
-        self.manifests: dict[str, Manifest | None] = {}
-        self.configs: dict[str, Mapping[str, Any]] = {}
-        self.count = {"head": 0, "get": 0}
-
-    def head(self, tag: str) -> str | None:
-        self.count["head"] += 1
-        head = self.client.head_manifest(self.repo, tag)
-        return head.digest if head else None
-
-    def manifest(self, digest: str) -> Manifest | None:
-        if digest not in self.manifests:
-            self.count["get"] += 1
-            self.manifests[digest] = self.client.find_manifest(self.repo, digest)
-        return self.manifests[digest]
-
-    def config(self, digest: str) -> Mapping[str, Any]:
-        if digest not in self.configs:
-            self.count["get"] += 1
-            self.configs[digest] = self.client.get_blob_json(self.repo, digest)
-        return self.configs[digest]
-
-
 #: Tags asked for a page: registries that page (Docker Hub, GHCR, distribution 3) answer with a
 #: ``Link`` to the next page, which the client follows.
 TAG_PAGE = 100
@@ -143,7 +116,7 @@ def read_history(client: RegistryClient, repo: str, image: str, *,
     tags = client.list_tags(repo, page_size=page_size)
     versions = {tag: v for tag in tags if (v := version_of_tag(tag)) is not None
                 and v.image_tag == tag}  # v1.2.3 is the git tag's alias, not a version tag
-    reads = _Reads(client, repo)
+    reads = Reads(client, repo)
     digests = {tag: reads.head(tag) for tag in tags}
     runs = _runs(report_dir, image) if report_dir is not None else {}
     named = {digests[tag] for tag in versions} - {None}
@@ -159,7 +132,7 @@ def read_history(client: RegistryClient, repo: str, image: str, *,
     return History(image, tuple(rows), others, dict(reads.count))
 
 
-def _version(reads: _Reads, version: ReleaseVersion, digest: str, aliases: tuple[str, ...],
+def _version(reads: Reads, version: ReleaseVersion, digest: str, aliases: tuple[str, ...],
              runs: tuple[Run, ...]) -> Version:
     manifest = reads.manifest(digest)
     if manifest is None:

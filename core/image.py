@@ -188,3 +188,32 @@ def _platform(client: RegistryClient, repo: str, manifest: Manifest,
     if config and manifest.media_type in IMAGE_TYPES and isinstance(digest, str):
         blob = client.get_blob_json(repo, digest)
     return PlatformImage(manifest.digest, manifest.media_type, body, blob)
+
+
+class Reads:
+    """Each manifest and config read at most once, by digest, and counted: history and diff
+    read many images that share platforms and configs, and on Docker Hub every GET is a pull."""
+
+    def __init__(self, client: RegistryClient, repo: str) -> None:
+        self.client, self.repo = client, repo
+        self.manifests: dict[str, Manifest | None] = {}
+        self.configs: dict[str, Mapping[str, Any]] = {}
+        self.count = {"head": 0, "get": 0}
+
+    def head(self, tag: str) -> str | None:
+        """The digest ``tag`` names now; None when it names nothing."""
+        self.count["head"] += 1
+        head = self.client.head_manifest(self.repo, tag)
+        return head.digest if head else None
+
+    def manifest(self, digest: str) -> Manifest | None:
+        if digest not in self.manifests:
+            self.count["get"] += 1
+            self.manifests[digest] = self.client.find_manifest(self.repo, digest)
+        return self.manifests[digest]
+
+    def config(self, digest: str) -> Mapping[str, Any]:
+        if digest not in self.configs:
+            self.count["get"] += 1
+            self.configs[digest] = self.client.get_blob_json(self.repo, digest)
+        return self.configs[digest]

@@ -1,6 +1,6 @@
 """The one place the screens reach the outside world: factories a test can replace, and the use
-cases a screen needs (check a login, where tags point now, copy-mode preflight, ``dockyard init``),
-each a call into ``core`` with these factories.
+cases a screen needs (check a login, where tags point now, copy-mode preflight, ``dockyard init``,
+compare two images), each a call into ``core`` with these factories.
 
 Screens import ``core`` for values and pure rules (parse a platform, a tag set); anything that
 talks to git, a registry, the keyring or an engine goes through here. This module loads before
@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from core.config import ProjectConfig
     from core.credentials import CredentialStore, RegistryLogin
+    from core.diff import ImageDiff
     from core.engines.base import Engine
     from core.events import Event
     from core.lookups import TagsNow
@@ -148,6 +149,14 @@ class Services:
         from core.lookups import tags_now
 
         return tags_now(name, tags, self.registry_client, tag_set, version)
+
+    def diff(self, image: ImageName, a: str, b: str) -> ImageDiff:
+        """What changed from ``a`` to ``b`` (tags or digests) in ``image``'s repository."""
+        # kept off the assistant's first paint: loads httpcore, httpx
+        from core.diff import diff_images
+
+        with self.registry_client(image) as client:
+            return diff_images(client, image, a, b)
 
     def init_project(self, root: Path, mode: str, binary: str | None, dockerfile: str,
                      force: bool) -> InitPlan:

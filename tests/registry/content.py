@@ -76,14 +76,20 @@ class Pusher:
 
     def image(self, repo: str, os: str, arch: str, variant: str = "", *,
               config_platform: tuple[str, str, str] | None = None,
-              labels: dict[str, str] | None = None) -> Pushed:
-        """An image whose file content is unique per platform; the config may lie on purpose."""
-        layer = _layer(f"app for {os}/{arch}/{variant}\n".encode())
+              labels: dict[str, str] | None = None, settings: dict[str, Any] | None = None,
+              extra: tuple[bytes, ...] = ()) -> Pushed:
+        """An image whose file content is unique per platform; the config may lie on purpose.
+        ``settings`` add to (or replace) the config's run settings; ``extra`` files become
+        further layers, one each."""
+        layers = [_layer(f"app for {os}/{arch}/{variant}\n".encode()),
+                  *(_layer(payload) for payload in extra)]
         c_os, c_arch, c_variant = config_platform or (os, arch, variant)
         config: dict[str, Any] = {
             "architecture": c_arch, "os": c_os,
-            "rootfs": {"type": "layers", "diff_ids": [digest_of(gzip.decompress(layer))]},
-            "config": {"Cmd": ["/app"], **({"Labels": labels} if labels else {})},
+            "rootfs": {"type": "layers",
+                       "diff_ids": [digest_of(gzip.decompress(layer)) for layer in layers]},
+            "config": {"Cmd": ["/app"], **({"Labels": labels} if labels else {}),
+                       **(settings or {})},
         }
         if c_variant:
             config["variant"] = c_variant
@@ -93,7 +99,7 @@ class Pusher:
             "config": {"mediaType": OCI_CONFIG, "digest": self.blob(repo, config_raw),
                        "size": len(config_raw)},
             "layers": [{"mediaType": OCI_LAYER, "digest": self.blob(repo, layer),
-                        "size": len(layer)}],
+                        "size": len(layer)} for layer in layers],
         }
         return self.manifest(repo, digest_of(canonical(manifest)), manifest)
 
@@ -117,7 +123,8 @@ class Pusher:
 
     def index(self, repo: str, tag: str, platforms: list[str], *, attest: bool = True,
               media_type: str = OCI_INDEX, lie: dict[str, str] | None = None,
-              labels: dict[str, str] | None = None) -> Pushed:
+              labels: dict[str, str] | None = None, settings: dict[str, Any] | None = None,
+              extra: tuple[bytes, ...] = ()) -> Pushed:
         """Push one image per platform ("linux/arm/v7") plus attestations, then the index.
 
         ``lie`` maps a platform to the os/arch/variant its config should claim instead.
@@ -129,7 +136,7 @@ class Pusher:
             claimed = (lie or {}).get(text)
             image = self.image(repo, os, arch, variant,
                                config_platform=_triple(claimed) if claimed else None,
-                               labels=labels)
+                               labels=labels, settings=settings, extra=extra)
             platform = {"architecture": arch, "os": os}
             if variant:
                 platform["variant"] = variant
