@@ -27,7 +27,9 @@ def test_a_flag_adds_to_the_machines_insecure_registries(monkeypatch: pytest.Mon
 
 @pytest.mark.parametrize("command", [["inspect", "lab.local/app:1.0.0"],
                                      ["history", "lab.local/app"],
-                                     ["browse", "lab.local/app"]])
+                                     ["browse", "lab.local/app"],
+                                     ["diff", "lab.local/app:1.0.0", "1.1.0"],
+                                     ["rollback", "lab.local/app", "--to", "1.0.0"]])
 def test_a_bad_host_is_one_line_naming_the_option(
     command: list[str], capsys: pytest.CaptureFixture[str],
 ) -> None:

@@ -8,7 +8,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from core.errors import DockyardError
-from tui.commands import add_registry_options
+from tui.commands import add_registry_options, registry_options
 
 if TYPE_CHECKING:
     from core.reference import Reference
@@ -38,12 +38,8 @@ def run(args: argparse.Namespace) -> int:
     from core.diff import diff_images, diff_lines
 
     a, b = _references(args.a, args.b)
-    if args.ca_file is not None:
-        # kept off dockyard --help's path: loads httpcore, httpx
-        from core.registry import check_ca_file
-
-        args.ca_file = check_ca_file(args.ca_file)
-    clients = logged_in_clients(args.insecure_registry, ca_file=args.ca_file)
+    insecure, ca_file = registry_options(args)
+    clients = logged_in_clients(insecure, ca_file=ca_file)
     with clients(a.name) as client:
         diff = diff_images(client, a.name, _ref(a), _ref(b))
     if args.json:
