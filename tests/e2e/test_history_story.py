@@ -122,3 +122,54 @@ def test_history_lists_every_release_with_its_aliases_and_runs(
     moved = {m["alias"]: m for m in rows["1.0.1"]["runs"][0]["moved"]}
     assert set(moved) == {"1.0"}
     assert moved["1.0"]["from"] == rows["1.0.0"]["digest"]
+
+
+def test_compare_shows_what_the_1_1_work_changed(
+    env: dict[str, str], story: dict[str, Any],
+) -> None:
+    """1.1.0 added an ENV and a LABEL and changed the amd64 binary; arm64's binary stayed."""
+    code, out = dockyard(env, story["root"], "diff", f"{story['image']}:1.0.0", "1.1.0",
+                         "--json")
+    assert code == 0, out
+    diff = json.loads(out)
+    assert not diff["identical"] and diff["only_in_a"] == [] and diff["only_in_b"] == []
+    pairs = {pair["platform"]: pair for pair in diff["platforms"]}
+    assert set(pairs) == {"linux/amd64", "linux/arm64"}
+    for pair in pairs.values():
+        changes = {(c["field"], c["key"]): c for c in pair["config"]}
+        assert changes[("env", "GREETING")]["change"] == "added"
+        assert changes[("env", "GREETING")]["b"] == "hello"
+        assert changes[("label", "tier")]["b"] == "gold"
+        revision = changes[("label", "org.opencontainers.image.revision")]
+        assert (revision["a"], revision["b"]) == (story["commits"]["1.0.0"],
+                                                  story["commits"]["1.1.0"])
+    amd64, arm64 = pairs["linux/amd64"], pairs["linux/arm64"]
+    assert len(amd64["layers"]["added"]) == 1 and len(amd64["layers"]["removed"]) == 1
+    assert amd64["size_delta"] != 0
+    assert arm64["layers"]["added"] == [] and arm64["layers"]["removed"] == []  # same binary
+
+
+def test_rollback_moves_the_targets_aliases_only_and_history_tells(
+    env: dict[str, str], story: dict[str, Any], registry: RunningRegistry,
+) -> None:
+    """Back to the 1.0 series: 1 and latest move to 1.0.1, 1.1 stays on 1.1.0, nothing is
+    deleted; then forward again."""
+    before = history(env, story)
+    code, out = dockyard(env, story["root"], "rollback", story["image"], "--to", "1.0.1")
+    assert code == 2 and "add --yes" in out  # shown, not done
+    assert history(env, story) == before
+    code, out = dockyard(env, story["root"], "rollback", story["image"], "--to", "1.0.1",
+                         "--yes")
+    assert code == 0, out
+    rows = history(env, story)
+    assert rows["1.0.1"]["aliases"] == ["1", "1.0", "latest"]
+    assert rows["1.1.0"]["aliases"] == ["1.1"]
+    assert [v for v in rows] == list(before)  # every version still published
+    [run] = [r for r in rows["1.0.1"]["runs"] if r["mode"] == "rollback"]
+    assert {m["alias"] for m in run["moved"]} == {"1", "latest"}
+    assert all(m["from"] == before["1.1.0"]["digest"] for m in run["moved"])
+    code, out = dockyard(env, story["root"], "rollback", story["image"], "--to", "1.1.0",
+                         "--yes")
+    assert code == 0, out
+    assert digest(registry, NAME, "latest") == before["1.1.0"]["digest"]
+    assert history(env, story)["1.1.0"]["aliases"] == ["1", "1.1", "latest"]
