@@ -59,7 +59,7 @@ def _project(tmp_path: Path, registry: RunningRegistry, pusher: Pusher, *,
                                VERSION_LABEL: "1.2.0"})
     for alias in ("latest", "1", "1.2"):
         pusher.tag(repo, alias, old)
-    built_from = revision or commits.get("v1.3.0") or git(checkout, "rev-parse", "HEAD")
+    built_from = revision or git(checkout, "rev-parse", "HEAD")  # the last tag's commit
     rc = pusher.index(repo, "1.3.0-rc.2", PLATFORMS,
                       labels={REVISION_LABEL: built_from, VERSION_LABEL: "1.3.0-rc.2"}
                       if labels else {VERSION_LABEL: "1.3.0-rc.2"})
@@ -76,8 +76,9 @@ def _promote(capsys: pytest.CaptureFixture[str], project: Project, *argv: str,
 
 
 def _reports(project: Project) -> list[dict[str, Any]]:
-    paths = sorted(project.reports.glob("*.json")) if project.reports.is_dir() else []
-    return [json.loads(path.read_text()) for path in paths]
+    """The run reports written, oldest run first."""
+    paths = project.reports.glob("*.json") if project.reports.is_dir() else ()
+    return sorted((json.loads(path.read_text()) for path in paths), key=lambda r: r["started"])
 
 
 @pytest.fixture
@@ -140,6 +141,7 @@ def test_running_it_twice_changes_nothing_more(
     assert "already there (already promoted)" in out
     assert project.tags() == before
     first, second = _reports(project)
+    assert first["images"][project.image]["moved"] != []
     assert second["ok"] is True and second["images"][project.image]["moved"] == []
 
 
@@ -267,3 +269,15 @@ def test_bad_input_is_one_line_and_creates_nothing(
     valid: str,
 ) -> None:
     assert f"; {valid}" in _refused(capsys, project, field, **names)
+
+
+def test_a_git_tag_without_v_is_the_release_tag(
+    tmp_path: Path, registry: RunningRegistry, pusher: Pusher,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    project = _project(tmp_path, registry, pusher, git_tags=("1.2.0", "1.3.0"))
+    code, out, _ = _promote(capsys, project, "--yes")
+    assert code == 0, out
+    [report] = _reports(project)
+    assert report["git_tag"] == "1.3.0" and report["commit"] == project.commits["1.3.0"]
+    assert project.digest("1.3.0") == project.rc.digest

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -40,8 +41,6 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     # kept off dockyard --help's path: loads httpx, keyring, semver, git
-    import threading
-
     from core.clients import logged_in_clients
     from core.promote import check_promotion, run_promotion
     from core.reference import parse_reference
