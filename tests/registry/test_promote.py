@@ -12,7 +12,10 @@ from typing import Any
 import pytest
 
 from core.engines.base import REVISION_LABEL, VERSION_LABEL
+from core.events import AliasMoved, ReleaseFailed, ReleaseFinished
+from core.promote import check_promotion, run_promotion
 from core.published import guard, read_published
+from core.reference import parse_reference
 from core.registry import RegistryClient
 from core.tags import TagSet
 from core.version import parse_version
@@ -281,3 +284,33 @@ def test_a_git_tag_without_v_is_the_release_tag(
     [report] = _reports(project)
     assert report["git_tag"] == "1.3.0" and report["commit"] == project.commits["1.3.0"]
     assert project.digest("1.3.0") == project.rc.digest
+
+
+def test_a_version_tag_taken_after_the_checks_stops_the_run_before_any_alias(
+    project: Project, pusher: Pusher
+) -> None:
+    """Another run creates 1.3.0 on other bytes between the checks and the tag phase."""
+    reference = parse_reference(f"{project.image}:1.3.0-rc.2")
+    with RegistryClient(reference.name.domain) as client:
+        promotion = check_promotion(client, reference, "1.3.0", project.checkout)
+        pusher.tag(project.repo, "1.3.0", project.old)
+        events = list(run_promotion(promotion, client, report_dir=project.reports))
+    [failed] = [e for e in events if isinstance(e, ReleaseFailed)]
+    assert failed.phase == "tag" and "nothing was moved" in failed.error
+    assert f"it holds {project.old.digest}, not the candidate's {project.rc.digest}" \
+        in failed.error
+    assert not [e for e in events if isinstance(e, AliasMoved)]
+    assert isinstance(events[-1], ReleaseFinished) and not events[-1].ok
+    assert project.tags() == {"1.3.0": project.old.digest, "latest": project.old.digest,
+                              "1": project.old.digest, "1.3": None, "1.2": project.old.digest}
+    [report] = _reports(project)
+    assert report["ok"] is False and report["failure"]["phase"] == "tag"
+
+
+def test_json_prints_one_event_a_line(project: Project,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = _promote(capsys, project, "--yes", "--json")
+    events = [json.loads(line) for line in out.splitlines()]
+    assert code == 0 and events[-1]["event"] == "ReleaseFinished" and events[-1]["ok"] is True
+    moved = {e["tag"] for e in events if e["event"] == "AliasMoved"}
+    assert moved == {"latest", "1", "1.3"}
