@@ -24,7 +24,7 @@ from core.config import load_config
 from core.engines.base import REVISION_LABEL
 from core.errors import DockyardError, VersionError
 from core.events import Event, LogLine, VerifyReported
-from core.image import read_image
+from core.image import Image, read_image
 from core.plan import ImagePlan
 from core.platforms import Platform
 from core.publish import create_version_tag, holds
@@ -144,12 +144,14 @@ def check_promotion(client: RegistryClient, reference: Reference, target: str,
                             f"give a candidate it holds (dockyard history {name} lists them)",
                             field="image")
     digest = head.digest  # every read below is by digest: the candidate tag may move
-    platforms, revision = _platforms_and_revision(client, reference, digest)
+    image = read_image(client, repo, digest)
+    platforms = _platforms(image, shown)
     verified = verify_release(client, name, digest, platforms)
     if not verified.ok:
         raise DockyardError(f"{shown} is not whole: {'; '.join(verified.problems)}",
                             "promote a candidate whose every platform is in the registry",
                             field="verify")
+    revision = _revision(image, shown)
     checkout = ProjectRepo.open(root)
     git_tag, commit, remote = _git_tag(checkout, wanted, revision)
     if revision != commit:
@@ -175,12 +177,8 @@ def check_promotion(client: RegistryClient, reference: Reference, target: str,
         judged=guard(tags, version, published))
 
 
-def _platforms_and_revision(client: RegistryClient, reference: Reference,
-                            digest: str) -> tuple[tuple[Platform, ...], str]:
-    """The candidate's platforms (its index's, or the one its single manifest declares) and
-    the one commit every platform's revision label names."""
-    shown = reference.name.with_tag(str(reference.tag))
-    image = read_image(client, reference.name.path, digest)
+def _platforms(image: Image, shown: str) -> tuple[Platform, ...]:
+    """The candidate's own platforms: its index's, or the one its single manifest declares."""
     if image.index is not None:
         platforms = image.index.platforms
     else:
@@ -189,6 +187,11 @@ def _platforms_and_revision(client: RegistryClient, reference: Reference,
     if not platforms:
         raise DockyardError(f"{shown} holds no platform image",
                             "promote a candidate a release pushed", field="image")
+    return platforms
+
+
+def _revision(image: Image, shown: str) -> str:
+    """The one commit every platform's revision label names."""
     revisions: dict[str, list[str]] = {}
     for platform in image.platforms:
         labels = (platform.config.get("config") or {}).get("Labels") or {}
@@ -204,7 +207,7 @@ def _platforms_and_revision(client: RegistryClient, reference: Reference,
         found = ", ".join(f"{label} ({', '.join(where)})" for label, where in revisions.items())
         raise DockyardError(f"{shown}'s platforms were built from different commits: {found}",
                             "promote a candidate built from one commit", field="revision")
-    return platforms, next(iter(revisions))
+    return next(iter(revisions))
 
 
 def _git_tag(checkout: ProjectRepo, wanted: ReleaseVersion,

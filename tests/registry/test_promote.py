@@ -19,7 +19,7 @@ from core.reference import parse_reference
 from core.registry import RegistryClient
 from core.tags import TagSet
 from core.version import parse_version
-from tests.registry.content import Pushed, Pusher
+from tests.registry.content import OCI_INDEX, OCI_MANIFEST, Pushed, Pusher
 from tests.support.gitrepo import add_bare_remote, git, make_repo
 from tests.support.registry import RunningRegistry
 from tui.cli import main
@@ -314,3 +314,20 @@ def test_json_prints_one_event_a_line(project: Project,
     assert code == 0 and events[-1]["event"] == "ReleaseFinished" and events[-1]["ok"] is True
     moved = {e["tag"] for e in events if e["event"] == "AliasMoved"}
     assert moved == {"latest", "1", "1.3"}
+
+
+def test_platforms_built_from_different_commits_are_refused(
+    project: Project, pusher: Pusher, capsys: pytest.CaptureFixture[str]
+) -> None:
+    commit = project.commits["v1.3.0"]
+    entries = []
+    for platform, revision in (("amd64", commit), ("arm64", "f" * 40)):
+        image = pusher.image(project.repo, "linux", platform,
+                             labels={REVISION_LABEL: revision})
+        entries.append({"mediaType": OCI_MANIFEST, "digest": image.digest, "size": image.size,
+                        "platform": {"os": "linux", "architecture": platform}})
+    pusher.manifest(project.repo, "1.3.0-rc.4", {"schemaVersion": 2, "mediaType": OCI_INDEX,
+                                                 "manifests": entries})
+    err = _refused(capsys, project, "revision", candidate="1.3.0-rc.4")
+    assert f"built from different commits: {commit} (linux/amd64), {'f' * 40} (linux/arm64)" \
+        in err
