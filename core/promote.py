@@ -158,7 +158,7 @@ def check_promotion(client: RegistryClient, reference: Reference, target: str,
         raise DockyardError(
             f"{shown} was built from commit {revision}, but {git_tag} is on commit {commit}",
             f"promote a candidate built from {commit} (dockyard history {name} shows each "
-            "one's revision), or release " + git_tag, field="revision")
+            "one's revision), or build it: dockyard release --tag " + git_tag, field="revision")
     version = parse_version(git_tag)
     tag = version.image_tag
     existing = client.head_manifest(repo, tag)
