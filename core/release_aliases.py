@@ -10,12 +10,13 @@ import threading
 from collections.abc import Callable, Generator, Iterator, Sequence
 from typing import TYPE_CHECKING
 
-from core.events import AliasMoved, AliasWithheld, Event, LogLine
+from core.events import AliasMoved, AliasWithheld, Event, LogLine, VerifyReported
 from core.release_report import RunReport
 from core.release_state import ImageState, PhaseFailed
 from core.tags import series_of
 
 if TYPE_CHECKING:
+    from core.platforms import Platform
     from core.version import ReleaseVersion
 
 #: Checks that ``state``'s version tag still holds this run's image before a move (release_run).
@@ -111,6 +112,26 @@ def settle(state: ImageState, version: ReleaseVersion, rounds: int = 3) -> Itera
                 changed = True
         if not changed:
             return
+
+
+def verify_aliases(state: ImageState, version: ReleaseVersion,
+                   platforms: Sequence[Platform], report: RunReport,
+                   still_ours: StillOurs) -> Iterator[Event]:
+    """After the moves: the version tag is still this run's, races over the aliases are
+    settled, then the version tag and every alias kept are verified (PhaseFailed if not)."""
+    # kept off the start-up path: loads httpcore, httpx
+    from core.verify import verify_release
+
+    yield from still_ours(state, "verify-aliases")
+    yield from settle(state, version)
+    yield from still_ours(state, "verify-aliases")
+    image = state.image
+    verified = verify_release(state.client, image.name, image.tags.version_tag, platforms,
+                              state.kept)
+    report.data["verify"].append({"phase": "verify-aliases", **verified.to_dict()})
+    yield VerifyReported(verified)
+    if not verified.ok:
+        raise PhaseFailed("verify-aliases", "; ".join(verified.problems))
 
 
 def newest_in_series(alias: str, version: ReleaseVersion, releases: Sequence[ReleaseVersion]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
-from collections.abc import Callable, Generator, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,7 +29,7 @@ from core.events import (
     VerifyReported,
 )
 from core.platforms import normalize_platform
-from core.release_aliases import move_aliases, restore, settle
+from core.release_aliases import move_aliases, restore, verify_aliases
 from core.release_report import RunReport, registry_state, summary
 from core.release_state import ImageState, PhaseFailed
 from core.release_stop import RequestStop
@@ -107,42 +107,8 @@ class Release:
     # -- the run -------------------------------------------------------------------------------
 
     def events(self) -> Iterator[Event]:
-        phase = "preflight"
-        try:
-            self.report.write(strict=True)  # before anything runs: no report, no release
-            for phase, step in self._phases():
-                if self.cancel_event.is_set() and phase != "verify-aliases":
-                    # a cancel before a phase stops the run; once aliases moved, it is only read
-                    raise PhaseFailed(phase, "cancelled before this phase started", "cancelled")
-                yield PhaseStarted(phase)
-                started = time.monotonic()
-                detail = yield from step()
-                seconds = round(time.monotonic() - started, 3)
-                self.report.data["phases"].append({"phase": phase, "ok": True,
-                                                   "seconds": seconds, "detail": detail or ""})
-                self.report.write()
-                yield PhaseFinished(phase, True, seconds, detail or "")
-        except PhaseFailed as failed:
-            yield from self._fail(failed)
-            return
-        except DockyardError as err:
-            kind = "cancelled" if self.cancel_event.is_set() else "error"
-            yield from self._fail(PhaseFailed(phase, str(err), kind))
-            return
-        except Exception as err:
-            # a bug of ours or an error a library let through: still a failed phase with a
-            # report and the registry's state, never a traceback half-way through a publish
-            yield from self._fail(PhaseFailed(phase, f"unexpected {type(err).__name__}: {err}"))
-            return
-        self.report.data["ok"] = True
-        self.report.finish()
-        self.report.write()
-        if self.report.error is not None:
-            error = f"report: {self.report.error}"
-            yield ReleaseFailed(phase="report", error=error, registry_state=summary(self._states))
-            yield ReleaseFinished(ok=False, report_path="")
-            return
-        yield ReleaseFinished(ok=True, report_path=str(self.report_path))
+        return run_phases(self._phases(), self.report, self._states, self.cancel_event,
+                          self.output, self.request_stop)
 
     __iter__ = events
 
@@ -426,43 +392,78 @@ class Release:
 
     def _verify_aliases(self) -> _Step:
         """The version tag is still ours; settle races over the aliases; then verify them."""
-        # kept off the start-up path: loads httpcore, httpx
-        from core.verify import verify_release
-
         for state in self._states:
-            yield from self._still_ours(state, "verify-aliases")
-            yield from settle(state, self.plan.version)
-            yield from self._still_ours(state, "verify-aliases")
-            image = state.image
-            report = verify_release(state.client, image.name, image.tags.version_tag,
-                                    self.plan.platforms, state.kept)
-            self.report.data["verify"].append({"phase": "verify-aliases", **report.to_dict()})
-            yield VerifyReported(report)
-            if not report.ok:
-                raise PhaseFailed("verify-aliases", "; ".join(report.problems))
+            yield from verify_aliases(state, self.plan.version, self.plan.platforms,
+                                      self.report, self._still_ours)
         return "aliases resolve to the version digest"
 
-    # -- failure -------------------------------------------------------------------------------
 
-    def _fail(self, failed: PhaseFailed) -> Iterator[Event]:
-        if self.request_stop is not None:
-            self.request_stop.reporting()  # the registry's state is read, briefly, after a stop
-        restored: list[str] = []
-        if failed.kind != "cancelled" and any(s.moved for s in self._states):
-            restored = restore(self._states, lost=failed.kind == "lost")
-        state = registry_state(self._states, self.output, restored)
-        self.report.data["failure"] = {
-            "phase": failed.phase, "error": failed.error, "kind": failed.kind,
-            "registry_state": state, "moved": {str(s.image.name): s.moved for s in self._states}}
-        self.report.data["phases"].append({"phase": failed.phase, "ok": False})
-        self.report.finish()
-        self.report.write()
-        error = failed.error
-        if self.report.error is not None:
-            error += f"; report: {self.report.error}"
-        yield ReleaseFailed(phase=failed.phase, error=error, registry_state=state)
-        path = "" if self.report.error is not None else str(self.report_path)
-        yield ReleaseFinished(ok=False, report_path=path)
+def run_phases(phases: Iterable[tuple[str, Callable[[], _Step]]], report: RunReport,
+               states: list[ImageState], cancel: threading.Event, output: Output = PUSH,
+               request_stop: RequestStop | None = None) -> Iterator[Event]:
+    """Run ``phases`` in order, each timed and written to ``report``; any failure becomes a
+    failed phase (aliases this run moved given back, the registry's state said) and the run
+    always ends with ReleaseFinished. A release runs its phases here, and so does a promotion."""
+    phase = "preflight"
+    try:
+        report.write(strict=True)  # before anything runs: no report, no run
+        for phase, step in phases:
+            if cancel.is_set() and phase != "verify-aliases":
+                # a cancel before a phase stops the run; once aliases moved, it is only read
+                raise PhaseFailed(phase, "cancelled before this phase started", "cancelled")
+            yield PhaseStarted(phase)
+            started = time.monotonic()
+            detail = yield from step()
+            seconds = round(time.monotonic() - started, 3)
+            report.data["phases"].append({"phase": phase, "ok": True,
+                                          "seconds": seconds, "detail": detail or ""})
+            report.write()
+            yield PhaseFinished(phase, True, seconds, detail or "")
+    except PhaseFailed as failed:
+        yield from _fail(failed, report, states, output, request_stop)
+        return
+    except DockyardError as err:
+        kind = "cancelled" if cancel.is_set() else "error"
+        yield from _fail(PhaseFailed(phase, str(err), kind), report, states, output,
+                         request_stop)
+        return
+    except Exception as err:
+        # a bug of ours or an error a library let through: still a failed phase with a
+        # report and the registry's state, never a traceback half-way through a publish
+        yield from _fail(PhaseFailed(phase, f"unexpected {type(err).__name__}: {err}"),
+                         report, states, output, request_stop)
+        return
+    report.data["ok"] = True
+    report.finish()
+    report.write()
+    if report.error is not None:
+        error = f"report: {report.error}"
+        yield ReleaseFailed(phase="report", error=error, registry_state=summary(states))
+        yield ReleaseFinished(ok=False, report_path="")
+        return
+    yield ReleaseFinished(ok=True, report_path=str(report.path))
+
+
+def _fail(failed: PhaseFailed, report: RunReport, states: list[ImageState], output: Output,
+          request_stop: RequestStop | None) -> Iterator[Event]:
+    if request_stop is not None:
+        request_stop.reporting()  # the registry's state is read, briefly, after a stop
+    restored: list[str] = []
+    if failed.kind != "cancelled" and any(s.moved for s in states):
+        restored = restore(states, lost=failed.kind == "lost")
+    state = registry_state(states, output, restored)
+    report.data["failure"] = {
+        "phase": failed.phase, "error": failed.error, "kind": failed.kind,
+        "registry_state": state, "moved": {str(s.image.name): s.moved for s in states}}
+    report.data["phases"].append({"phase": failed.phase, "ok": False})
+    report.finish()
+    report.write()
+    error = failed.error
+    if report.error is not None:
+        error += f"; report: {report.error}"
+    yield ReleaseFailed(phase=failed.phase, error=error, registry_state=state)
+    path = "" if report.error is not None else str(report.path)
+    yield ReleaseFinished(ok=False, report_path=path)
 
 
 def run_release(

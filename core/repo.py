@@ -186,7 +186,7 @@ class ProjectRepo:
         results.append(self._check_clean())
         remote = self.remote_name()
         if commit is not None and remote is not None:
-            results.append(self._check_pushed(tag, commit, remote))
+            results.append(self.check_pushed(tag, commit, remote))
         return results
 
     def require_release(self, tag: str | None) -> ReleaseVersion:
@@ -272,7 +272,8 @@ class ProjectRepo:
             "commit or stash them, or list generated files in .gitignore",
         )
 
-    def _check_pushed(self, tag: str, commit: str, remote: str) -> RuleResult:
+    def check_pushed(self, tag: str, commit: str, remote: str) -> RuleResult:
+        """Whether ``tag`` is on ``remote`` at ``commit`` (a release and a promotion need it)."""
         try:
             on_remote = self.remote_tags(remote).get(tag)
         except RepoError as err:

@@ -1,0 +1,78 @@
+"""``dockyard promote IMAGE:CANDIDATE --as VERSION``: publish a candidate as its release, no
+rebuild; without --yes it says what it would do and changes nothing."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+from core.errors import DockyardError
+from tui.commands import add_registry_options
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "promote",
+        help="publish a release candidate's image as its release (no rebuild)",
+        description="Check that CANDIDATE (e.g. 1.3.0-rc.2) is whole and was built from the "
+        "commit of the release's pushed git tag (v1.3.0 or 1.3.0), then create the version "
+        "tag from its exact digest and move the aliases as a release would (--yes).",
+    )
+    parser.add_argument("image", metavar="IMAGE:CANDIDATE",
+                        help="e.g. ghcr.io/acme/app:1.3.0-rc.2")
+    parser.add_argument("--as", dest="target", required=True, metavar="VERSION",
+                        help="the candidate's release, e.g. 1.3.0 for 1.3.0-rc.2")
+    parser.add_argument("--repo", type=Path, metavar="DIR",
+                        help="project git checkout holding the release's tag (default: the "
+                        "current directory)")
+    parser.add_argument("--yes", action="store_true",
+                        help="promote; without it, print what would happen and exit 1")
+    parser.add_argument("--json", action="store_true",
+                        help="machine-readable output (the plan; with --yes, one event a line)")
+    add_registry_options(parser)
+    parser.add_argument("--reports", type=Path, metavar="DIR",
+                        help="where the run report goes (default: dockyard's state dir)")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    # kept off dockyard --help's path: loads httpx, keyring, semver, git
+    from core.clients import logged_in_clients
+    from core.promote import check_promotion, run_promotion
+    from core.reference import parse_reference
+    from tui.headless import _stop_signals_cancel, print_events
+
+    reference = parse_reference(args.image)
+    root = Path.cwd() if args.repo is None else args.repo
+    if not root.is_dir():
+        raise DockyardError(f"{root} is not a directory", "pass --repo DIR of a git checkout",
+                            field="repo")
+    if args.reports is not None and args.reports.exists() and not args.reports.is_dir():
+        raise DockyardError(f"{args.reports} is not a directory",
+                            "give a directory for the run report", field="reports")
+    if args.ca_file is not None:
+        # kept off dockyard --help's path: loads httpcore, httpx
+        from core.registry import check_ca_file
+
+        args.ca_file = check_ca_file(args.ca_file)
+    clients = logged_in_clients(args.insecure_registry, ca_file=args.ca_file)
+    with clients(reference.name) as client:
+        promotion = check_promotion(client, reference, args.target, root)
+        if not args.yes:
+            if args.json:
+                json.dump(promotion.to_dict(), sys.stdout, indent=2)
+                sys.stdout.write("\n")
+            else:
+                sys.stdout.writelines(line + "\n" for line in promotion.lines())
+            sys.stderr.write("nothing promoted: run again with --yes to promote\n")
+            return 1
+        cancel = threading.Event()
+        received: list[int] = []
+        events = run_promotion(promotion, client, report_dir=args.reports, cancel=cancel)
+        with _stop_signals_cancel(cancel, received):
+            code = print_events(events, as_json=args.json, out=sys.stdout)
+    return 128 + received[0] if received else code
