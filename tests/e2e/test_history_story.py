@@ -173,3 +173,32 @@ def test_rollback_moves_the_targets_aliases_only_and_history_tells(
     assert code == 0, out
     assert digest(registry, NAME, "latest") == before["1.1.0"]["digest"]
     assert history(env, story)["1.1.0"]["aliases"] == ["1", "1.1", "latest"]
+
+
+def test_promotion_publishes_the_candidates_bytes_once_its_git_tag_is_right(
+    env: dict[str, str], story: dict[str, Any], registry: RunningRegistry,
+) -> None:
+    """v1.2.0 first lands on the wrong commit: refused, nothing created. On the candidate's
+    commit, 1.2.0 is created on the candidate's exact digest and takes 1, 1.2 and latest."""
+    root, image = story["root"], story["image"]
+    candidate = digest(registry, NAME, "1.2.0-rc.1")
+    git(root, "tag", "-a", "v1.2.0", "-m", "v1.2.0", story["commits"]["1.1.0"])
+    git(root, "push", "-q", "origin", "v1.2.0")
+    before = history(env, story)
+    code, out = dockyard(env, root, "promote", f"{image}:1.2.0-rc.1", "--as", "1.2.0",
+                         "--repo", str(root), "--yes")
+    assert code == 2, out
+    assert out.startswith("error: revision: ") and story["commits"]["1.1.0"] in out, out
+    assert history(env, story) == before and digest(registry, NAME, "1.2.0") is None
+    git(root, "push", "-q", "origin", ":refs/tags/v1.2.0")
+    git(root, "tag", "-d", "v1.2.0")
+    git(root, "tag", "-a", "v1.2.0", "-m", "v1.2.0", story["commits"]["1.2.0-rc.1"])
+    git(root, "push", "-q", "origin", "v1.2.0")
+    code, out = dockyard(env, root, "promote", f"{image}:1.2.0-rc.1", "--as", "1.2.0",
+                         "--repo", str(root), "--yes")
+    assert code == 0, out
+    rows = history(env, story)
+    assert rows["1.2.0"]["digest"] == candidate == rows["1.2.0-rc.1"]["digest"]
+    assert rows["1.2.0"]["aliases"] == ["1", "1.2", "latest"]
+    assert rows["1.1.0"]["aliases"] == ["1.1"]
+    assert [r["mode"] for r in rows["1.2.0"]["runs"]] == ["promote"]

@@ -29,7 +29,8 @@ def test_a_flag_adds_to_the_machines_insecure_registries(monkeypatch: pytest.Mon
                                      ["history", "lab.local/app"],
                                      ["browse", "lab.local/app"],
                                      ["diff", "lab.local/app:1.0.0", "1.1.0"],
-                                     ["rollback", "lab.local/app", "--to", "1.0.0"]])
+                                     ["rollback", "lab.local/app", "--to", "1.0.0"],
+                                     ["promote", "lab.local/app:1.0.0-rc.1", "--as", "1.0.0"]])
 def test_a_bad_host_is_one_line_naming_the_option(
     command: list[str], capsys: pytest.CaptureFixture[str],
 ) -> None:

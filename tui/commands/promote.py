@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import DockyardError
-from tui.commands import add_registry_options
+from tui.commands import add_registry_options, registry_options
 
 
 def register(subparsers: Any) -> None:
@@ -54,12 +54,8 @@ def run(args: argparse.Namespace) -> int:
     if args.reports is not None and args.reports.exists() and not args.reports.is_dir():
         raise DockyardError(f"{args.reports} is not a directory",
                             "give a directory for the run report", field="reports")
-    if args.ca_file is not None:
-        # kept off dockyard --help's path: loads httpcore, httpx
-        from core.registry import check_ca_file
-
-        args.ca_file = check_ca_file(args.ca_file)
-    clients = logged_in_clients(args.insecure_registry, ca_file=args.ca_file)
+    insecure, ca_file = registry_options(args)
+    clients = logged_in_clients(insecure, ca_file=ca_file)
     with clients(reference.name) as client:
         promotion = check_promotion(client, reference, args.target, root)
         if not args.yes:
