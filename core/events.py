@@ -120,12 +120,14 @@ class ReleaseFailed(Event):
     phase: str
     error: str
     registry_state: str  # what is now in the registry, in words
+    run: str = "release"  # what ran: "release" (parts and merges too) or "promote"
 
 
 @dataclass(frozen=True)
 class ReleaseFinished(Event):
     ok: bool
     report_path: str = ""
+    run: str = "release"  # as ReleaseFailed's
 
 
 @dataclass(frozen=True)
@@ -171,8 +173,8 @@ def format_event(event: Event) -> str | None:
             return f"moved {image}:{tag} -> {digest} (was {previous or 'absent'})"
         case AliasWithheld(image=image, tag=tag, reason=reason):
             return f"withheld: {image}:{tag} — {reason}"
-        case ReleaseFailed(phase=phase, error=error, registry_state=state):
-            return f"release FAILED in phase {phase}: {error}\nregistry now: {state}"
-        case ReleaseFinished(ok=ok, report_path=path):
-            return f"release {'ok' if ok else 'FAILED'}; report: {path}"
+        case ReleaseFailed(phase=phase, error=error, registry_state=state, run=run):
+            return f"{run} FAILED in phase {phase}: {error}\nregistry now: {state}"
+        case ReleaseFinished(ok=ok, report_path=path, run=run):
+            return f"{run} {'ok' if ok else 'FAILED'}; report: {path}"
     return None

@@ -438,10 +438,10 @@ def run_phases(phases: Iterable[tuple[str, Callable[[], _Step]]], report: RunRep
     report.write()
     if report.error is not None:
         error = f"report: {report.error}"
-        yield ReleaseFailed(phase="report", error=error, registry_state=summary(states))
-        yield ReleaseFinished(ok=False, report_path="")
+        yield ReleaseFailed("report", error, summary(states), _run_name(report))
+        yield ReleaseFinished(ok=False, report_path="", run=_run_name(report))
         return
-    yield ReleaseFinished(ok=True, report_path=str(report.path))
+    yield ReleaseFinished(ok=True, report_path=str(report.path), run=_run_name(report))
 
 
 def _fail(failed: PhaseFailed, report: RunReport, states: list[ImageState], output: Output,
@@ -461,9 +461,9 @@ def _fail(failed: PhaseFailed, report: RunReport, states: list[ImageState], outp
     error = failed.error
     if report.error is not None:
         error += f"; report: {report.error}"
-    yield ReleaseFailed(phase=failed.phase, error=error, registry_state=state)
+    yield ReleaseFailed(failed.phase, error, state, _run_name(report))
     path = "" if report.error is not None else str(report.path)
-    yield ReleaseFinished(ok=False, report_path=path)
+    yield ReleaseFinished(ok=False, report_path=path, run=_run_name(report))
 
 
 def run_release(
@@ -487,3 +487,8 @@ def run_release(
     return release.events()
 
 
+
+
+def _run_name(report: RunReport) -> str:
+    """What the closing events call the run: a part and a merge are a release's."""
+    return "promote" if report.data.get("mode") == "promote" else "release"

@@ -81,13 +81,14 @@ def run_release_headless(plan: Plan, args: argparse.Namespace, *,
         build_timeout=getattr(args, "build_timeout", None),
         given_logins=logins,
     )
-    with _stop_signals_cancel(cancel, received):
+    with stop_signals_cancel(cancel, received):
         code = print_events(events, as_json=bool(getattr(args, "json", False)), out=sys.stdout)
     return 128 + received[0] if received else code
 
 
 @contextlib.contextmanager
-def _stop_signals_cancel(cancel: threading.Event, received: list[int]) -> Iterator[None]:
+def stop_signals_cancel(cancel: threading.Event, received: list[int],
+                        what: str = "release") -> Iterator[None]:
     """While the block runs, each stop signal sets ``cancel`` and is noted in ``received``.
 
     The handler never raises, so a second signal while stopping only repeats the note instead
@@ -103,7 +104,7 @@ def _stop_signals_cancel(cancel: threading.Event, received: list[int]) -> Iterat
         received.append(signum)
         cancel.set()
         name = signal.Signals(signum).name
-        note = (f"{name}: stopping the release (the engine, then the clean-up)\n" if first
+        note = (f"{name}: stopping the {what} (the engine, then the clean-up)\n" if first
                 else f"{name}: already stopping\n")
         with contextlib.suppress(OSError):
             os.write(sys.stderr.fileno(), note.encode())

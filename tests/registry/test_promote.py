@@ -137,8 +137,8 @@ def test_running_it_twice_changes_nothing_more(
     assert _promote(capsys, project, "--yes")[0] == 0
     before = project.tags()
     code, out, err = _promote(capsys, project)
-    assert code == 1 and "1.3.0: already on the candidate's digest (already promoted)" in out
-    assert err == "nothing promoted: run again with --yes to promote\n"
+    assert code == 2 and "1.3.0: already on the candidate's digest (already promoted)" in out
+    assert err == "error: yes: nothing promoted; add --yes to promote\n"
     code, out, _ = _promote(capsys, project, "--yes")
     assert code == 0
     assert "already there (already promoted)" in out
@@ -245,7 +245,7 @@ def test_without_yes_it_says_what_it_would_do_and_creates_nothing(
 ) -> None:
     before = project.tags()
     code, out, err = _promote(capsys, project)
-    assert code == 1 and err == "nothing promoted: run again with --yes to promote\n"
+    assert code == 2 and err == "error: yes: nothing promoted; add --yes to promote\n"
     assert out.splitlines()[:4] == [
         f"promote {project.image}:1.3.0-rc.2 as 1.3.0",
         f"  candidate {project.rc.digest}: linux/amd64, linux/arm64 verified",
@@ -254,7 +254,7 @@ def test_without_yes_it_says_what_it_would_do_and_creates_nothing(
     assert project.tags() == before and not project.reports.exists()
     code, out, _ = _promote(capsys, project, "--json")
     data = json.loads(out)
-    assert code == 1 and data["aliases"] == ["1.3", "1", "latest"]
+    assert code == 2 and data["aliases"] == ["1.3", "1", "latest"]
     assert data["version_tag"] == "create" and data["digest"] == project.rc.digest
 
 

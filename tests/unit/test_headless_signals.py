@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import pytest
 
 from core.events import Event, LogLine, PhaseStarted, ReleaseFinished
-from tui.headless import STOP_SIGNALS, _stop_signals_cancel, print_events
+from tui.headless import STOP_SIGNALS, print_events, stop_signals_cancel
 
 
 class ClosedTerminal(io.StringIO):
@@ -41,7 +41,7 @@ def test_a_stop_signal_sets_cancel_and_is_noted(sig: signal.Signals,
     cancel = threading.Event()
     received: list[int] = []
     before = {s: signal.getsignal(s) for s in STOP_SIGNALS}
-    with _stop_signals_cancel(cancel, received):
+    with stop_signals_cancel(cancel, received):
         os.kill(os.getpid(), sig)
         assert cancel.wait(10)
         os.kill(os.getpid(), signal.SIGTERM)  # a second one only adds a note

@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     from core.clients import logged_in_clients
     from core.promote import check_promotion, run_promotion
     from core.reference import parse_reference
-    from tui.headless import _stop_signals_cancel, print_events
+    from tui.headless import print_events, stop_signals_cancel
 
     reference = parse_reference(args.image)
     root = Path.cwd() if args.repo is None else args.repo
@@ -64,11 +64,10 @@ def run(args: argparse.Namespace) -> int:
                 sys.stdout.write("\n")
             else:
                 sys.stdout.writelines(line + "\n" for line in promotion.lines())
-            sys.stderr.write("nothing promoted: run again with --yes to promote\n")
-            return 1
+            raise DockyardError("nothing promoted", "add --yes to promote", field="yes")
         cancel = threading.Event()
         received: list[int] = []
         events = run_promotion(promotion, client, report_dir=args.reports, cancel=cancel)
-        with _stop_signals_cancel(cancel, received):
+        with stop_signals_cancel(cancel, received, "promotion"):
             code = print_events(events, as_json=args.json, out=sys.stdout)
     return 128 + received[0] if received else code

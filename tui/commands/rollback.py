@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -44,6 +45,7 @@ def run(args: argparse.Namespace) -> int:
     from core.clients import logged_in_clients
     from core.reference import parse_reference
     from core.rollback import plan_rollback, run_rollback
+    from tui.headless import stop_signals_cancel
 
     reference = parse_reference(args.image)
     if reference.tag is not None or reference.digest is not None:
@@ -64,9 +66,12 @@ def run(args: argparse.Namespace) -> int:
                 return 0
             raise DockyardError(f"nothing moved: {len(plan.pending)} alias(es) would move",
                                 "add --yes to move them", field="yes")
-        result = run_rollback(plan, client, report_dir=args.reports)
+        cancel = threading.Event()
+        received: list[int] = []
+        with stop_signals_cancel(cancel, received, "rollback"):  # between moves, reported
+            result = run_rollback(plan, client, report_dir=args.reports, cancel=cancel)
     _show_result(result, args.json)
-    return 0 if result.ok else 1
+    return 128 + received[0] if received else 0 if result.ok else 1
 
 
 def _aliases(given: list[str] | None) -> list[str] | None:
