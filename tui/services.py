@@ -1,6 +1,6 @@
 """The one place the screens reach the outside world: factories a test can replace, and the use
-cases a screen needs (check a login, where tags point now, copy-mode preflight, ``dockyard init``),
-each a call into ``core`` with these factories.
+cases a screen needs (check a login, where tags point now, an image's release history, copy-mode
+preflight, ``dockyard init``), each a call into ``core`` with these factories.
 
 Screens import ``core`` for values and pure rules (parse a platform, a tag set); anything that
 talks to git, a registry, the keyring or an engine goes through here. This module loads before
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from core.credentials import CredentialStore, RegistryLogin
     from core.engines.base import Engine
     from core.events import Event
+    from core.history import History
     from core.lookups import TagsNow
     from core.parts import Split
     from core.plan import Plan, PlanRequest
@@ -147,6 +148,18 @@ class Services:
         from core.lookups import tags_now
 
         return tags_now(name, tags, self.registry_client, tag_set, version)
+
+    def history(self, name: ImageName, report_dir: Path | None = None) -> History:
+        """``dockyard history`` for a screen: every version tag of ``name`` with its image and
+        aliases, and the runs this machine's reports (``report_dir``, default dockyard's state
+        dir) record for it."""
+        # kept off the assistant's first paint: loads httpcore, httpx, semver
+        from core.history import read_history
+        from core.release_report import default_report_dir
+
+        with self.registry_client(name) as client:
+            return read_history(client, name.path, str(name),
+                                report_dir=report_dir or default_report_dir())
 
     def init_project(self, root: Path, mode: str, binary: str | None, dockerfile: str,
                      force: bool) -> InitPlan:
