@@ -230,9 +230,8 @@ class HistoryScreen(Screen[None]):
         if self.history is None:
             return
         count = len(self.rows)
-        text = f"{count} version{'s' if count != 1 else ''} in {self.image}"
-        if not self.rows:
-            text = f"no version tags in {self.image}"
+        text = (f"{count} version{'s' if count != 1 else ''} in {self.image}" if count
+                else f"no version tags in {self.image}")
         if self.history.other_tags:
             text += f"; other tags: {', '.join(self.history.other_tags)}"
         if self.marked:

@@ -23,6 +23,7 @@ from core.version import parse_version
 from screens.browser import BrowserScreen
 from screens.history import MARK, HistoryScreen
 from tests.registry.content import Pushed, Pusher, push_releases
+from tests.registry.proxy import Fault, FaultProxy, running
 from tests.support.registry import RunningRegistry
 from tests.ui.conftest import Host, quiet
 from tui.services import Services
@@ -180,6 +181,21 @@ async def test_mark_chooses_the_other_version_of_a_compare(
 
 
 @pytest.mark.anyio
+async def test_an_image_without_versions_says_so_and_lists_its_tags(
+    registry: RunningRegistry, tmp_path: Path,
+) -> None:
+    pusher = Pusher(registry.url)
+    pusher.index("h15/history-none", "latest", ["linux/amd64"])
+    pusher.close()
+    app = history_host(f"{registry.host}/h15/history-none", tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await loaded(pilot)
+        assert screen.status == (f"no version tags in {registry.host}/h15/history-none; "
+                                 "other tags: latest")
+        assert screen.check_action("mark", ()) is None  # greyed: nothing to mark
+
+
+@pytest.mark.anyio
 async def test_a_registry_error_is_one_line(registry: RunningRegistry, tmp_path: Path) -> None:
     app = history_host(f"{registry.host}/h15/never-pushed", tmp_path)
     async with app.run_test(size=SIZE) as pilot:
@@ -192,6 +208,24 @@ async def test_a_registry_error_is_one_line(registry: RunningRegistry, tmp_path:
         await pilot.press("m")  # nothing to mark: nothing happens, nothing breaks
         assert screen.marked_version is None
         assert "Traceback" not in str(app.export_screenshot())
+
+
+@pytest.mark.anyio
+async def test_a_version_with_a_problem_is_flagged_in_its_row_and_explained_below(
+    registry: RunningRegistry, releases: dict[str, Pushed], tmp_path: Path,
+) -> None:
+    amd64 = json.loads(releases["1.0.0"].raw)["manifests"][0]["digest"]
+    config = json.loads(RegistryClient(registry.host).get_manifest(REPO, amd64).raw)["config"]
+    with running(FaultProxy(registry.host)) as proxy:
+        proxy.inject(Fault(status=404, method="GET", path_contains=config["digest"]))
+        app = history_host(f"{proxy.host}/{REPO}", tmp_path)
+        async with app.run_test(size=SIZE) as pilot:
+            screen = await loaded(pilot)
+            platforms = {row[1]: row[4] for row in rows(screen)}
+            assert platforms["1.0.0"] == "⚠ linux/amd64, linux/arm64"
+            assert platforms["1.1.0"] == "linux/amd64, linux/arm64"
+            await pilot.press(*["down"] * 5)
+            assert "⚠ linux/amd64 config is unreadable (" in detail(screen)
 
 
 @pytest.mark.anyio
