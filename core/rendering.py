@@ -1,9 +1,11 @@
-"""The plan for people: a readable summary and the exact commands, shared by CLI and Review."""
+"""The plan for people: a readable summary and the exact commands, shared by CLI and Review;
+sizes, times and digests as the screens and commands show them."""
 
 from __future__ import annotations
 
 import shlex
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
 from core.engines.base import PUSH, EngineOptions, Output
 from core.engines.buildx import BuildxEngine
@@ -76,3 +78,27 @@ def human_size(size: int) -> str:
             return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
         value /= 1000
     raise AssertionError("unreachable")
+
+
+def human_time(created: str | None) -> str:
+    """``2026-11-22 09:41 UTC`` from an RFC 3339 time (nanoseconds allowed); raw if odd."""
+    if not created:
+        return "—"
+    text = created.replace("Z", "+00:00")
+    head, dot, rest = text.partition(".")
+    if dot:  # Python reads at most microseconds
+        digits = rest[: len(rest) - len(rest.lstrip("0123456789"))]
+        text = f"{head}.{digits[:6]}{rest[len(digits):]}"
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return created
+    if moment.tzinfo is None:
+        return moment.strftime("%Y-%m-%d %H:%M")
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def short_digest(digest: str) -> str:
+    """``sha256:0123456789ab``: enough to tell digests apart on screen."""
+    algorithm, _, hexdigits = digest.partition(":")
+    return f"{algorithm}:{hexdigits[:12]}" if hexdigits else digest

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import ClassVar
 
@@ -27,7 +26,8 @@ from core.errors import DockyardError
 from core.inspect import TagDetails, inspect_tag, order_tags
 from core.reference import ImageName, parse_reference
 from core.registry import RegistryClient, client_for
-from core.rendering import human_size
+from core.rendering import human_size, human_time, short_digest
+from tui.messages import OpenHistory
 from tui.table import Table
 from tui.widgets import HelpModal, readable_error
 
@@ -35,24 +35,6 @@ ASSETS = Path(assets.__file__).resolve().parent
 PAGE_SIZE = 20
 
 ClientFactory = Callable[[ImageName], RegistryClient]
-
-
-def human_time(created: str | None) -> str:
-    """``2026-11-22 09:41 UTC`` from an RFC 3339 time (nanoseconds allowed); raw if odd."""
-    if not created:
-        return "—"
-    text = created.replace("Z", "+00:00")
-    head, dot, rest = text.partition(".")
-    if dot:  # Python reads at most microseconds
-        digits = rest[: len(rest) - len(rest.lstrip("0123456789"))]
-        text = f"{head}.{digits[:6]}{rest[len(digits):]}"
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        return created
-    if moment.tzinfo is None:
-        return moment.strftime("%Y-%m-%d %H:%M")
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def _anonymous_client(image: ImageName) -> RegistryClient:
@@ -68,6 +50,7 @@ class BrowserScreen(Screen[None]):
         Binding("m", "load_more", "Load more", id="browser.load_more"),
         Binding("r", "reload", "Reload", id="browser.reload"),
         Binding("i", "focus_image", "Image", id="browser.focus_image"),
+        Binding("h", "history", "History", id="browser.history"),
         Binding("escape", "leave", "Close", id="browser.leave"),
         Binding("q", "close", "Close", show=False, id="browser.close"),
         Binding("question_mark,f1", "help", "Help", id="browser.help"),
@@ -76,7 +59,8 @@ class BrowserScreen(Screen[None]):
     HELP = (
         "Every tag of one repository, newest versions first, with its digest, platforms, "
         "attestations, size and creation time; a page at a time. Type an image and press Enter; "
-        "the filter matches tags, digests and platforms. Escape leaves a text field, then the "
+        "the filter matches tags, digests and platforms. h opens the image's release history: its "
+        "versions newest first with the aliases on each. Escape leaves a text field, then the "
         "browser."
     )
 
@@ -172,9 +156,9 @@ class BrowserScreen(Screen[None]):
         if details is None:
             return (tag, "…", "…", "…", "…", "…")
         if details.problem and not details.platforms:
-            return (tag, _short(details.digest) or "—", f"⚠ {details.problem}", "", "", "")
+            return (tag, short_digest(details.digest) or "—", f"⚠ {details.problem}", "", "", "")
         platforms = ", ".join(p.platform for p in details.platforms)
-        return (tag, _short(details.digest), platforms, str(len(details.attestations)),
+        return (tag, short_digest(details.digest), platforms, str(len(details.attestations)),
                 human_size(details.size), human_time(details.created))
 
     def _render_detail(self) -> None:
@@ -190,7 +174,7 @@ class BrowserScreen(Screen[None]):
         if details is not None:
             kind = _KINDS.get(details.media_type, details.media_type or "unknown type")
             lines.append(f"{kind} {details.digest}")
-            lines += [f"  {p.platform:<16} {_short(p.digest)}  {human_size(p.size):>9}  "
+            lines += [f"  {p.platform:<16} {short_digest(p.digest)}  {human_size(p.size):>9}  "
                       f"created {human_time(p.created)}" for p in details.platforms]
             if details.attestations:
                 lines.append(f"  + {len(details.attestations)} attestation manifest(s)")
@@ -223,6 +207,16 @@ class BrowserScreen(Screen[None]):
                 for b in self.active_bindings.values() if b.binding.description]
         self.app.push_screen(HelpModal("Registry browser — help", self.HELP,
                                        list(dict.fromkeys(keys))))
+
+    def action_history(self) -> None:
+        if self.image is not None:
+            self.post_message(OpenHistory(self.image))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """History needs an image (greyed out until one is browsed)."""
+        if action == "history":
+            return self.image is not None or None
+        return True
 
     def action_focus_filter(self) -> None:
         self.query_one("#filter", Input).focus()
@@ -257,6 +251,7 @@ class BrowserScreen(Screen[None]):
             self.query_one("#filter", Input).value = reference.tag
         self._close_client()
         self.image = reference.name
+        self.refresh_bindings()  # History is offered once there is an image
         self.tags = []
         self.details = {}
         self._requested = set()
@@ -367,8 +362,3 @@ _KINDS = {
     "application/vnd.docker.distribution.manifest.v2+json": "Docker image",
 }
 
-
-def _short(digest: str) -> str:
-    """``sha256:0123456789ab``: enough to tell digests apart on screen."""
-    algorithm, _, hexdigits = digest.partition(":")
-    return f"{algorithm}:{hexdigits[:12]}" if hexdigits else digest

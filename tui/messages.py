@@ -10,6 +10,7 @@ from textual.message import Message
 
 if TYPE_CHECKING:
     from core.credentials import CredentialStore
+    from core.reference import ImageName
 
 
 class BuildDone(Message):
@@ -26,3 +27,12 @@ class OpenCredentials(Message):
         self.store = store
         self.registry = registry
         self.done = done
+
+
+class OpenHistory(Message):
+    """The browser asks its app for the release history of ``image`` (screens do not import
+    each other)."""
+
+    def __init__(self, image: ImageName) -> None:
+        super().__init__()
+        self.image = image

@@ -1,6 +1,7 @@
 """The one place the screens reach the outside world: factories a test can replace, and the use
-cases a screen needs (check a login, where tags point now, copy-mode preflight, ``dockyard init``,
-compare two images), each a call into ``core`` with these factories.
+cases a screen needs (check a login, where tags point now, an image's release history, compare
+two images, copy-mode preflight, ``dockyard init``), each a call into ``core`` with these
+factories.
 
 Screens import ``core`` for values and pure rules (parse a platform, a tag set); anything that
 talks to git, a registry, the keyring or an engine goes through here. This module loads before
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
     from core.diff import ImageDiff
     from core.engines.base import Engine
     from core.events import Event
+    from core.history import History
     from core.lookups import TagsNow
     from core.parts import Split
     from core.plan import Plan, PlanRequest
@@ -157,6 +159,18 @@ class Services:
 
         with self.registry_client(image) as client:
             return diff_images(client, image, a, b)
+
+    def history(self, name: ImageName, report_dir: Path | None = None) -> History:
+        """``dockyard history`` for a screen: every version tag of ``name`` with its image and
+        aliases, and the runs this machine's reports (``report_dir``, default dockyard's state
+        dir) record for it."""
+        # kept off the assistant's first paint: loads httpcore, httpx, semver
+        from core.history import read_history
+        from core.release_report import default_report_dir
+
+        with self.registry_client(name) as client:
+            return read_history(client, name.path, str(name),
+                                report_dir=report_dir or default_report_dir())
 
     def init_project(self, root: Path, mode: str, binary: str | None, dockerfile: str,
                      force: bool) -> InitPlan:

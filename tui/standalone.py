@@ -1,5 +1,6 @@
 """Small apps around one screen: the credentials manager (``dockyard login`` without a registry)
-and the registry browser (``dockyard browse``). Services are parameters so tests can inject them.
+and the registry browser (``dockyard browse``, which opens an image's release history on top).
+Services are parameters so tests can inject them.
 """
 
 from __future__ import annotations
@@ -13,6 +14,9 @@ from core.clients import logged_in_clients
 from core.credentials import CredentialStore, login
 from screens.browser import PAGE_SIZE, BrowserScreen, ClientFactory
 from screens.credentials import CredentialsScreen, LoginFn
+from screens.history import HistoryScreen
+from tui.messages import OpenHistory
+from tui.services import Services
 
 
 class CredentialsApp(App[int]):
@@ -31,21 +35,28 @@ class CredentialsApp(App[int]):
 
 
 class BrowserApp(App[int]):
-    """Hosts the registry browser; closing the screen ends the app."""
+    """Hosts the registry browser and the histories it opens; closing the browser ends the app.
+    ``report_dir``: the run reports a history reads (default: dockyard's state dir)."""
 
     TITLE = "dockyard browse"
 
     def __init__(self, image: str | None, *, client_factory: ClientFactory,
-                 page_size: int = PAGE_SIZE) -> None:
+                 page_size: int = PAGE_SIZE, report_dir: Path | None = None) -> None:
         super().__init__()
         self._image = image
         self._client_factory = client_factory
         self._page_size = page_size
+        self._report_dir = report_dir
 
     def on_mount(self) -> None:
         screen = BrowserScreen(self._image, client_factory=self._client_factory,
                                page_size=self._page_size)
         self.push_screen(screen, lambda _none: self.exit(0))
+
+    def on_open_history(self, message: OpenHistory) -> None:
+        """The browser's ``h``: the history reads through the browser's own client factory."""
+        services = Services(registry_client=self._client_factory)
+        self.push_screen(HistoryScreen(message.image, services, report_dir=self._report_dir))
 
 
 def run_credentials_manager(store: CredentialStore | None = None) -> int:

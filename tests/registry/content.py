@@ -20,6 +20,8 @@ from typing import Any
 
 import httpx
 
+from core.engines.base import REVISION_LABEL
+
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -171,3 +173,34 @@ def _layer(payload: bytes) -> bytes:
         info.size, info.mode, info.mtime = len(payload), 0o755, 0
         tar.addfile(info, io.BytesIO(payload))
     return gzip.compress(buffer.getvalue(), mtime=0)
+
+
+def push_releases(pusher: Pusher, repo: str) -> dict[str, Pushed]:
+    """Several releases, a prerelease and a backport, with their aliases where releases leave
+    them: latest/1/1.2 on 1.2.0, 1.1 on the backport 1.1.1, 1.0 on 1.0.0; ``edge`` is no
+    version. The history command's tests and the history screen's read the same registry."""
+    made = {"0.9.0": _single(pusher, repo, "0.9.0", "2024-01-02T03:04:05Z", "0" * 40)}
+    for version, revision in [("1.0.0", "a" * 40), ("1.1.0", "b" * 40),
+                              ("1.2.0-rc.1", "c" * 40), ("1.2.0", "d" * 40),
+                              ("1.1.1", "e" * 40)]:
+        made[version] = pusher.index(repo, version, ["linux/amd64", "linux/arm64"],
+                                     labels={REVISION_LABEL: revision, "v": version})
+    for alias, version in [("1.0", "1.0.0"), ("1.1", "1.1.1"), ("1.2", "1.2.0"), ("1", "1.2.0"),
+                           ("latest", "1.2.0"), ("v1.2.0", "1.2.0"), ("1.2.0-rc.2", "1.2.0")]:
+        pusher.tag(repo, alias, made[version])
+    made["edge"] = pusher.index(repo, "edge", ["linux/amd64"], labels={"v": "edge"})
+    return made
+
+
+def _single(pusher: Pusher, repo: str, tag: str, created: str, revision: str) -> Pushed:
+    """A one-platform image manifest (no index) whose config says when it was made."""
+    content = f"single {tag}\n".encode()
+    layer = pusher.blob(repo, content)
+    config = canonical({"architecture": "amd64", "os": "linux", "created": created,
+                        "rootfs": {"type": "layers", "diff_ids": []},
+                        "config": {"Labels": {REVISION_LABEL: revision}}})
+    manifest = {"schemaVersion": 2, "mediaType": OCI_MANIFEST,
+                "config": {"mediaType": OCI_CONFIG, "digest": pusher.blob(repo, config),
+                           "size": len(config)},
+                "layers": [{"mediaType": OCI_LAYER, "digest": layer, "size": len(content)}]}
+    return pusher.manifest(repo, tag, manifest)

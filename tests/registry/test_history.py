@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from core.engines.base import PUSH, REVISION_LABEL
+from core.engines.base import PUSH
 from core.history import read_history
 from core.plan import ImagePlan, Plan
 from core.reference import parse_reference
@@ -17,44 +17,17 @@ from core.release_report import RunReport
 from core.release_state import ImageState
 from core.tags import TagSet
 from core.version import parse_version
-from tests.registry.content import OCI_CONFIG, OCI_LAYER, OCI_MANIFEST, Pushed, Pusher, canonical
+from tests.registry.content import Pushed, Pusher, push_releases
 from tests.registry.proxy import Fault, FaultProxy, running
 from tests.support.registry import RunningRegistry
 from tui.cli import main
 
 REPO = "dy/history"
-PLATFORMS = ["linux/amd64", "linux/arm64"]
-
-
-def _single(pusher: Pusher, repo: str, tag: str, created: str, revision: str) -> Pushed:
-    """A one-platform image manifest (no index) whose config says when it was made."""
-    content = f"single {tag}\n".encode()
-    layer = pusher.blob(repo, content)
-    config = canonical({"architecture": "amd64", "os": "linux", "created": created,
-                        "rootfs": {"type": "layers", "diff_ids": []},
-                        "config": {"Labels": {REVISION_LABEL: revision}}})
-    manifest = {"schemaVersion": 2, "mediaType": OCI_MANIFEST,
-                "config": {"mediaType": OCI_CONFIG, "digest": pusher.blob(repo, config),
-                           "size": len(config)},
-                "layers": [{"mediaType": OCI_LAYER, "digest": layer, "size": len(content)}]}
-    return pusher.manifest(repo, tag, manifest)
 
 
 @pytest.fixture(scope="module")
 def releases(pusher: Pusher) -> dict[str, Pushed]:
-    """Several releases, a prerelease and a backport, with their aliases where releases leave
-    them: latest/1/1.2 on 1.2.0, 1.1 on the backport 1.1.1, 1.0 on 1.0.0."""
-    made = {"0.9.0": _single(pusher, REPO, "0.9.0", "2024-01-02T03:04:05Z", "0" * 40)}
-    for version, revision in [("1.0.0", "a" * 40), ("1.1.0", "b" * 40),
-                              ("1.2.0-rc.1", "c" * 40), ("1.2.0", "d" * 40),
-                              ("1.1.1", "e" * 40)]:
-        made[version] = pusher.index(REPO, version, PLATFORMS,
-                                     labels={REVISION_LABEL: revision, "v": version})
-    for alias, version in [("1.0", "1.0.0"), ("1.1", "1.1.1"), ("1.2", "1.2.0"), ("1", "1.2.0"),
-                           ("latest", "1.2.0"), ("v1.2.0", "1.2.0"), ("1.2.0-rc.2", "1.2.0")]:
-        pusher.tag(REPO, alias, made[version])
-    made["edge"] = pusher.index(REPO, "edge", ["linux/amd64"], labels={"v": "edge"})
-    return made
+    return push_releases(pusher, REPO)
 
 
 def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
