@@ -10,6 +10,7 @@ worker through ``Services.history``; the screen never talks to the registry itse
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
@@ -30,7 +31,13 @@ from tui.widgets import HelpModal, readable_error
 if TYPE_CHECKING:
     from core.history import History, Run, Version
     from core.reference import ImageName
+    from core.rollback import RollbackPlan, RollbackResult
     from tui.services import Services
+
+#: The screens a row action opens, handed in by the app (screens never import each other):
+#: the confirmation of a rollback plan, and the comparison of two versions (a, b).
+Confirm = Callable[["RollbackPlan"], Screen[bool]]
+Compare = Callable[[str, str], Screen[None]]
 
 ASSETS = Path(assets.__file__).resolve().parent
 MARK = "◆"  # the version marked as the other side of a compare
@@ -42,7 +49,9 @@ class HistoryScreen(Screen[None]):
 
     CSS_PATH = ASSETS / "history.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("a", "point_aliases", "Point aliases here", id="history.rollback"),
         Binding("m", "mark", "Mark (compare)", id="history.mark"),
+        Binding("c", "compare", "Compare with mark", id="history.compare"),
         Binding("r", "reload", "Reload", id="history.reload"),
         Binding("escape", "close", "Back", id="history.close"),
         Binding("q", "close", "Back", show=False, id="history.quit"),
@@ -55,8 +64,11 @@ class HistoryScreen(Screen[None]):
         "revision. Prereleases say 'pre'. Below the table: the highlighted version's platforms "
         "with their digests and sizes, the runs this machine's reports record for it (what "
         "moved from where to where) and any problem found reading it. Tags that are no version "
-        "are listed in the status line. m marks the highlighted version (◆) as the other side "
-        "of a compare; m on it again clears the mark."
+        "are listed in the status line. a points the highlighted version's aliases (its X.Y, X "
+        "and latest) at it: the version is verified first and the moves are shown for "
+        "confirmation; nothing is deleted, so rolling forward is the same key on the newer "
+        "version. m marks the highlighted version (◆) as the other side of a compare; m on it "
+        "again clears the mark; c compares the marked version with the highlighted one."
     )
 
     class Loaded(Message):
@@ -67,12 +79,29 @@ class HistoryScreen(Screen[None]):
             self.generation = generation
             self.history = history
 
+    class Planned(Message):
+        """A rollback plan to confirm."""
+
+        def __init__(self, plan: RollbackPlan) -> None:
+            super().__init__()
+            self.plan = plan
+
+    class RolledBack(Message):
+        def __init__(self, result: RollbackResult) -> None:
+            super().__init__()
+            self.result = result
+
     def __init__(self, image: ImageName, services: Services, *,
-                 report_dir: Path | None = None) -> None:
+                 report_dir: Path | None = None, confirm: Confirm | None = None,
+                 compare: Compare | None = None) -> None:
         super().__init__()
         self.image = image
         self.services = services
         self.report_dir = report_dir
+        self._confirm = confirm
+        self._compare = compare
+        self._busy = False  # a rollback is being planned or run
+        self._outcome: tuple[str, bool] | None = None  # the last rollback's (words, failed)
         self.history: History | None = None
         self.rows: list[Version] = []  # as shown: newest first
         self.marked: str | None = None  # the marked version's tag
@@ -126,6 +155,24 @@ class HistoryScreen(Screen[None]):
             mark = MARK if version.version.image_tag == self.marked else ""
             table.update_cell(version.version.image_tag, "mark", mark)
         self._render_status()
+        self.refresh_bindings()
+
+    def action_point_aliases(self) -> None:
+        selected = self.selected_version
+        if selected is None or self._busy:
+            return
+        self._busy = True
+        self.refresh_bindings()
+        tag = selected.version.image_tag
+        self._set_status(f"verifying {self.image}:{tag} and reading its aliases…")
+        self._plan_rollback(tag)
+
+    def action_compare(self) -> None:
+        selected, marked = self.selected_version, self.marked_version
+        if self._compare is None or selected is None or marked is None:
+            return
+        self.app.push_screen(self._compare(marked.version.image_tag,
+                                           selected.version.image_tag))
 
     def action_close(self) -> None:
         self.dismiss(None)
@@ -137,9 +184,16 @@ class HistoryScreen(Screen[None]):
                                        list(dict.fromkeys(keys))))
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Marking needs a version to mark."""
+        """Marking needs a version to mark; a rollback a version and no other one under way;
+        a compare a marked version other than the highlighted one."""
         if action == "mark":
             return bool(self.rows) or None
+        if action == "point_aliases":  # hidden where the app offers no confirmation
+            return self._confirm is not None and ((bool(self.rows) and not self._busy) or None)
+        if action == "compare":
+            selected, marked = self.selected_version, self.marked_version
+            return self._compare is not None and ((selected is not None and marked is not None
+                                                   and marked is not selected) or None)
         return True
 
     # ---- the worker ------------------------------------------------------------------------
@@ -149,6 +203,45 @@ class HistoryScreen(Screen[None]):
     def _read(self, generation: int) -> None:
         self.post_message(self.Loaded(generation, self.services.history(self.image,
                                                                           self.report_dir)))
+
+    @work(thread=True, exit_on_error=False, group="rollback", description="plan rollback")
+    def _plan_rollback(self, tag: str) -> None:
+        self.post_message(self.Planned(self.services.plan_rollback(self.image, tag)))
+
+    @work(thread=True, exit_on_error=False, group="rollback", description="rollback")
+    def _rollback(self, plan: RollbackPlan) -> None:
+        self.post_message(self.RolledBack(self.services.rollback(plan,
+                                                                 report_dir=self.report_dir)))
+
+    def on_history_screen_planned(self, message: Planned) -> None:
+        plan = message.plan
+        assert self._confirm is not None
+
+        def answered(confirmed: bool | None) -> None:
+            if confirmed and not plan.nothing_to_do:
+                self._set_status(f"moving {len(plan.pending)} alias(es) to "
+                                 f"{plan.version.image_tag}…")
+                self._rollback(plan)
+                return
+            self._busy = False
+            self.refresh_bindings()
+            self._outcome = ("nothing moved", False)
+            self._render_status()
+
+        self.app.push_screen(self._confirm(plan), answered)
+
+    def on_history_screen_rolled_back(self, message: RolledBack) -> None:
+        result = message.result
+        self._busy = False
+        where = f"; report {result.report}" if result.report else ""
+        target = result.plan.version.image_tag
+        if result.ok:
+            self._outcome = (f"moved {', '.join(result.moved) or 'nothing'} to {target}{where}",
+                             False)
+        else:
+            moved = f" (moved before it stopped: {', '.join(result.moved)})" if result.moved else ""
+            self._outcome = (f"rollback to {target} failed: {result.error}{moved}{where}", True)
+        self.action_reload()  # the registry read again: the aliases as they are now
 
     def on_history_screen_loaded(self, message: Loaded) -> None:
         if message.generation != self._generation:
@@ -173,13 +266,20 @@ class HistoryScreen(Screen[None]):
         self.refresh_bindings()
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        if (event.worker is self._worker and event.state == WorkerState.ERROR
-                and event.worker.error is not None):
+        if event.state != WorkerState.ERROR or event.worker.error is None:
+            return
+        if event.worker is self._worker:
             self.query_one("#versions", DataTable).loading = False
-            self._set_status(readable_error(event.worker.error), error=True)
+        elif event.worker.group == "rollback":  # refused (a target failing verification...)
+            self._busy = False
+            self.refresh_bindings()
+        else:
+            return
+        self._set_status(readable_error(event.worker.error), error=True)
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         self._render_detail()
+        self.refresh_bindings()  # compare needs a highlighted version other than the mark
 
     # ---- what is shown ---------------------------------------------------------------------
 
@@ -236,6 +336,10 @@ class HistoryScreen(Screen[None]):
             text += f"; other tags: {', '.join(self.history.other_tags)}"
         if self.marked:
             text += f"; marked {self.marked}"
+        if self._outcome is not None:
+            words, failed = self._outcome
+            self._set_status(f"{words} — {text}", error=failed)
+            return
         self._set_status(text)
 
     def _set_status(self, text: str, *, error: bool = False) -> None:

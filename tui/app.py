@@ -11,7 +11,7 @@ import importlib
 import signal
 import sys
 from collections.abc import Callable, Iterable, Sequence
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, ClassVar
 
 from textual import work
@@ -57,7 +57,7 @@ class DockyardApp(App[int]):
     """The wizard from a version tag to a verified release; ``services`` are injectable."""
 
     TITLE = "dockyard"
-    CSS_PATH = ASSETS / "wizard.tcss"
+    CSS_PATH: ClassVar[list[str | PurePath]] = [ASSETS / "wizard.tcss", ASSETS / "modal.tcss"]
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+q", "quit", "Quit", priority=True, id="app.quit"),
         Binding("q", "quit", "Quit", show=False, id="app.quit_q"),

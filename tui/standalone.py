@@ -10,19 +10,25 @@ from pathlib import Path
 
 from textual.app import App
 
+import assets
 from core.clients import logged_in_clients
 from core.credentials import CredentialStore, login
 from screens.browser import PAGE_SIZE, BrowserScreen, ClientFactory
 from screens.credentials import CredentialsScreen, LoginFn
+from screens.diff import DiffScreen
 from screens.history import HistoryScreen
+from screens.rollback import RollbackModal
 from tui.messages import OpenHistory
 from tui.services import Services
+
+MODAL_CSS = Path(assets.__file__).resolve().parent / "modal.tcss"
 
 
 class CredentialsApp(App[int]):
     """Hosts the credentials manager; closing the screen ends the app."""
 
     TITLE = "dockyard credentials"
+    CSS_PATH = MODAL_CSS
 
     def __init__(self, store: CredentialStore | None = None, *, login: LoginFn = login) -> None:
         super().__init__()
@@ -39,6 +45,7 @@ class BrowserApp(App[int]):
     ``report_dir``: the run reports a history reads (default: dockyard's state dir)."""
 
     TITLE = "dockyard browse"
+    CSS_PATH = MODAL_CSS
 
     def __init__(self, image: str | None, *, client_factory: ClientFactory,
                  page_size: int = PAGE_SIZE, report_dir: Path | None = None) -> None:
@@ -54,9 +61,13 @@ class BrowserApp(App[int]):
         self.push_screen(screen, lambda _none: self.exit(0))
 
     def on_open_history(self, message: OpenHistory) -> None:
-        """The browser's ``h``: the history reads through the browser's own client factory."""
+        """The browser's ``h``: the history reads through the browser's own client factory;
+        its row actions open the rollback confirmation and the comparison."""
         services = Services(registry_client=self._client_factory)
-        self.push_screen(HistoryScreen(message.image, services, report_dir=self._report_dir))
+        image = message.image
+        self.push_screen(HistoryScreen(
+            image, services, report_dir=self._report_dir, confirm=RollbackModal,
+            compare=lambda a, b: DiffScreen(image, a, b, services.diff)))
 
 
 def run_credentials_manager(store: CredentialStore | None = None) -> int:
