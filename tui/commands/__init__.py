@@ -44,3 +44,21 @@ def registry_options(args: argparse.Namespace) -> tuple[tuple[str, ...], Path | 
     from core.registry import check_ca_file
 
     return insecure_hosts(args), check_ca_file(args.ca_file)
+
+
+def add_reports_option(parser: argparse.ArgumentParser, *, writes: bool) -> None:
+    """``--reports DIR``: where a run writes its report (``writes``), or which reports a
+    command reads; default dockyard's state dir. ``reports_dir`` checks it."""
+    what = "where the run report goes" if writes else "run reports to read"
+    parser.add_argument("--reports", type=Path, metavar="DIR",
+                        help=f"{what} (default: dockyard's state dir)")
+
+
+def reports_dir(args: argparse.Namespace, *, reading: bool = False) -> Path | None:
+    """The ``--reports`` directory given, refused in one line when it is not a directory: one
+    to read must exist (a typo would read nothing), one to write is made with its report."""
+    given: Path | None = args.reports
+    if given is not None and (given.exists() or reading) and not given.is_dir():
+        raise DockyardError(f"{given} is not a directory",
+                            "give the directory run reports are written to", field="reports")
+    return given

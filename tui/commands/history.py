@@ -5,11 +5,15 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from core.errors import DockyardError
-from tui.commands import add_registry_options, registry_options
+from tui.commands import (
+    add_registry_options,
+    add_reports_option,
+    registry_options,
+    reports_dir,
+)
 
 if TYPE_CHECKING:
     from core.history import History
@@ -27,8 +31,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--json", action="store_true", help="machine-readable output "
                         "(schema in the README)")
     add_registry_options(parser)
-    parser.add_argument("--reports", type=Path, metavar="DIR",
-                        help="run reports to read (default: dockyard's state dir)")
+    add_reports_option(parser, writes=False)
     parser.set_defaults(handler=run)
 
 
@@ -43,15 +46,12 @@ def run(args: argparse.Namespace) -> int:
     if reference.tag is not None or reference.digest is not None:
         raise DockyardError(f"{args.image!r} names a tag or digest",
                             "give the repository alone, e.g. ghcr.io/acme/app", field="image")
-    if args.reports is not None and not args.reports.is_dir():
-        raise DockyardError(f"{args.reports} is not a directory",
-                            "give the directory release reports are written to",
-                            field="reports")
+    report_dir = reports_dir(args, reading=True)
     insecure, ca_file = registry_options(args)
     clients = logged_in_clients(insecure, ca_file=ca_file)
     with clients(reference.name) as client:
         history = read_history(client, reference.name.path, str(reference.name),
-                               report_dir=args.reports or default_report_dir())
+                               report_dir=report_dir or default_report_dir())
         data = history.to_dict()
         if client.rate_limit is not None:  # Docker Hub states its pull allowance
             data["rate_limit"] = client.rate_limit.to_dict()

@@ -11,7 +11,12 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import DockyardError
-from tui.commands import add_registry_options, registry_options
+from tui.commands import (
+    add_registry_options,
+    add_reports_option,
+    registry_options,
+    reports_dir,
+)
 
 
 def register(subparsers: Any) -> None:
@@ -34,8 +39,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--json", action="store_true",
                         help="machine-readable output (the plan; with --yes, one event a line)")
     add_registry_options(parser)
-    parser.add_argument("--reports", type=Path, metavar="DIR",
-                        help="where the run report goes (default: dockyard's state dir)")
+    add_reports_option(parser, writes=True)
     parser.set_defaults(handler=run)
 
 
@@ -51,9 +55,7 @@ def run(args: argparse.Namespace) -> int:
     if not root.is_dir():
         raise DockyardError(f"{root} is not a directory", "pass --repo DIR of a git checkout",
                             field="repo")
-    if args.reports is not None and args.reports.exists() and not args.reports.is_dir():
-        raise DockyardError(f"{args.reports} is not a directory",
-                            "give a directory for the run report", field="reports")
+    report_dir = reports_dir(args)
     insecure, ca_file = registry_options(args)
     clients = logged_in_clients(insecure, ca_file=ca_file)
     with clients(reference.name) as client:
@@ -67,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
             raise DockyardError("nothing promoted", "add --yes to promote", field="yes")
         cancel = threading.Event()
         received: list[int] = []
-        events = run_promotion(promotion, client, report_dir=args.reports, cancel=cancel)
+        events = run_promotion(promotion, client, report_dir=report_dir, cancel=cancel)
         with stop_signals_cancel(cancel, received, "promotion"):
             code = print_events(events, as_json=args.json, out=sys.stdout)
     return 128 + received[0] if received else code

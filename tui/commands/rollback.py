@@ -7,11 +7,15 @@ import argparse
 import json
 import sys
 import threading
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from core.errors import DockyardError
-from tui.commands import add_registry_options, registry_options
+from tui.commands import (
+    add_registry_options,
+    add_reports_option,
+    registry_options,
+    reports_dir,
+)
 
 if TYPE_CHECKING:
     from core.rollback import RollbackPlan, RollbackResult
@@ -34,8 +38,7 @@ def register(subparsers: Any) -> None:
                         "X.Y, X and latest)")
     parser.add_argument("--yes", action="store_true", help="move the aliases without asking")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
-    parser.add_argument("--reports", type=Path, metavar="DIR",
-                        help="where the run report goes (default: dockyard's state dir)")
+    add_reports_option(parser, writes=True)
     add_registry_options(parser)
     parser.set_defaults(handler=run)
 
@@ -53,9 +56,7 @@ def run(args: argparse.Namespace) -> int:
                             "give the repository alone and the version with --to, e.g. "
                             "ghcr.io/acme/app --to 1.2.0", field="image")
     aliases = _aliases(args.alias)
-    if args.reports is not None and args.reports.exists() and not args.reports.is_dir():
-        raise DockyardError(f"{args.reports} is not a directory",
-                            "give a directory for the run report", field="reports")
+    report_dir = reports_dir(args)
     insecure, ca_file = registry_options(args)
     clients = logged_in_clients(insecure, ca_file=ca_file)
     with clients(reference.name) as client:
@@ -69,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
         cancel = threading.Event()
         received: list[int] = []
         with stop_signals_cancel(cancel, received, "rollback"):  # between moves, reported
-            result = run_rollback(plan, client, report_dir=args.reports, cancel=cancel)
+            result = run_rollback(plan, client, report_dir=report_dir, cancel=cancel)
     _show_result(result, args.json)
     return 128 + received[0] if received else 0 if result.ok else 1
 
