@@ -29,7 +29,7 @@ from core.registry import RegistryClient, client_for
 from core.rendering import human_size, human_time, short_digest
 from tui.messages import OpenHistory
 from tui.table import Table
-from tui.widgets import HelpModal, readable_error
+from tui.widgets import HelpModal, readable_error, show_status
 
 ASSETS = Path(assets.__file__).resolve().parent
 PAGE_SIZE = 20
@@ -350,9 +350,7 @@ class BrowserScreen(Screen[None]):
 
     def _set_status(self, text: str, *, error: bool = False) -> None:
         self.status = text
-        status = self.query_one("#status", Static)
-        status.update(text)
-        status.set_class(error, "error")
+        show_status(self.query_one("#status", Static), text, error=error)
 
 
 _KINDS = {

@@ -24,7 +24,7 @@ from textual.worker import Worker, WorkerState
 
 import assets
 from tui.themes import tone
-from tui.widgets import readable_error
+from tui.widgets import readable_error, show_status
 
 if TYPE_CHECKING:
     from core.diff import ImageDiff
@@ -100,9 +100,7 @@ class DiffScreen(Screen[None]):
 
     def _set_status(self, text: str, *, error: bool = False) -> None:
         self.status = text
-        status = self.query_one("#status", Static)
-        status.update(text)
-        status.set_class(error, "error")
+        show_status(self.query_one("#status", Static), text, error=error)
 
 
 #: The role each kind of line is shown in, by the mark ``diff_lines`` starts it with.

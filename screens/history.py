@@ -26,7 +26,7 @@ from textual.worker import Worker, WorkerState
 import assets
 from core.rendering import human_size, human_time, short_digest
 from tui.table import Table
-from tui.widgets import HelpModal, readable_error
+from tui.widgets import HelpModal, readable_error, show_status
 
 if TYPE_CHECKING:
     from core.history import History, Run, Version
@@ -344,9 +344,7 @@ class HistoryScreen(Screen[None]):
 
     def _set_status(self, text: str, *, error: bool = False) -> None:
         self.status = text
-        status = self.query_one("#status", Static)
-        status.update(Text(text))
-        status.set_class(error, "error")
+        show_status(self.query_one("#status", Static), text, error=error)
 
 
 def _aliases(version: Version) -> str:

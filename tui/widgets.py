@@ -42,6 +42,13 @@ def describe_error(error: BaseException) -> tuple[str, str, str]:
     return "unexpected error", f"{type(error).__name__}: {text}", "see the log file or retry"
 
 
+def show_status(status: Static, text: str | Text, *, error: bool = False) -> None:
+    """A screen's status line: ``text`` as written (a registry's words may hold ``[`` that
+    markup would swallow), in the error style when ``error``."""
+    status.update(text if isinstance(text, Text) else Text(text))
+    status.set_class(error, "error")
+
+
 def readable_error(error: BaseException, *, secret: str = "") -> str:
     """One line for the user: a DockyardError as is, anything else with its type; never the
     secret and never a traceback."""

@@ -13,14 +13,20 @@ from textual.widgets import DataTable, Static
 
 from core.reference import parse_reference
 from core.registry import RegistryClient
-from screens.browser import BrowserScreen
 from screens.diff import DiffScreen
 from screens.history import HistoryScreen
 from screens.rollback import RollbackModal
 from tests.registry.content import Pushed, Pusher, push_releases
 from tests.support.registry import RunningRegistry
 from tests.ui.conftest import quiet
-from tests.ui.test_history_screen import SIZE, history_host, loaded, real_client, rows
+from tests.ui.test_history_screen import (
+    SIZE,
+    history_host,
+    loaded,
+    open_history,
+    real_client,
+    rows,
+)
 from tui.standalone import BrowserApp
 
 
@@ -39,18 +45,6 @@ def tags_now(registry: RunningRegistry, repo: str) -> dict[str, str | None]:
         tags = client.list_tags(repo)
         return {tag: (head.digest if (head := client.head_manifest(repo, tag)) else None)
                 for tag in tags}
-
-
-async def open_history(pilot: Any) -> HistoryScreen:
-    browser = pilot.app.screen
-    assert isinstance(browser, BrowserScreen)
-    for _ in range(500):
-        await pilot.pause(0.02)
-        if browser.tags:
-            break
-    browser.query_one("#tags", DataTable).focus()
-    await pilot.press("h")
-    return await loaded(pilot)
 
 
 async def highlight(pilot: Any, screen: HistoryScreen, tag: str) -> None:

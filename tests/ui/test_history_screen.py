@@ -81,6 +81,19 @@ async def loaded(pilot: Any) -> HistoryScreen:
     raise AssertionError("the history never finished loading")
 
 
+async def open_history(pilot: Any) -> HistoryScreen:
+    """In the browser app: wait for the tag list, then ``h``; the history once loaded."""
+    browser = pilot.app.screen
+    assert isinstance(browser, BrowserScreen)
+    for _ in range(500):
+        await pilot.pause(0.02)
+        if browser.tags:
+            break
+    browser.query_one("#tags", DataTable).focus()
+    await pilot.press("h")
+    return await loaded(pilot)
+
+
 def rows(screen: HistoryScreen) -> list[tuple[str, ...]]:
     table = screen.query_one("#versions", DataTable)
     return [tuple(str(cell) for cell in table.get_row_at(index))
@@ -275,14 +288,7 @@ async def test_the_browsers_h_opens_the_history_of_the_browsed_image(
     app = BrowserApp(str(name), client_factory=real_client, report_dir=tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         browser = app.screen
-        assert isinstance(browser, BrowserScreen)
-        for _ in range(500):
-            await pilot.pause(0.02)
-            if browser.tags:
-                break
-        browser.query_one("#tags", DataTable).focus()
-        await pilot.press("h")
-        screen = await loaded(pilot)
+        screen = await open_history(pilot)
         assert screen.image == name
         assert [row[1] for row in rows(screen)][:2] == ["1.2.0", "1.2.0-rc.2 pre"]
         await pilot.press("down", "down", "down")
