@@ -11,7 +11,7 @@ import threading
 import time
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from core.binaries import check_dockerfile_copy, require_binaries
 from core.clients import logged_in_clients
@@ -210,31 +210,19 @@ class Release:
         """"" when the image at ``ref`` is this release, else why it is not (``platforms``:
         its platforms must be the plan's too)."""
         # kept off the start-up path: loads httpcore, httpx
-        from core.image import config_platform, summarize_index
+        from core.image import read_image
 
-        client, repo = state.client, state.repo
-        manifest = client.get_manifest(repo, ref)
-        children: list[dict[str, Any]]
-        if manifest.is_index:
-            summary = summarize_index(manifest.json)
-            found_platforms = set(summary.platforms)
-            children = [client.get_manifest(repo, e.digest).json for e in summary.entries]
-        else:
-            children = [manifest.json]
-            found_platforms = set()
-        configs = []
-        for child in children:
-            digest = (child.get("config") or {}).get("digest")
-            configs.append(client.get_blob_json(repo, digest) if digest else {})
-        if not manifest.is_index:
-            found = config_platform(configs[0]) if configs else None
-            found_platforms = {found} if found else set()
+        image = read_image(state.client, state.repo, ref)
+        if image.index is not None:
+            found_platforms = set(image.index.platforms)
+        else:  # a single image is the platform its config declares
+            found_platforms = {p.declared for p in image.platforms if p.declared is not None}
         planned = {normalize_platform(p.os, p.arch, p.variant) for p in self.plan.platforms}
         if platforms and found_platforms != planned:
             shown = ", ".join(sorted(str(p) for p in found_platforms)) or "no platforms"
             return f"other platforms ({shown})"
-        for config in configs:
-            labels = (config.get("config") or {}).get("Labels") or {}
+        for platform in image.platforms:
+            labels = (platform.config.get("config") or {}).get("Labels") or {}
             revision = labels.get(REVISION_LABEL)
             if revision != self.plan.commit:
                 return f"was built from commit {revision or 'unknown'}, not {self.plan.commit[:12]}"
