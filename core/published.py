@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from core.engines.base import VERSION_LABEL
 from core.errors import DockyardError, RegistryError, VersionError
+from core.image import summarize_index
 from core.registry import IMAGE_TYPES, INDEX_TYPES
 from core.tags import TagSet, hold_back, series_of
 from core.version import ReleaseVersion, parse_version
@@ -119,11 +120,10 @@ def _image_version(
 def _label_version(client: RegistryClient, repo: str, digest: str) -> ReleaseVersion | None:
     manifest = client.get_manifest(repo, digest)
     if manifest.media_type in INDEX_TYPES:
-        entries = [e for e in manifest.json.get("manifests") or ()
-                   if isinstance(e, dict) and _runnable(e)]
+        entries = summarize_index(manifest.json).entries  # attestations are no platform
         if not entries:
             return None
-        manifest = client.get_manifest(repo, str(entries[0].get("digest", "")))
+        manifest = client.get_manifest(repo, entries[0].digest)
     if manifest.media_type not in IMAGE_TYPES:
         kind = manifest.media_type or "of no media type"
         raise RegistryError(f"{client.host}/{repo}@{digest[:19]} is {kind}, not an image",
@@ -147,14 +147,6 @@ def _label_version(client: RegistryClient, repo: str, digest: str) -> ReleaseVer
         with contextlib.suppress(VersionError):
             parsed = parse_version(text.split("+", 1)[0])
     return parsed
-
-
-def _runnable(entry: Mapping[str, object]) -> bool:
-    platform = entry.get("platform")
-    annotations = entry.get("annotations")
-    if isinstance(annotations, dict) and "vnd.docker.reference.type" in annotations:
-        return False
-    return not (isinstance(platform, dict) and platform.get("os") == "unknown")
 
 
 def guard(tags: TagSet, version: ReleaseVersion, published: Published) -> TagSet:
