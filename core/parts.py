@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from core.errors import DockyardError
-from core.platforms import Platform, is_attestation, normalize_platform, parse_platform
+from core.image import summarize_index
+from core.platforms import Platform, normalize_platform, parse_platform
 from core.publish import PUT_STEP, alias_step, tag_step
 from core.registry import IMAGE_TYPES, INDEX_TYPES, OCI_INDEX, Manifest, sha256_digest
 
@@ -28,8 +29,6 @@ if TYPE_CHECKING:
 SCHEMA = 1
 KIND = "dockyard-part"
 _MAX_PART_BYTES = 1024 * 1024
-_REFERENCE_DIGEST = "vnd.docker.reference.digest"
-_REFERENCE_TYPE = "vnd.docker.reference.type"
 
 
 class PartError(DockyardError):
@@ -232,31 +231,25 @@ def _entries(client: RegistryClient, repo: str, part: Part, item: PartImage
     if manifest.media_type not in INDEX_TYPES:
         raise PartError(f"{part.source}: {item.digest[:19]} is {manifest.media_type}, not an "
                         "image or index", "build the part again")
-    images: list[dict[str, Any]] = []
+    summary = summarize_index(manifest.json)  # images apart from attestations, one rule
+    if summary.problems:
+        raise PartError(f"{part.source}: {item.digest[:19]}: {summary.problems[0]}",
+                        "build the part again")
+    raw = {str(child.get("digest", "")): child for child in manifest.json.get("manifests") or ()
+           if isinstance(child, dict)}
     attestations: dict[str, list[dict[str, Any]]] = {}
-    for child in manifest.json.get("manifests") or ():
-        if not isinstance(child, dict):
-            continue
-        listed = child.get("platform") or {}
-        annotations = child.get("annotations") or {}
-        if _REFERENCE_TYPE in annotations or is_attestation(str(listed.get("os", "")),
-                                                            str(listed.get("architecture", ""))):
-            attestations.setdefault(str(annotations.get(_REFERENCE_DIGEST, "")), []).append(child)
-        else:
-            images.append(child)
+    for attestation in summary.attestations:
+        attestations.setdefault(attestation.refers_to or "", []).append(raw[attestation.digest])
     found: dict[Platform, _Entry] = {}
-    for child in images:
-        digest = str(child.get("digest", ""))
-        body = client.get_manifest(repo, digest)
-        platform = _config_platform(client, repo, part, body.json, digest)
-        listed = child.get("platform") or {}
-        claimed = normalize_platform(str(listed.get("os", "")), str(listed.get("architecture", "")),
-                                     str(listed.get("variant", "")))
-        if claimed != platform:
-            raise PartError(f"{part.source}: {digest[:19]} is listed as {claimed} but its config "
-                            f"says {platform}", "build the part again")
-        descriptor = {**child, "platform": _platform_json(platform)}
-        found[platform] = _Entry(platform, descriptor, tuple(attestations.get(digest, ())))
+    for entry in summary.entries:
+        body = client.get_manifest(repo, entry.digest)
+        platform = _config_platform(client, repo, part, body.json, entry.digest)
+        if entry.platform != platform:
+            raise PartError(f"{part.source}: {entry.digest[:19]} is listed as {entry.platform} "
+                            f"but its config says {platform}", "build the part again")
+        descriptor = {**raw[entry.digest], "platform": _platform_json(platform)}
+        found[platform] = _Entry(platform, descriptor,
+                                 tuple(attestations.get(entry.digest, ())))
     return found
 
 
