@@ -124,7 +124,7 @@ async def screen():
     from core.events import PhaseFinished, PhaseStarted, ReleaseFinished
     from core.plan import make_plan
     from screens.build import BuildScreen
-    from tui.app import ASSETS
+    from tui.app import WIZARD_CSS
     from tui.draft import Draft
     from tui.services import Services
     from core.config import load_config
@@ -153,7 +153,7 @@ async def screen():
             probe.hit()
 
     class Host(App):
-        CSS_PATH = ASSETS / "wizard.tcss"
+        CSS_PATH = WIZARD_CSS
 
         def on_mount(self):
             self.push_screen(Timed(draft, Services(release=release, log_dir=tmp / "logs")))

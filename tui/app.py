@@ -33,6 +33,8 @@ if TYPE_CHECKING:
     from core.parts import Split
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
+#: The wizard's styles; the modal styles every app shares come first, as they did in one file.
+WIZARD_CSS: list[str | PurePath] = [ASSETS / "modal.tcss", ASSETS / "wizard.tcss"]
 DARK, LIGHT = "dockyard-dark", "dockyard-light"
 
 
@@ -57,7 +59,7 @@ class DockyardApp(App[int]):
     """The wizard from a version tag to a verified release; ``services`` are injectable."""
 
     TITLE = "dockyard"
-    CSS_PATH: ClassVar[list[str | PurePath]] = [ASSETS / "wizard.tcss", ASSETS / "modal.tcss"]
+    CSS_PATH: ClassVar[list[str | PurePath]] = WIZARD_CSS
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+q", "quit", "Quit", priority=True, id="app.quit"),
         Binding("q", "quit", "Quit", show=False, id="app.quit_q"),

@@ -67,5 +67,7 @@ def test_headless_lines_and_exit_codes() -> None:
     done = [DigestPushed("r/a:1.0.0", "sha256:" + "a" * 64), ReleaseFinished(ok=True)]
     assert print_events(iter(done), as_json=True, out=out) == 0
     assert out.getvalue().splitlines()[-1] == (
-        '{"event": "ReleaseFinished", "ok": true, "report_path": ""}')
+        '{"event": "ReleaseFinished", "ok": true, "report_path": "", "run": "release"}')
+    promoted = ReleaseFinished(ok=True, report_path="/r.json", run="promote")
+    assert format_event(promoted) == "promote ok; report: /r.json"
     assert print_events(iter([]), as_json=True, out=io.StringIO()) == 1  # no finish: not ok

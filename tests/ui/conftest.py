@@ -12,14 +12,14 @@ from textual.app import App
 from textual.screen import Screen
 
 from screens.credentials import CredentialsScreen
-from tui.app import ASSETS
+from tui.app import WIZARD_CSS
 from tui.messages import OpenCredentials
 
 
 class Host(App[None]):
     """Pushes one screen and records what it is dismissed with."""
 
-    CSS_PATH = ASSETS / "wizard.tcss"
+    CSS_PATH = WIZARD_CSS
 
     def __init__(self, make_screen: Callable[[], Screen[Any]]) -> None:
         super().__init__()
