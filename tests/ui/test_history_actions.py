@@ -159,3 +159,25 @@ async def test_without_the_apps_screens_the_actions_are_not_offered(
         screen = await loaded(pilot)
         assert screen.check_action("point_aliases", ()) is False
         assert screen.check_action("compare", ()) is False
+
+
+def test_snapshot_the_rollback_confirmation_over_the_history_in_the_browser(
+    registry: RunningRegistry, tmp_path: Path, snap_compare: Any,
+) -> None:
+    """The browser app styles its modals as the wizard does (a dialog over the dimmed view)."""
+    pusher = Pusher(registry.url)
+    try:
+        push_releases(pusher, "h15/actions-snapshot")  # the same bytes each time
+    finally:
+        pusher.close()
+    name = "registry.test/h15/actions-snapshot"  # a fixed name for the picture
+    app = BrowserApp(name, client_factory=lambda _name: RegistryClient(registry.host),
+                     report_dir=tmp_path)
+
+    async def ready(pilot: Any) -> None:
+        screen = await open_history(pilot)
+        await highlight(pilot, screen, "1.1.1")
+        await pilot.press("a")
+        await wait_for(pilot, lambda: isinstance(app.screen, RollbackModal))
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=ready)
