@@ -61,6 +61,9 @@ def _global_args(options: EngineOptions) -> list[str]:
     if options.podman_root is not None:
         args += ["--root", str(options.podman_root / "root")]
         args += ["--runroot", str(options.podman_root / "runroot")]
+        # libpod's state (its "alive" file, locks) too: by default it is /run/libpod, shared
+        # with every other podman on the machine
+        args += ["--tmpdir", str(options.podman_root / "tmp")]
     return args
 
 

@@ -17,7 +17,7 @@ from core.credentials import CredentialStore, logins_for, user_podman_auth_files
 from core.reference import parse_image_name
 from tests.credentials.support import SECRET, USER, dockyard, watch_processes
 from tests.credentials.test_docker_logins import auths_for, helper, write_config
-from tests.support.podman import podman_storage
+from tests.support.podman import podman_args, podman_storage
 from tests.support.registry import RunningRegistry
 
 __all__ = ["helper"]  # the fixture, shared with test_docker_logins
@@ -46,8 +46,7 @@ def test_podman_login_is_found_after_a_real_podman_login(
     """The auth file real ``podman login`` writes, read where podman keeps it, works."""
     with podman_storage("dy-plogin-") as root:
         done = subprocess.run(
-            ["podman", "--root", str(root / "r"), "--runroot", str(root / "rr"),
-             "--storage-driver", "vfs", "login", "--tls-verify=false", "--username", USER,
+            [*podman_args(root), "login", "--tls-verify=false", "--username", USER,
              "--password-stdin", auth_registry.host],
             input=SECRET + "\n", capture_output=True, text=True, timeout=120, check=False,
         )
@@ -93,8 +92,7 @@ def test_podmans_config_home_file_is_read_after_its_runtime_file_as_podman_reads
     assert ghcr.credential is not None and ghcr.credential.username == "runtime-user"
     with podman_storage("dy-pconf-") as root:
         done = subprocess.run(
-            ["podman", "--root", str(root / "r"), "--runroot", str(root / "rr"),
-             "--storage-driver", "vfs", "login", "--get-login", "quay.io"],
+            [*podman_args(root), "login", "--get-login", "quay.io"],
             capture_output=True, text=True, timeout=120, check=False)
     assert (done.returncode, done.stdout.strip()) == (0, "config-user"), done.stderr
     elsewhere = home / "xdg"

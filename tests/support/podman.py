@@ -34,3 +34,10 @@ def remove_storage(root: Path) -> None:
         subprocess.run(["podman", "unshare", "rm", "-rf", str(root)], capture_output=True,
                        check=False, timeout=120)
     shutil.rmtree(root, ignore_errors=True)
+
+
+def podman_args(root: Path) -> list[str]:
+    """``podman`` and the global options that keep a command inside ``root`` (storage, run
+    state and libpod's tmp dir), as dockyard's engine runs it with ``DOCKYARD_PODMAN_ROOT``."""
+    return ["podman", "--storage-driver", "vfs", "--root", str(root / "root"),
+            "--runroot", str(root / "runroot"), "--tmpdir", str(root / "tmp")]

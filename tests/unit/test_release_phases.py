@@ -17,6 +17,7 @@ from core.events import (
     AliasMoved,
     DigestPushed,
     Event,
+    LogBatch,
     LogLine,
     PhaseFinished,
     PhaseStarted,
@@ -244,7 +245,7 @@ def test_a_stop_during_the_build_stops_it(registry: RunningRegistry, tmp_path: P
                              client_for=lambda n: RegistryClient(n.api_host),
                              report_dir=tmp_path / "reports"):
         events.append(event)
-        if isinstance(event, LogLine) and event.text == "tick":
+        if isinstance(event, LogBatch) and "tick" in event.lines:
             cancel.set()
     failed = failure(events)
     assert failed.phase == "build" and "cancelled" in failed.error
