@@ -1045,7 +1045,7 @@ class RegistryClient:
             raise self._error(repo, "POST token (refresh_token grant)", response)
         body = _json_object(response.content, f"{self.host}: token response")
         renewed = body.get("refresh_token")
-        if isinstance(renewed, str) and renewed and not _has_control(renewed):
+        if isinstance(renewed, str) and renewed:
             self._refresh_token = renewed
         return body
 
@@ -1169,10 +1169,6 @@ def _oauth_error(response: httpx.Response) -> str:
     except ValueError:
         return ""
     return str(body.get("error", "")) if isinstance(body, dict) else ""
-
-
-def _has_control(text: str) -> bool:
-    return any(ord(ch) < 32 or ord(ch) == 127 for ch in text)
 
 
 def _error_code(response: httpx.Response) -> str:
