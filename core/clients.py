@@ -41,10 +41,12 @@ def logged_in_clients(
 
         login = known.get(image.registry) or logins_for([image.domain])[0]
         cred = login.credential
+        token = cred is not None and cred.identity_token
         return client_for(
             image,
             username=cred.username if cred else None,
-            secret=cred.secret if cred else None,
+            secret=cred.secret if cred and not token else None,
+            identity_token=cred.secret if cred and token else None,
             insecure_registries=marked,
             ca_file=ca_file,
             cancel=cancel,

@@ -66,13 +66,28 @@ _REFUSED_BACKENDS = {
 _index_lock = threading.Lock()
 
 
+#: What docker's credential helpers answer as the username when the secret is an identity token.
+TOKEN_USERNAME = "<token>"
+
+
 @dataclass(frozen=True)
 class Credential:
-    """A registry login; the registry is canonicalised and the secret never shows in repr/str."""
+    """A registry login; the registry is canonicalised and the secret never shows in repr/str.
+
+    ``identity_token``: the secret is an OAuth2 refresh token (docker's ``identitytoken``), which
+    is exchanged for bearer tokens and never sent as a password; ``username`` is then whatever
+    the login file names (``<token>`` when it names none) and is not used to authenticate.
+    """
 
     registry: str
     username: str
     secret: str = field(repr=False)
+    identity_token: bool = False
+
+    @property
+    def who(self) -> str:
+        """How a run names this login: the user, or "identity token" (its name means nothing)."""
+        return "identity token" if self.identity_token else self.username
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "registry", canonical_registry(self.registry))
@@ -346,13 +361,14 @@ class RegistryLogin:
     registry: str
     credential: Credential | None
     source: str  # "the keyring (...)", "no stored login", "no usable keyring: ..."
-    # From a credential helper: asked afresh each run and never copied, as its tokens expire.
+    # From a credential helper, or an identity token: read afresh each run and never copied, as
+    # such tokens expire and the tool that wrote them renews them.
     live: bool = False
 
     def describe(self) -> str:
         if self.credential is None:
             return f"{self.registry}: anonymous ({self.source})"
-        return f"{self.registry}: {self.credential.username} from {self.source}"
+        return f"{self.registry}: {self.credential.who} from {self.source}"
 
 
 def logins_for(
@@ -438,7 +454,9 @@ def import_login(
     ca_file: Path | None = None, docker_dir: Path | None = None, podman_file: Path | None = None,
 ) -> RegistryLogin:
     """Copy the user's static docker or podman login for ``registry`` into the keyring once the
-    registry accepts it. A credential helper's login is returned uncopied (it stays live)."""
+    registry accepts it. A credential helper's login or an identity token is returned uncopied
+    (it stays live): a refresh token is short-lived and renewed by the tool that wrote it (``az
+    acr login`` tokens last hours), so a keyring copy would go stale while the file stays right."""
     canonical = canonical_registry(registry)
     found = [f for f in (cfg.login(canonical) for cfg in existing_logins(docker_dir, podman_file))
              if f is not None]
@@ -503,40 +521,56 @@ class AuthConfig:
             for key, entry in auths.items():
                 if _same_registry(str(key), registry) and isinstance(entry, dict):
                     if entry.get("identitytoken"):
-                        return RegistryLogin(registry, None, _refusal_text(registry, where))
+                        return _identity_login(registry, entry, where)
                     cred = _inline_auth(registry, entry)
                     if cred is not None:
                         return RegistryLogin(registry, cred, where)
         return None
 
-    def registries(self) -> list[tuple[str, bool]]:
-        """(registry, from a helper) for every login this file knows of; helpers list theirs."""
-        found: dict[str, bool] = {}
+    def registries(self) -> list[tuple[str, str]]:
+        """(registry, kind) for every login this file knows of, kind being "static" (can be
+        imported), "identity token" or "credential helper" (both used live); helpers list
+        theirs."""
+        found: dict[str, str] = {}
         auths = self.config.get("auths")
-        for key in auths if isinstance(auths, dict) else ():
+        for key, entry in auths.items() if isinstance(auths, dict) else ():
+            token = isinstance(entry, dict) and bool(entry.get("identitytoken"))
             with contextlib.suppress(RegistryError):
-                found.setdefault(canonical_registry(str(key)), False)
+                found.setdefault(canonical_registry(str(key)),
+                                 "identity token" if token else "static")
         helpers = self.config.get("credHelpers")
         for key in helpers if isinstance(helpers, dict) else ():
             with contextlib.suppress(RegistryError):
-                found[canonical_registry(str(key))] = True
+                found[canonical_registry(str(key))] = "credential helper"
         if self.config.get("credsStore"):
             for key in _helper_list(str(self.config["credsStore"])):
                 with contextlib.suppress(RegistryError):
-                    found[canonical_registry(key)] = True
+                    found[canonical_registry(key)] = "credential helper"
         return sorted(found.items())
 
 
-def _refusal_text(registry: str, where: str) -> str:
-    return (f"{where} holds an identity token (an OAuth refresh token) for {registry}, "
-            "which dockyard does not exchange yet")
+def _identity_login(registry: str, entry: dict[str, Any], where: str) -> RegistryLogin:
+    """An ``auths`` entry with ``identitytoken``: the user its ``auth`` or ``username`` names
+    (Azure writes an all-zero GUID, others none), used live and never copied."""
+    user = str(entry.get("username") or "")
+    if entry.get("auth"):
+        with contextlib.suppress(ValueError, UnicodeDecodeError):
+            user = base64.b64decode(str(entry["auth"])).decode().partition(":")[0]
+    try:
+        cred = Credential(registry, user or TOKEN_USERNAME, str(entry["identitytoken"]),
+                          identity_token=True)
+    except CredentialError as err:
+        return RegistryLogin(registry, None, f"{where} holds an unusable identity token for "
+                             f"{registry}: {err.problem}", live=True)
+    return RegistryLogin(registry, cred, where, live=True)
 
 
 def _helper_login(registry: str, data: dict[str, Any], origin: str) -> RegistryLogin:
-    if data.get("Username") == "<token>":  # the helpers' way of storing an identity token
-        return RegistryLogin(registry, None, _refusal_text(registry, origin), live=True)
+    # the helpers' way of storing an identity token
+    token = data.get("Username") == TOKEN_USERNAME
     try:
-        cred = Credential(registry, str(data.get("Username") or ""), str(data.get("Secret") or ""))
+        cred = Credential(registry, str(data.get("Username") or ""), str(data.get("Secret") or ""),
+                          identity_token=token)
     except CredentialError as err:
         return RegistryLogin(registry, None, f"{origin} gave an unusable login: {err.problem}",
                              live=True)
@@ -670,6 +704,9 @@ def temporary_docker_config(
 
 
 def _auths(creds: Sequence[Credential]) -> dict[str, dict[str, str]]:
+    """docker's ``auths``; an identity token goes as ``identitytoken`` with an ``auth`` naming the
+    user and no password (containers/image skips an entry whose ``auth`` lacks the colon), and
+    docker, BuildKit and podman exchange it for bearer tokens themselves."""
     auths: dict[str, dict[str, str]] = {}
     users: dict[str, str] = {}
     for cred in creds:
@@ -679,6 +716,11 @@ def _auths(creds: Sequence[Credential]) -> dict[str, dict[str, str]]:
                 f"two logins for {cred.registry} ({users[key]} and {cred.username})",
                 "pass one credential per registry",
             )
+        if cred.identity_token:
+            name = "" if cred.username == TOKEN_USERNAME else cred.username
+            user = base64.b64encode(f"{name}:".encode()).decode("ascii")
+            auths[key] = {"auth": user, "identitytoken": cred.secret}
+            continue
         token = base64.b64encode(f"{cred.username}:{cred.secret}".encode()).decode("ascii")
         auths[key] = {"auth": token}
     return auths

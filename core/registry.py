@@ -387,6 +387,10 @@ class RegistryClient:
     Bounds: a TCP connect plus TLS handshake gets ``connect_timeout`` seconds; a request that
     moves no bytes for ``stall_timeout`` seconds fails; ``timeout`` (for quick probes) caps both.
     Setting ``cancel`` (from any thread) ends the request under way with RequestCancelled.
+
+    ``identity_token`` (an OAuth2 refresh token, docker's ``identitytoken``) replaces a
+    username and secret: bearer tokens come from the realm by the refresh-token grant, as
+    docker and BuildKit get them, and a Basic challenge is refused since there is no password.
     """
 
     def __init__(
@@ -395,6 +399,7 @@ class RegistryClient:
         *,
         username: str | None = None,
         secret: str | None = None,
+        identity_token: str | None = None,
         insecure: bool = False,
         insecure_hosts: Iterable[str] = (),
         ca_file: Path | None = None,
@@ -412,6 +417,8 @@ class RegistryClient:
         self.host = host
         self.username = username
         self._secret = secret
+        # Kept in memory only; a rotated one from the token service replaces it for this run.
+        self._refresh_token = identity_token
         self.insecure = insecure
         self._insecure_hosts = frozenset(insecure_hosts)
         self.max_retries = max_retries
@@ -780,6 +787,11 @@ class RegistryClient:
             self._remember_challenge(response)
             _, challenge = parse_challenge(response.headers.get("WWW-Authenticate", ""))
             scope = normal_scope(challenge.get("scope", scope))
+            if self._auth_scheme == "basic" and self._refresh_token is not None:
+                raise CredentialError(
+                    f"{self._where(repo)} asks for Basic auth, which an identitytoken login "
+                    "cannot answer (it has no password)",
+                    f"log in with a username and token: dockyard login {self.host}")
             if self._auth_scheme == "basic" and self._secret is None:
                 return response
             if self._auth_scheme == "bearer":
@@ -978,6 +990,23 @@ class RegistryClient:
         params: dict[str, str | list[str]] = {"scope": scope.split()}  # a mount asks for two
         if self._bearer["service"]:
             params["service"] = self._bearer["service"]
+        if self._refresh_token is not None:
+            body = self._refresh_grant(realm_url, scope, repo)
+        else:
+            body = self._token_get(realm_url, params, repo)
+        token = body.get("token") or body.get("access_token")
+        if not isinstance(token, str) or not token:
+            raise RegistryError(f"{self.host}: token response has no token",
+                                "the token service answered without 'token'/'access_token'")
+        lifetime = body.get("expires_in")
+        seconds = float(lifetime) if isinstance(lifetime, int | float) else 60.0
+        expiry = time.monotonic() + max(seconds - 5, 1.0)
+        self._tokens[scope] = (token, expiry)
+        return token
+
+    def _token_get(self, realm_url: httpx.URL, params: dict[str, str | list[str]],
+                   repo: str | None) -> dict[str, Any]:
+        """The token spec's GET, with Basic credentials when there is a login."""
         headers = {"Authorization": self._basic_header()} if self._secret is not None else {}
         request = self._http.build_request("GET", realm_url, params=params, headers=headers)
         response = self._with_retries(request, repo)
@@ -988,16 +1017,37 @@ class RegistryClient:
                                   "check the username and token for this registry")
         if response.status_code != 200:
             raise self._error(repo, "GET token", response)
+        return _json_object(response.content, f"{self.host}: token response")
+
+    def _refresh_grant(self, realm_url: httpx.URL, scope: str,
+                       repo: str | None) -> dict[str, Any]:
+        """The token spec's OAuth2 POST with the identity token (grant_type=refresh_token).
+
+        The token goes in the form body only, never in the URL; a new ``refresh_token`` in the
+        answer replaces it in memory for the rest of the run and is written nowhere.
+        """
+        assert self._refresh_token is not None
+        form = {"grant_type": "refresh_token", "refresh_token": self._refresh_token,
+                "client_id": "dockyard"}
+        if self._bearer["service"]:
+            form["service"] = self._bearer["service"]
+        if scope:
+            form["scope"] = scope  # the spec's one space-separated field (a mount asks for two)
+        request = self._http.build_request("POST", realm_url, data=form)
+        response = self._with_retries(request, repo)
+        if response.status_code in (400, 401, 403) and (
+                response.status_code != 400 or _oauth_error(response) == "invalid_grant"):
+            raise CredentialError(f"{self._where(repo)}: the token service refused the identity "
+                                  f"token (HTTP {response.status_code}; expired or revoked?)",
+                                  f"log in again with the tool that wrote it (docker login, "
+                                  f"az acr login), or dockyard login {self.host}")
+        if response.status_code != 200:
+            raise self._error(repo, "POST token (refresh_token grant)", response)
         body = _json_object(response.content, f"{self.host}: token response")
-        token = body.get("token") or body.get("access_token")
-        if not isinstance(token, str) or not token:
-            raise RegistryError(f"{self.host}: token response has no token",
-                                "the token service answered without 'token'/'access_token'")
-        lifetime = body.get("expires_in")
-        seconds = float(lifetime) if isinstance(lifetime, int | float) else 60.0
-        expiry = time.monotonic() + max(seconds - 5, 1.0)
-        self._tokens[scope] = (token, expiry)
-        return token
+        renewed = body.get("refresh_token")
+        if isinstance(renewed, str) and renewed:
+            self._refresh_token = renewed
+        return body
 
     def _basic_header(self) -> str:
         pair = f"{self.username or ''}:{self._secret or ''}".encode()
@@ -1010,7 +1060,8 @@ class RegistryClient:
             raise self._error(repo, what, response)
 
     def _denied(self, repo: str | None, response: httpx.Response) -> CredentialError:
-        who = f"user {self.username!r}" if self._secret is not None else "anonymous access"
+        who = ("the identity token" if self._refresh_token is not None
+               else f"user {self.username!r}" if self._secret is not None else "anonymous access")
         return CredentialError(
             f"{self._where(repo)}: {who} was refused (HTTP {response.status_code}"
             f"{_registry_message(response)})",
@@ -1037,6 +1088,7 @@ def client_for(
     *,
     username: str | None = None,
     secret: str | None = None,
+    identity_token: str | None = None,
     insecure_registries: Iterable[str] = (),
     ca_file: Path | None = None,
     cancel: StopFlag | None = None,
@@ -1047,8 +1099,9 @@ def client_for(
     ``cancel`` ends its requests early (a run's Ctrl-C or SIGTERM)."""
     marked = set(insecure_registries)
     insecure = image.domain in marked or image.api_host in marked
-    return RegistryClient(image.api_host, username=username, secret=secret, insecure=insecure,
-                          insecure_hosts=marked, ca_file=ca_file, cancel=cancel,
+    return RegistryClient(image.api_host, username=username, secret=secret,
+                          identity_token=identity_token, insecure=insecure, insecure_hosts=marked,
+                          ca_file=ca_file, cancel=cancel,
                           stall_timeout=STALL_TIMEOUT if stall_timeout is None else stall_timeout,
                           max_retries=MAX_RETRIES if max_retries is None else max_retries)
 
@@ -1107,6 +1160,15 @@ def _json_object(raw: bytes, what: str) -> dict[str, Any]:
     if not isinstance(document, dict):
         raise RegistryError(f"{what} is not a JSON object", "the registry answered something else")
     return document
+
+
+def _oauth_error(response: httpx.Response) -> str:
+    """The ``error`` code of an OAuth2 error answer (RFC 6749 5.2), "" if there is none."""
+    try:
+        body = json.loads(response.content)
+    except ValueError:
+        return ""
+    return str(body.get("error", "")) if isinstance(body, dict) else ""
 
 
 def _error_code(response: httpx.Response) -> str:

@@ -141,7 +141,7 @@ class Release:
         plan = self.plan
         for login in self.logins:
             cred = login.credential
-            yield CredentialChosen(login.registry, cred.username if cred else None, login.source)
+            yield CredentialChosen(login.registry, cred.who if cred else None, login.source)
         if self.merge:
             # kept off the start-up path: loads httpcore, httpx
             from core.parts import check_parts

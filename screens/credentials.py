@@ -222,7 +222,8 @@ class CredentialsScreen(DismissOnce[str | None]):
         entries = store.entries()
         stored = {registry for registry, _ in entries}
         offers = [(registry, config.shown()) for config in self._existing()
-                  for registry, live in config.registries() if not live and registry not in stored]
+                  for registry, kind in config.registries()
+                  if kind == "static" and registry not in stored]
         self.post_message(self.Listed(store.backend_label, entries, announce,
                                       list(dict.fromkeys(offers))))
 

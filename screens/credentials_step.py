@@ -104,7 +104,7 @@ class CredentialsStepScreen(StepScreen):
     @work(thread=True, exit_on_error=False, exclusive=True, group="keyring")
     def read_logins(self) -> None:
         found, store = self.services.logins(self.hosts)
-        logins = {login.registry: login.credential.username if login.credential else ANONYMOUS
+        logins = {login.registry: login.credential.who if login.credential else ANONYMOUS
                   for login in found}
         problems = {login.source for login in found if login.source.startswith("no usable")}
         backend = "" if problems else store.backend_label

@@ -1,6 +1,7 @@
 """Existing logins (issue 14, item 4): podman's auth file after docker's config, identity tokens
-refused in one line, and ``dockyard login --import`` copying a static login into the real keyring
-after the real htpasswd registry accepted it, while a credential helper's login stays live."""
+used live and never copied, and ``dockyard login --import`` copying a static login into the real
+keyring after the real htpasswd registry accepted it, while a credential helper's login stays
+live."""
 
 from __future__ import annotations
 
@@ -104,21 +105,35 @@ def test_podmans_config_home_file_is_read_after_its_runtime_file_as_podman_reads
                                         elsewhere / "containers" / "auth.json"]
 
 
-def test_an_identity_token_is_refused_in_one_line(
+def test_an_identity_token_is_used_live_and_import_leaves_it_in_its_file(
     store: CredentialStore, home: Path, auth_registry: RunningRegistry,
 ) -> None:
+    """Refresh tokens are short-lived and renewed by the tool that wrote them (``az acr
+    login``), so a keyring copy would go stale: ``--import`` says so and copies nothing."""
     host = auth_registry.host
-    write_config(home, {"auths": {host: {"identitytoken": "refresh-" + SECRET}}})
+    token = "refresh-" + SECRET
+    write_config(home, {"auths": {host: {"identitytoken": token}}})
+    (login,) = logins_for([host], store)
+    assert login.credential is not None and login.credential.identity_token and login.live
+    assert login.credential.username == "<token>"  # the file names no user
+    assert login.describe() == f"{host}: identity token from docker config (~/.docker/config.json)"
+    done = dockyard("login", "--import", host, env=env_for(store))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == (f"Not copied: the identity token for {host} in docker config "
+                           "(~/.docker/config.json) stays there; dockyard reads it afresh on each "
+                           "run (the tool that wrote it renews it)\n")
+    listed = dockyard("login", "--import", env=env_for(store))
+    assert listed.stdout.splitlines()[0] == (f"{host}  docker config ~/.docker/config.json: "
+                                             "identity token, used live")
+    assert token not in done.stdout + done.stderr + listed.stdout + listed.stderr
+    assert store.entries() == []
+    # an unusable one (two lines) is said, and a usable podman login is found behind it
+    write_config(home, {"auths": {host: {"identitytoken": "refresh\n" + SECRET}}})
     (login,) = logins_for([host], store)
     assert login.credential is None
-    assert "holds an identity token (an OAuth refresh token)" in login.source
-    done = dockyard("login", "--import", host, env=env_for(store))
-    assert done.returncode == 2
-    assert done.stderr.startswith("error: credentials: docker config (~/.docker/config.json) "
-                                  f"holds an identity token (an OAuth refresh token) for {host}")
-    assert len(done.stderr.splitlines()) == 1 and SECRET not in done.stdout + done.stderr
-    assert store.entries() == []
-    # a usable podman login is still found behind docker's unusable one
+    assert login.source == (f"docker config (~/.docker/config.json) holds an unusable identity "
+                            f"token for {host}: the token or password is empty or holds control "
+                            "characters (e.g. a newline)")
     write_podman(home, auths_for(host))
     (login,) = logins_for([host], store)
     assert login.credential is not None and login.source.startswith("podman auth file")
@@ -184,7 +199,9 @@ def test_a_helper_login_is_used_live_and_never_copied(
     assert login.live and login.credential is not None
     helper.write_text(json.dumps({host: ["<token>", "refresh-" + SECRET]}))
     (login,) = logins_for([host], store)
-    assert login.credential is None and "identity token" in login.source
+    assert login.live and login.credential is not None and login.credential.identity_token
+    assert login.describe() == (f"{host}: identity token from docker credential helper "
+                                "docker-credential-dytest (~/.docker/config.json)")
 
 
 def test_import_without_a_registry_lists_what_it_could_import(

@@ -184,7 +184,8 @@ def test_a_login_that_may_only_pull_fails_the_release_before_anything_is_built(
     assert f"{registry.host}/team/base: user 'ci-bot' was refused" in done.stdout
     assert "it may not push" in done.stdout
     processes = [data for datas in seen.values() for data in datas]
-    assert not any(b"podman" in p and b"build" in p for p in processes)
+    ours = env["DOCKYARD_PODMAN_ROOT"].encode()  # the watcher sees other tests' podman too
+    assert not any(b"podman" in p and b"build" in p and ours in p for p in processes)
     with RegistryClient(registry.host, username=USER, secret=SECRET,
                         ca_file=registry.ca_file) as client:
         assert client.list_tags("team/base", missing_ok=True) == []

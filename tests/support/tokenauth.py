@@ -5,7 +5,9 @@ real ``docker-registry`` (it checks the signature against the certificate in ``r
 the issuer, the audience, the expiry and the per-repository actions). The issuer here plays
 ``auth.docker.io``: Basic credentials in, a signed token out, granting the intersection of what
 was asked and what the user may do. It records every scope it was asked for, so a test can show
-which rights a client requested.
+which rights a client requested. It also answers the OAuth2 ``POST`` refresh-token grant
+(distribution's "Oauth2 Token Authentication") for the refresh tokens it issued, which is how
+docker, BuildKit and containers/image use an ``identitytoken`` login.
 """
 
 from __future__ import annotations
@@ -47,6 +49,10 @@ class Asked:
     scopes: tuple[str, ...]  # as sent, one per ``scope=`` parameter
     agent: str  # User-Agent: tells dockyard's own requests from podman's
     status: int
+    method: str = "GET"
+    grant_type: str = ""  # the POST form's grant_type ("" for GET)
+    client_id: str = ""
+    password_sent: bool = False  # a Basic header or a password field came with the request
 
 
 def _signing_pair(directory: Path) -> tuple[rsa.RSAPrivateKey, bytes, Path]:
@@ -67,7 +73,8 @@ def _signing_pair(directory: Path) -> tuple[rsa.RSAPrivateKey, bytes, Path]:
 
 
 class TokenIssuer:
-    """``GET /token?service=S&scope=repository:R:pull,push`` with optional Basic credentials.
+    """``GET /token?service=S&scope=repository:R:pull,push`` with optional Basic credentials,
+    and ``POST /token`` with the refresh-token grant for tokens from ``issue_refresh_token``.
 
     ``users`` are name -> password; ``grants`` are per user ("" for anonymous) what each
     repository allows. Unknown credentials get 401; known ones get a token carrying only the
@@ -84,6 +91,9 @@ class TokenIssuer:
         self.lifetime = 300.0
         self.expires_in = 300
         self.asked: list[Asked] = []
+        #: refresh token -> user; ``rotate`` answers each grant with a new one (the old stays).
+        self.refresh_tokens: dict[str, str] = {}
+        self.rotate = False
         self._lock = threading.Lock()
         self._key, self._der, self.rootcertbundle = _signing_pair(directory)
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
@@ -139,6 +149,21 @@ class TokenIssuer:
                 access.append({"type": kind, "name": name, "actions": given})
         return access
 
+    def issue_refresh_token(self, user: str) -> str:
+        """A refresh token for ``user``, as ``docker login`` to an OAuth2 registry keeps one."""
+        token = "dy-refresh-" + secrets.token_urlsafe(24)
+        with self._lock:
+            self.refresh_tokens[token] = user
+        return token
+
+    def user_of(self, token: str) -> str | None:
+        with self._lock:
+            return self.refresh_tokens.get(token) if token else None
+
+    def revoke(self, token: str) -> None:
+        with self._lock:
+            self.refresh_tokens.pop(token, None)
+
     def record(self, asked: Asked) -> None:
         with self._lock:
             self.asked.append(asked)
@@ -166,17 +191,71 @@ class _Handler(BaseHTTPRequestHandler):
         if header.startswith("Basic "):
             user, _, password = base64.b64decode(header[6:]).decode().partition(":")
             if issuer.users.get(user) != password:
-                issuer.record(Asked(user, tuple(scopes), agent, 401))
+                issuer.record(Asked(user, tuple(scopes), agent, 401, password_sent=True))
                 self._answer(401, {"details": "incorrect username or password"})
                 return
         if query.get("service", [""])[0] != SERVICE:
-            issuer.record(Asked(user, tuple(scopes), agent, 400))
+            issuer.record(Asked(user, tuple(scopes), agent, 400, password_sent=bool(user)))
             self._answer(400, {"details": "unknown service"})
             return
-        issuer.record(Asked(user, tuple(scopes), agent, 200))
+        issuer.record(Asked(user, tuple(scopes), agent, 200, password_sent=bool(user)))
         token = issuer.mint(user, issuer.grant(user, scopes))
         self._answer(200, {"token": token, "access_token": token,
                            "expires_in": issuer.expires_in})
+
+    def do_POST(self) -> None:
+        """The refresh-token grant: form ``grant_type``, ``refresh_token``, ``service``,
+        ``scope`` (space-separated), ``client_id``; answers ``access_token`` (and a new
+        ``refresh_token`` when the issuer rotates them)."""
+        issuer: TokenIssuer = self.server.issuer  # type: ignore[attr-defined]
+        form = parse_qs(self._body().decode(), keep_blank_values=True)
+
+        def one(name: str) -> str:
+            return form.get(name, [""])[0]
+
+        scopes = [s for value in form.get("scope", []) for s in value.split(" ") if s]
+        refresh = one("refresh_token")
+        user = issuer.user_of(refresh)
+        password_sent = "password" in form or self.headers.get("Authorization", "") != ""
+
+        def record(status: int) -> None:
+            issuer.record(Asked(user or "", tuple(scopes), self.headers.get("User-Agent", ""),
+                                status, "POST", one("grant_type"), one("client_id"),
+                                password_sent))
+
+        if one("grant_type") != "refresh_token" or not one("client_id"):
+            record(400)
+            self._answer(400, {"error": "unsupported_grant_type"})
+            return
+        if one("service") != SERVICE:
+            record(400)
+            self._answer(400, {"error": "invalid_request", "error_description": "service"})
+            return
+        if user is None:
+            record(400)  # RFC 6749 5.2: an unknown or expired refresh token is a 400
+            self._answer(400, {"error": "invalid_grant"})
+            return
+        record(200)
+        token = issuer.mint(user, issuer.grant(user, scopes))
+        body: dict[str, object] = {"access_token": token, "expires_in": issuer.expires_in,
+                                   "scope": " ".join(scopes)}
+        if issuer.rotate:
+            body["refresh_token"] = issuer.issue_refresh_token(user)
+        self._answer(200, body)
+
+    def _body(self) -> bytes:
+        """The request body, by Content-Length or chunked (containers/image sends it chunked)."""
+        if "chunked" not in self.headers.get("Transfer-Encoding", "").lower():
+            return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        data = b""
+        while True:
+            size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+            if size == 0:
+                while self.rfile.readline().strip():  # trailers, up to the blank line
+                    pass
+                return data
+            data += self.rfile.read(size)
+            self.rfile.readline()  # the CRLF after each chunk
 
     def _answer(self, status: int, body: dict[str, object]) -> None:
         data = json.dumps(body).encode()

@@ -124,7 +124,11 @@ def _run_import(args: argparse.Namespace) -> int:
                          ca_file=args.ca_file)
     assert found.credential is not None
     who = f"{found.credential.username} at {found.registry}"
-    if found.live:
+    if found.credential.identity_token:
+        sys.stdout.write(f"Not copied: the identity token for {found.registry} in {found.source} "
+                         "stays there; dockyard reads it afresh on each run (the tool that wrote "
+                         "it renews it)\n")
+    elif found.live:
         sys.stdout.write(f"Not copied: {who} comes from {found.source}; dockyard asks it afresh "
                          "on each run (its tokens may expire)\n")
     else:
@@ -134,14 +138,14 @@ def _run_import(args: argparse.Namespace) -> int:
 
 
 def _list_existing(configs: list[AuthConfig]) -> int:
-    rows = [(reg, cfg, live) for cfg in configs for reg, live in cfg.registries()]
+    rows = [(reg, cfg, kind) for cfg in configs for reg, kind in cfg.registries()]
     if not rows:
         shown = ", ".join(cfg.shown() for cfg in configs)
         sys.stdout.write(f"No docker or podman logins found (looked in {shown})\n")
         return 0
     width = max(len(reg) for reg, _, _ in rows)
-    for reg, cfg, live in rows:
-        how = "credential helper, used live" if live else "static, can be imported"
+    for reg, cfg, kind in rows:
+        how = "static, can be imported" if kind == "static" else f"{kind}, used live"
         sys.stdout.write(f"{reg:<{width}}  {cfg.kind} {cfg.shown()}: {how}\n")
     sys.stdout.write("Import one with: dockyard login --import REGISTRY\n")
     return 0
