@@ -433,11 +433,14 @@ class RegistryClient:
         self._host_only = urlsplit(f"//{host}").hostname or host
         self._scheme = "https"
         self._may_fall_back = (insecure or is_loopback(host)) and ca_file is None
-        transport = httpx.HTTPTransport(retries=0)
+        # Handed to the transport too: left to itself it loads a trust store of its own (~20 ms
+        # per client) for the pool replaced below.
+        context = _ssl_context(insecure, ca_file)
+        transport = httpx.HTTPTransport(verify=context, retries=0)
         # httpx has no public hook for the network layer; this pool is the one it would build,
         # with sockets that wait in slices (cancel and stall checks) instead of blocking.
         transport._pool = httpcore.ConnectionPool(
-            ssl_context=_ssl_context(insecure, ca_file), max_connections=10,
+            ssl_context=context, max_connections=10,
             max_keepalive_connections=10, keepalive_expiry=5.0, retries=0,
             network_backend=_SlicedBackend(cancel))
         self._http = httpx.Client(
