@@ -13,6 +13,7 @@ from core.engines.podman import PodmanEngine
 from core.engines.selection import plan_engine
 from core.errors import EngineError
 from core.plan import Plan
+from core.sizes import human_size as human_size  # its users import it from here too
 
 
 def plan_steps(
@@ -68,16 +69,6 @@ def plan_text(plan: Plan, steps: Sequence[Sequence[str]]) -> str:
     lines.append("Steps:")
     lines.extend(f"  {number}. {shlex.join(step)}" for number, step in enumerate(steps, 1))
     return "\n".join(lines) + "\n"
-
-
-def human_size(size: int) -> str:
-    """Bytes in decimal units, as registries and docker show them."""
-    value = float(size)
-    for unit in ("B", "kB", "MB", "GB"):
-        if value < 1000 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1000
-    raise AssertionError("unreachable")
 
 
 def human_time(created: str | None) -> str:

@@ -9,6 +9,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from core.errors import DockyardError
+from core.sizes import human_size
 from tui.commands import add_registry_options, registry_options
 
 if TYPE_CHECKING:
@@ -92,7 +93,6 @@ def _natural(tag: str) -> list[tuple[int, int | str]]:
 def _text(data: dict[str, Any]) -> str:
     # kept off dockyard --help's path: loads semver
     from core.registry import RateLimit
-    from core.rendering import human_size
 
     rate = data.get("rate_limit")
     lines = [data["image"]]
