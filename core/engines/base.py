@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from core.engines.process import positive_seconds
+from core.envhosts import insecure_registries_from_env
 from core.errors import EngineError
 from core.events import Event
 from core.platforms import Platform, parse_platform
@@ -93,9 +94,8 @@ class EngineOptions:
         ``--insecure-registry`` gives); explicit overrides win."""
         env = os.environ if environ is None else environ
         root = env.get("DOCKYARD_PODMAN_ROOT")
-        insecure = env.get("DOCKYARD_INSECURE_REGISTRIES", "").replace(",", " ").split()
         values: dict[str, object] = {
-            "insecure_registries": tuple(insecure),
+            "insecure_registries": insecure_registries_from_env(env),
             "storage_driver": env.get("DOCKYARD_PODMAN_STORAGE_DRIVER") or None,
             "isolation": env.get("DOCKYARD_PODMAN_ISOLATION") or None,
             "podman_root": Path(root) if root else None,

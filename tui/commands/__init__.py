@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from core.envhosts import insecure_registries_from_env
 from core.errors import DockyardError, ImageRefError
 
 
@@ -24,7 +25,6 @@ def insecure_hosts(args: argparse.Namespace) -> tuple[str, ...]:
     ``--insecure-registry`` (a flag adds to the machine's setting, never replaces it). A bad
     host is one line naming the option."""
     # kept off dockyard --help's path: loads semver
-    from core.engines.base import EngineOptions
     from core.reference import check_registry_host
 
     for host in args.insecure_registry:
@@ -32,7 +32,7 @@ def insecure_hosts(args: argparse.Namespace) -> tuple[str, ...]:
             check_registry_host(host)
         except ImageRefError as err:
             raise DockyardError(err.problem, err.valid, field="insecure-registry") from None
-    machine = EngineOptions.from_env().insecure_registries
+    machine = insecure_registries_from_env()
     return tuple(dict.fromkeys((*machine, *args.insecure_registry)))
 
 
