@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import platform as host_platform
 import secrets
+import shutil
 import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -44,11 +45,23 @@ _QEMU_NAMES = {"amd64": "x86_64", "arm64": "aarch64", "arm": "arm", "386": "i386
                "ppc64le": "ppc64le", "s390x": "s390x", "riscv64": "riscv64"}
 
 
+#: The probes that answered, keyed by the binary's resolved path and the probe's arguments.
+_ANSWERED: set[tuple[str, ...]] = set()
+
+
 def podman_available(options: EngineOptions, podman: str = "podman") -> str | None:
-    """None when ``podman version`` works, else why not (one line)."""
+    """None when ``podman version`` works, else why not (one line). A working answer is kept
+    for the process (same binary, same storage options): the CLI's plan check and the run each
+    ask, and each probe costs ~30 ms. Failures are asked again."""
     argv = [podman, *_global_args(options), "version", "--format", "{{.Client.Version}}"]
+    resolved = shutil.which(podman)
+    key = (resolved or "", *argv)
+    if resolved is not None and key in _ANSWERED:
+        return None
     probe = run_quiet(argv)
     if probe.returncode == 0:
+        if resolved is not None:
+            _ANSWERED.add(key)
         return None
     text = (probe.stderr or probe.stdout).strip()
     return text.splitlines()[0] if text else f"exit code {probe.returncode}"
