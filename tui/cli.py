@@ -7,13 +7,14 @@ heavy imports inside the handler so ``dockyard --help`` and start-up stay fast.
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
 import pkgutil
 import sys
 import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 import core
 import tui.commands as commands
@@ -150,5 +151,16 @@ def _open_assistant(parser: argparse.ArgumentParser, repo: Path | None,
     return run_app(repo, split=split)
 
 
+def run() -> NoReturn:
+    """The ``dockyard`` program: ``main``, then exit without the interpreter's last garbage
+    collection passes over every loaded module's objects (50-140 ms after a release, with git,
+    httpx and keyring loaded; ~10 ms frozen). Work is done by then: files are closed by their
+    ``with`` blocks, temporary credentials removed by the run, stdout and stderr still flushed.
+    ``main`` stays the entry for callers in one process, such as the tests."""
+    code = main()
+    gc.freeze()
+    raise SystemExit(code)
+
+
 if __name__ == "__main__":
-    raise SystemExit(main())
+    run()
