@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import argparse
 import subprocess
 import sys
 import tomllib
@@ -28,3 +29,20 @@ def test_run_exits_with_mains_code(argv: list[str], code: int) -> None:
     assert done.returncode == module.returncode == code
     assert (done.stdout, done.stderr) == (module.stdout, module.stderr)
     assert done.stdout or done.stderr.startswith("error: image: ")
+
+
+def test_a_command_builds_only_its_own_parser_and_help_lists_them_all() -> None:
+    from tui.cli import build_parser
+
+    def commands(parser: argparse.ArgumentParser) -> set[str]:
+        return {name for action in parser._actions
+                if isinstance(action, argparse._SubParsersAction) for name in action.choices}
+
+    everything = commands(build_parser())
+    assert {"inspect", "release", "login", "logout"} <= everything
+    assert commands(build_parser("inspect")) == {"inspect"}
+    assert commands(build_parser("logout")) == everything  # not a module name: all of them
+    done = subprocess.run([sys.executable, "-m", "tui.cli", "inspect", "a/b:1", "--bogus"],
+                          capture_output=True, text=True, cwd=ROOT, timeout=60, check=False)
+    assert done.returncode == 2
+    assert done.stderr == "error: dockyard: unrecognized arguments: --bogus; see --help\n"
