@@ -2,18 +2,19 @@
 the wizard and the browser all get their clients from, so each talks to a registry the same way.
 
 A registry's login is the run's (looked up once with ``logins_for``) when given, else the one
-stored for it now; without either the client is anonymous, which public and local registries
-still answer.
+stored for it, looked up when the registry first asks for a login; without either the client is
+anonymous, which public and local registries still answer.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from core.credentials import RegistryLogin
+    from core.credentials import Credential, RegistryLogin
     from core.engines.base import ClientFactory
     from core.reference import ImageName
     from core.registry import RegistryClient, StopFlag
@@ -35,18 +36,17 @@ def logged_in_clients(
     marked = tuple(insecure_registries)
 
     def make(image: ImageName) -> RegistryClient:
-        # httpx and keyring load on the first client, not when the factory is made (start-up).
-        from core.credentials import logins_for
+        # httpx loads on the first client, not when the factory is made (start-up).
         from core.registry import client_for
 
-        login = known.get(image.registry) or logins_for([image.domain])[0]
-        cred = login.credential
-        token = cred is not None and cred.identity_token
+        login = known.get(image.registry)
+        username, secret, token = _parts(login.credential if login else None)
         return client_for(
             image,
-            username=cred.username if cred else None,
-            secret=cred.secret if cred and not token else None,
-            identity_token=cred.secret if cred and token else None,
+            username=username,
+            secret=secret,
+            identity_token=token,
+            login=None if login else functools.partial(_stored_login, image.domain),
             insecure_registries=marked,
             ca_file=ca_file,
             cancel=cancel,
@@ -55,3 +55,22 @@ def logged_in_clients(
         )
 
     return make
+
+
+def _parts(cred: Credential | None) -> tuple[str | None, str | None, str | None]:
+    """A login as the client takes it: username, secret, identity token."""
+    if cred is None:
+        return None, None, None
+    if cred.identity_token:
+        return cred.username, None, cred.secret
+    return cred.username, cred.secret, None
+
+
+def _stored_login(domain: str) -> tuple[str | None, str | None, str | None]:
+    """The login stored for ``domain`` now, asked when the registry first wants one (a 401
+    challenge): a registry answering anonymously (local, or a plain public one) never costs the
+    keyring lookup (~60 ms, most of it loading keyring)."""
+    # kept off the start-up path: loads keyring
+    from core.credentials import logins_for
+
+    return _parts(logins_for([domain])[0].credential)

@@ -62,6 +62,10 @@ class StopFlag(Protocol):
     def wait(self, timeout: float | None = None) -> bool: ...
 
 
+#: Where a client gets its login when it first needs one (core/clients.py): username, secret
+#: and identity token, each None when absent.
+LoginLookup = Callable[[], tuple[str | None, str | None, str | None]]
+
 #: How often a request is sent again after a transport error or a 429/5xx answer.
 MAX_RETRIES = 4
 #: Seconds a request may move no bytes before it fails (``--stall-timeout``).
@@ -400,6 +404,7 @@ class RegistryClient:
         username: str | None = None,
         secret: str | None = None,
         identity_token: str | None = None,
+        login: LoginLookup | None = None,
         insecure: bool = False,
         insecure_hosts: Iterable[str] = (),
         ca_file: Path | None = None,
@@ -415,10 +420,11 @@ class RegistryClient:
         if not host or "/" in host:
             raise RegistryError(f"{host!r} is not a registry host", "use HOST or HOST:PORT")
         self.host = host
-        self.username = username
-        self._secret = secret
+        self._username = username
+        self._secret_value = secret
         # Kept in memory only; a rotated one from the token service replaces it for this run.
-        self._refresh_token = identity_token
+        self._refresh_value = identity_token
+        self._login_lookup = login
         self.insecure = insecure
         self._insecure_hosts = frozenset(insecure_hosts)
         self.max_retries = max_retries
@@ -457,8 +463,35 @@ class RegistryClient:
         #: The allowance the registry stated last (Docker Hub's rate limit), if it states one.
         self.rate_limit: RateLimit | None = None
 
+    @property
+    def username(self) -> str | None:
+        self._look_up_login()
+        return self._username
+
+    @property
+    def _secret(self) -> str | None:
+        self._look_up_login()
+        return self._secret_value
+
+    @property
+    def _refresh_token(self) -> str | None:
+        self._look_up_login()
+        return self._refresh_value
+
+    @_refresh_token.setter
+    def _refresh_token(self, token: str) -> None:
+        self._refresh_value = token
+
+    def _look_up_login(self) -> None:
+        """``login`` (given instead of a username and secret) is asked once, when a login is
+        first needed (a 401 challenge): a registry that answers anonymously never costs a
+        keyring lookup."""
+        lookup, self._login_lookup = self._login_lookup, None
+        if lookup is not None:
+            self._username, self._secret_value, self._refresh_value = lookup()
+
     def __repr__(self) -> str:
-        return (f"RegistryClient(host={self.host!r}, username={self.username!r}, "
+        return (f"RegistryClient(host={self.host!r}, username={self._username!r}, "
                 f"insecure={self.insecure!r})")
 
     def __enter__(self) -> RegistryClient:
@@ -1092,6 +1125,7 @@ def client_for(
     username: str | None = None,
     secret: str | None = None,
     identity_token: str | None = None,
+    login: LoginLookup | None = None,
     insecure_registries: Iterable[str] = (),
     ca_file: Path | None = None,
     cancel: StopFlag | None = None,
@@ -1099,11 +1133,12 @@ def client_for(
     max_retries: int | None = None,
 ) -> RegistryClient:
     """A client for the registry of ``image``; insecure only if its domain was marked so;
-    ``cancel`` ends its requests early (a run's Ctrl-C or SIGTERM)."""
+    ``cancel`` ends its requests early (a run's Ctrl-C or SIGTERM); ``login`` as the client's."""
     marked = set(insecure_registries)
     insecure = image.domain in marked or image.api_host in marked
     return RegistryClient(image.api_host, username=username, secret=secret,
-                          identity_token=identity_token, insecure=insecure, insecure_hosts=marked,
+                          identity_token=identity_token, login=login, insecure=insecure,
+                          insecure_hosts=marked,
                           ca_file=ca_file, cancel=cancel,
                           stall_timeout=STALL_TIMEOUT if stall_timeout is None else stall_timeout,
                           max_retries=MAX_RETRIES if max_retries is None else max_retries)

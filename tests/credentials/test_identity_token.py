@@ -105,6 +105,21 @@ def test_dockyards_client_pushes_and_reads_with_an_identity_token_by_the_refresh
     assert len(done.stderr.splitlines()) == 1 and token not in done.stdout + done.stderr
 
 
+def test_a_stored_identity_token_is_looked_up_at_the_first_challenge(
+    store: CredentialStore, home: Path, secured: tuple[RunningRegistry, TokenIssuer],
+) -> None:
+    """Without the run's logins (inspect, history, the browser) the client asks for the stored
+    login when the registry first answers 401; an identity token found then is used by the
+    refresh grant, never sent as a password."""
+    registry, issuer = secured
+    identity_config(home, registry.host, issuer.issue_refresh_token(USER))
+    issuer.clear()
+    with logged_in_clients()(parse_image_name(f"{registry.host}/team/app")) as client:
+        assert client.head_manifest("team/app", "absent") is None
+    assert [(a.method, a.grant_type, a.password_sent) for a in issuer.asked_by("dockyard")] == [
+        ("POST", "refresh_token", False)]
+
+
 def test_a_wrong_identity_token_is_one_line_and_leaks_nowhere(
     store: CredentialStore, home: Path, tmp_path: Path,
     secured: tuple[RunningRegistry, TokenIssuer],
