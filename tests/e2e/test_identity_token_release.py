@@ -22,12 +22,9 @@ import pytest
 
 from core.registry import RegistryClient
 from tests.credentials.support import dockyard, watch_processes
-from tests.registry.content import Pusher
-from tests.support.elf import copy_mode_project
-from tests.support.gitrepo import git
 from tests.support.podman import podman_storage
 from tests.support.registry import RunningRegistry
-from tests.support.tokenauth import TokenIssuer, token_registry
+from tests.support.tokenauth import TokenIssuer, project_on_private_base, token_registry
 
 pytestmark = pytest.mark.e2e
 
@@ -60,17 +57,7 @@ def test_release_with_an_identity_token_from_docker_config(
             if k not in ("DOCKER_CONFIG", "REGISTRY_AUTH_FILE", "DBUS_SESSION_BUS_ADDRESS",
                          "DOCKYARD_TEST_KEYRING", "BUILDX_CONFIG", "XDG_RUNTIME_DIR",
                          "XDG_CONFIG_HOME")}
-    pusher = Pusher(registry.url, ca_file=registry.ca_file)
-    pusher.http.headers["Authorization"] = "Bearer " + issuer.mint(
-        "fixture", [{"type": "repository", "name": "team/base", "actions": ["pull", "push"]}])
-    pusher.index("team/base", "1.0.0", ["linux/amd64", "linux/arm64"], attest=False)
-    pusher.close()
-    project = copy_mode_project(tmp_path / "project")
-    (project / "Dockerfile").write_text(
-        f"FROM {registry.host}/team/base:1.0.0\nARG TARGETARCH\n"
-        "COPY dist/${TARGETARCH}/app /bin/app\n")
-    git(project, "commit", "-q", "-am", "on the private base")
-    git(project, "tag", "-f", "-a", "v1.0.0", "-m", "v1.0.0")
+    project = project_on_private_base(registry, issuer, tmp_path / "project", "v1.0.0")
     with podman_storage("dy-idrel-") as root:
         env = {**base, "HOME": str(home), "TMPDIR": str(tmp_path),
                "PYTHON_KEYRING_BACKEND": NO_KEYRING, "DOCKYARD_PODMAN_STORAGE_DRIVER": "vfs",

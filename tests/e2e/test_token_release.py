@@ -23,10 +23,9 @@ import pytest
 from core.registry import RegistryClient
 from tests.credentials.support import dockyard, watch_processes
 from tests.support.elf import copy_mode_project
-from tests.support.gitrepo import git
 from tests.support.podman import podman_storage
 from tests.support.registry import RunningRegistry
-from tests.support.tokenauth import TokenIssuer, token_registry
+from tests.support.tokenauth import TokenIssuer, project_on_private_base, token_registry
 
 pytestmark = pytest.mark.e2e
 
@@ -227,19 +226,8 @@ def test_podman_pulls_the_base_image_from_the_private_ca_registry_with_ca_file(
     fetch its pull token from the https realm) with the run's login, not only dockyard."""
     registry, issuer = secured
     assert registry.ca_file is not None
-    from tests.registry.content import Pusher
-
-    pusher = Pusher(registry.url, ca_file=registry.ca_file)
-    pusher.http.headers["Authorization"] = "Bearer " + issuer.mint(
-        "fixture", [{"type": "repository", "name": "team/base", "actions": ["pull", "push"]}])
-    pusher.index("team/base", "1.0.0", ["linux/amd64", "linux/arm64"], attest=False)
-    pusher.close()
-    project = copy_mode_project(tmp_path / "project")
-    (project / "Dockerfile").write_text(
-        f"FROM {registry.host}/team/base:1.0.0\nARG TARGETARCH\n"
-        "COPY dist/${TARGETARCH}/app /bin/app\n")
-    git(project, "commit", "-q", "-am", "on the private base")
-    git(project, "tag", "-a", "v2.0.0", "-m", "v2.0.0")  # 1.0.0 may be out already
+    # 1.0.0 may be out already
+    project = project_on_private_base(registry, issuer, tmp_path / "project", "v2.0.0")
     issuer.clear()
     done = dockyard(*_release(project, f"{registry.host}/team/app", "--login",
                               f"{registry.host}={USER}", "--password-stdin", "--ca-file",

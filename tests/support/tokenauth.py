@@ -32,6 +32,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
+from tests.registry.content import Pusher
+from tests.support.elf import copy_mode_project
+from tests.support.gitrepo import git
 from tests.support.registry import RunningRegistry, run_registry
 
 SERVICE = "dockyard-test-registry"
@@ -285,3 +288,22 @@ def token_registry(directory: Path, users: Mapping[str, str], grants: Mapping[st
             yield registry, issuer
     finally:
         issuer.stop()
+
+
+def project_on_private_base(registry: RunningRegistry, issuer: TokenIssuer, project: Path,
+                            tag: str) -> Path:
+    """A copy-mode project whose Dockerfile builds ``FROM`` ``team/base:1.0.0`` on the token
+    registry (pushed here with a fixture token), committed and tagged ``tag``: a build then
+    needs the engine itself to log in to that registry."""
+    pusher = Pusher(registry.url, ca_file=registry.ca_file)
+    pusher.http.headers["Authorization"] = "Bearer " + issuer.mint(
+        "fixture", [{"type": "repository", "name": "team/base", "actions": ["pull", "push"]}])
+    pusher.index("team/base", "1.0.0", ["linux/amd64", "linux/arm64"], attest=False)
+    pusher.close()
+    copy_mode_project(project)
+    (project / "Dockerfile").write_text(
+        f"FROM {registry.host}/team/base:1.0.0\nARG TARGETARCH\n"
+        "COPY dist/${TARGETARCH}/app /bin/app\n")
+    git(project, "commit", "-q", "-am", "on the private base")
+    git(project, "tag", "-f", "-a", tag, "-m", tag)
+    return project
