@@ -4,7 +4,10 @@ commands that read a registry share."""
 from __future__ import annotations
 
 import argparse
+import json
+import sys
 from pathlib import Path
+from typing import Any
 
 from core.envhosts import insecure_registries_from_env
 from core.errors import DockyardError, ImageRefError
@@ -62,3 +65,9 @@ def reports_dir(args: argparse.Namespace, *, reading: bool = False) -> Path | No
         raise DockyardError(f"{given} is not a directory",
                             "give the directory run reports are written to", field="reports")
     return given
+
+
+def write_json(data: Any) -> None:
+    """A command's ``--json`` answer on stdout: indented, one trailing newline."""
+    json.dump(data, sys.stdout, indent=2)
+    sys.stdout.write("\n")

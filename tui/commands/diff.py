@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import TYPE_CHECKING, Any
 
 from core.errors import DockyardError
-from tui.commands import add_registry_options, registry_options
+from tui.commands import add_registry_options, registry_options, write_json
 
 if TYPE_CHECKING:
     from core.reference import Reference
@@ -43,8 +42,7 @@ def run(args: argparse.Namespace) -> int:
     with clients(a.name) as client:
         diff = diff_images(client, a.name, _ref(a), _ref(b))
     if args.json:
-        json.dump(diff.to_dict(), sys.stdout, indent=2)
-        sys.stdout.write("\n")
+        write_json(diff.to_dict())
     else:
         sys.stdout.write("\n".join(diff_lines(diff)) + "\n")
     return 0

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
+
+from tui.commands import write_json
 
 _MARK = {"ok": "ok  ", "warn": "warn", "fail": "FAIL"}
 
@@ -31,8 +32,7 @@ def run(args: argparse.Namespace) -> int:
 
     report = run_doctor(args.repo)
     if args.json:
-        json.dump(report.to_dict(), sys.stdout, indent=2)
-        sys.stdout.write("\n")
+        write_json(report.to_dict())
     else:
         width = max(len(check.name) for check in report.checks)
         for check in report.checks:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -13,6 +12,7 @@ from tui.commands import (
     add_reports_option,
     registry_options,
     reports_dir,
+    write_json,
 )
 
 if TYPE_CHECKING:
@@ -56,8 +56,7 @@ def run(args: argparse.Namespace) -> int:
         if client.rate_limit is not None:  # Docker Hub states its pull allowance
             data["rate_limit"] = client.rate_limit.to_dict()
     if args.json:
-        json.dump(data, sys.stdout, indent=2)
-        sys.stdout.write("\n")
+        write_json(data)
     else:
         sys.stdout.write(_text(history))
     return 0

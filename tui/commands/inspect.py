@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import sys
 from typing import TYPE_CHECKING, Any
 
 from core.errors import DockyardError
 from core.sizes import human_size
-from tui.commands import add_registry_options, registry_options
+from tui.commands import add_registry_options, registry_options, write_json
 
 if TYPE_CHECKING:
     from core.reference import ImageName
@@ -56,8 +55,7 @@ def run(args: argparse.Namespace) -> int:
         if client.rate_limit is not None:  # Docker Hub states its pull allowance
             data["rate_limit"] = client.rate_limit.to_dict()
     if args.json:
-        json.dump(data, sys.stdout, indent=2)
-        sys.stdout.write("\n")
+        write_json(data)
     else:
         sys.stdout.write(_text(data))
     return 0

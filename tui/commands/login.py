@@ -7,12 +7,12 @@ against the registry before it is saved. Heavy imports (keyring, httpx) stay in 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from core.errors import CredentialError
+from tui.commands import write_json
 
 if TYPE_CHECKING:
     from core.credentials import AuthConfig
@@ -213,8 +213,7 @@ def run_credentials(args: argparse.Namespace) -> int:
             "service": store.service,
             "credentials": [{"registry": reg, "username": user} for reg, user in entries],
         }
-        json.dump(data, sys.stdout, indent=2)
-        sys.stdout.write("\n")
+        write_json(data)
         return 0
     if not entries:
         sys.stdout.write(f"No saved logins (keyring: {store.backend_label})\n")

@@ -4,7 +4,6 @@ rebuild; without --yes it says what it would do and changes nothing."""
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import threading
 from pathlib import Path
@@ -16,6 +15,7 @@ from tui.commands import (
     add_reports_option,
     registry_options,
     reports_dir,
+    write_json,
 )
 
 
@@ -62,8 +62,7 @@ def run(args: argparse.Namespace) -> int:
         promotion = check_promotion(client, reference, args.target, root)
         if not args.yes:
             if args.json:
-                json.dump(promotion.to_dict(), sys.stdout, indent=2)
-                sys.stdout.write("\n")
+                write_json(promotion.to_dict())
             else:
                 sys.stdout.writelines(line + "\n" for line in promotion.lines())
             raise DockyardError("nothing promoted", "add --yes to promote", field="yes")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import stat
 import sys
@@ -11,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import CredentialError, DockyardError, PlatformError
-from tui.commands import insecure_hosts
+from tui.commands import insecure_hosts, write_json
 
 
 def register(subparsers: Any) -> None:
@@ -129,9 +128,8 @@ def run(args: argparse.Namespace) -> int:
         steps = Split(part=part_file is not None, part_file=part_file,
                       parts=parts).steps(plan, steps)
         if args.json:
-            json.dump({**plan.to_dict(steps), "part_file": str(part_file) if part_file else None,
-                       "parts": [part.source for part in parts]}, sys.stdout, indent=2)
-            sys.stdout.write("\n")
+            write_json({**plan.to_dict(steps), "part_file": str(part_file) if part_file else None,
+                        "parts": [part.source for part in parts]})
         else:
             sys.stdout.write(plan_text(plan, steps))
         return 0
@@ -151,8 +149,7 @@ def run(args: argparse.Namespace) -> int:
             plan, notes = judge_plan(plan, clients)
         steps = plan_steps(plan, output, options)  # aliases judged again
         if args.json:
-            json.dump({**plan.to_dict(steps), "notes": notes}, sys.stdout, indent=2)
-            sys.stdout.write("\n")
+            write_json({**plan.to_dict(steps), "notes": notes})
         else:
             sys.stdout.write(plan_text(plan, steps))
             sys.stdout.writelines(f"note: {note}\n" for note in notes)

@@ -4,7 +4,6 @@ version, verified first; without ``--yes`` it shows what would move and moves no
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import threading
 from typing import TYPE_CHECKING, Any
@@ -15,6 +14,7 @@ from tui.commands import (
     add_reports_option,
     registry_options,
     reports_dir,
+    write_json,
 )
 
 if TYPE_CHECKING:
@@ -88,9 +88,7 @@ def _aliases(given: list[str] | None) -> list[str] | None:
 
 def _show_plan(plan: RollbackPlan, as_json: bool) -> None:
     if as_json:
-        json.dump({**plan.to_dict(), "nothing_to_do": plan.nothing_to_do}, sys.stdout,
-                  indent=2)
-        sys.stdout.write("\n")
+        write_json({**plan.to_dict(), "nothing_to_do": plan.nothing_to_do})
         return
     head = (f"nothing to do: every alias is on {plan.version.image_tag}" if plan.nothing_to_do
             else f"rollback of {plan.name} to {plan.version.image_tag} ({plan.digest}), "
@@ -100,8 +98,7 @@ def _show_plan(plan: RollbackPlan, as_json: bool) -> None:
 
 def _show_result(result: RollbackResult, as_json: bool) -> None:
     if as_json:
-        json.dump(result.to_dict(), sys.stdout, indent=2)
-        sys.stdout.write("\n")
+        write_json(result.to_dict())
     else:
         plan = result.plan
         moved = [f"  moved {plan.name}:{move.alias} {move.previous or 'absent'} -> {plan.digest}"
